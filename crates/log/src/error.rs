@@ -1,0 +1,49 @@
+//! Errors of the event log.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the event log. Messages name the topic, partition, file and
+/// offset involved, so that an operator can act on them without reading code.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("topic '{0}' does not exist")]
+    UnknownTopic(String),
+    #[error("topic '{topic}' has {partitions} partitions; partition {partition} does not exist")]
+    UnknownPartition { topic: String, partition: u32, partitions: u32 },
+    #[error("topic '{topic}' already exists with {partitions} partitions")]
+    TopicExists { topic: String, partitions: u32 },
+    #[error("invalid topic name '{name}': {reason}")]
+    InvalidTopicName { name: String, reason: &'static str },
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("offset {requested} is out of range for {topic}/{partition} (available: {start}..{end})")]
+    OffsetOutOfRange { topic: String, partition: u32, requested: u64, start: u64, end: u64 },
+    #[error("record of {size} bytes is larger than the limit of {limit} bytes (max_record_bytes)")]
+    RecordTooLarge { size: usize, limit: usize },
+    #[error("corrupt log data in {file} at byte {position} (offset {offset}): {reason}")]
+    Corrupt { file: PathBuf, position: u64, offset: u64, reason: String },
+    #[error(
+        "data directory {dir} is in use by another process{holder}; stop it first, or use another --data-dir"
+    )]
+    Locked { dir: PathBuf, holder: String },
+    #[error("partition {topic}/{partition} is unusable after an earlier write failure: {reason}")]
+    Failed { topic: String, partition: u32, reason: String },
+    #[error("the log is closed")]
+    Closed,
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LogError {
+    /// Wraps an I/O error with what was being done, for example "reading /data/…/0.log".
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+}
+
+/// Result alias for the event log.
+pub type Result<T, E = LogError> = std::result::Result<T, E>;

@@ -1,0 +1,115 @@
+//! The [`EventLog`] and [`Consumer`] traits: the contract every backend (embedded files, Kafka)
+//! implements, and the only way the rest of Tributary touches the log.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::record::{
+    ConsumedRecord, OffsetReset, PartitionOffsets, Record, RecordPosition, TopicDescription, TopicPartition,
+};
+
+/// Limits of one read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// At most this many records.
+    pub max_records: usize,
+    /// Stop after roughly this many bytes of batches (at least one batch is always returned).
+    pub max_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self { max_records: 10_000, max_bytes: 1 << 20 }
+    }
+}
+
+/// A durable, ordered, replayable log of records in topics and partitions (Kafka's model).
+///
+/// Contract, for every backend:
+/// * Offsets within a partition are dense and increasing: an append of n records to a partition
+///   takes the next n offsets, and reads return records in offset order without gaps or repeats.
+/// * `append` returns only once the records are durable as the backend's policy promises; from that
+///   moment they are readable, and not before.
+/// * Keyed records go to `murmur2(key) % partitions` (the Java client's default partitioner);
+///   unkeyed ones round-robin.
+/// * Committed group offsets survive restarts; a consumer without one starts per [`OffsetReset`].
+///
+/// ```no_run
+/// # async fn demo(log: &dyn tributary_log::EventLog) -> tributary_log::Result<()> {
+/// use tributary_log::{Record, ReadLimits};
+/// let positions = log.append("greetings", vec![Record::new("hello").with_key("k")]).await?;
+/// let p = positions[0];
+/// let back = log.read("greetings", p.partition, p.offset, ReadLimits::default()).await?;
+/// assert_eq!(&back[0].record.value[..], b"hello");
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Creates a topic with `partitions` partitions. Fails with `TopicExists` if it exists.
+    async fn create_topic(&self, topic: &str, partitions: u32) -> Result<()>;
+
+    /// All topics, with offsets and sizes per partition, sorted by name.
+    async fn describe_topics(&self) -> Result<Vec<TopicDescription>>;
+
+    /// Number of partitions of a topic (`UnknownTopic` if it does not exist).
+    async fn partition_count(&self, topic: &str) -> Result<u32>;
+
+    /// Number of partitions of a topic, creating it with the default count if it does not exist
+    /// (where the backend may create topics). For a consumer that starts before its producers.
+    async fn ensure_topic(&self, topic: &str) -> Result<u32>;
+
+    /// Appends records, choosing each one's partition from its key. Returns where each landed, in
+    /// input order. The topic is created on first use where the backend is configured to.
+    async fn append(&self, topic: &str, records: Vec<Record>) -> Result<Vec<RecordPosition>>;
+
+    /// Appends records to one partition; returns the offset of the first.
+    async fn append_to_partition(&self, topic: &str, partition: u32, records: Vec<Record>) -> Result<u64>;
+
+    /// Reads records of one partition from `offset` on. Returns an empty vector at the end;
+    /// `OffsetOutOfRange` below the start (deleted by retention) or beyond the end.
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: ReadLimits,
+    ) -> Result<Vec<ConsumedRecord>>;
+
+    /// Waits until the partition holds a record at `offset` (returns true) or `timeout` passes
+    /// (returns false). Wakes on the append itself, not by polling.
+    async fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool>;
+
+    /// Start and end offsets of a partition.
+    async fn offsets(&self, topic: &str, partition: u32) -> Result<PartitionOffsets>;
+
+    /// Commits, for a consumer group, the next offset to consume on each partition.
+    async fn commit(&self, group: &str, offsets: &[(TopicPartition, u64)]) -> Result<()>;
+
+    /// The committed offsets of a group, sorted by topic and partition.
+    async fn committed(&self, group: &str) -> Result<Vec<(TopicPartition, u64)>>;
+
+    /// Names of the consumer groups that have committed offsets, sorted.
+    async fn groups(&self) -> Result<Vec<String>>;
+
+    /// Joins consumer group `group` for `topics`. Members of one group share the partitions; each
+    /// partition is read by one member at a time, starting at the group's committed offset.
+    async fn subscribe(&self, group: &str, topics: &[&str], reset: OffsetReset) -> Result<Box<dyn Consumer>>;
+}
+
+/// A member of a consumer group (see [`EventLog::subscribe`]). Dropping it leaves the group.
+#[async_trait]
+pub trait Consumer: Send {
+    /// The next records of the assigned partitions, at most `max_records`; waits up to `timeout`
+    /// when none are there (returns an empty vector then). Records of one partition come in
+    /// offset order; a rebalance may hand a partition to this member, resuming at the committed
+    /// offset.
+    async fn poll(&mut self, max_records: usize, timeout: Duration) -> Result<Vec<ConsumedRecord>>;
+
+    /// Commits the position after every record returned by `poll` so far.
+    async fn commit(&mut self) -> Result<()>;
+
+    /// The partitions currently assigned to this member.
+    fn assignment(&self) -> Vec<TopicPartition>;
+}

@@ -1,0 +1,24 @@
+//! The event log of Tributary: a durable, ordered, replayable record of everything that came in.
+//!
+//! [`EventLog`] is the contract (topics, partitions, offsets, consumer groups — Kafka's model);
+//! [`EmbeddedLog`] is its single-process backend on segmented files. A Kafka backend implements
+//! the same trait. Nothing outside this crate knows which backend it talks to.
+
+pub mod config;
+pub mod embedded;
+mod error;
+mod event_log;
+mod names;
+mod partitioner;
+mod record;
+
+pub use config::{ByteSize, EmbeddedLogConfig, FsyncPolicy, Limit};
+pub use embedded::{EmbeddedLog, RecoveryReport, Truncation};
+pub use error::{LogError, Result};
+pub use event_log::{Consumer, EventLog, ReadLimits};
+pub use names::validate_topic_name;
+pub use partitioner::{Partitioner, murmur2, partition_for_key};
+pub use record::{
+    ConsumedRecord, Header, OffsetReset, PartitionDescription, PartitionOffsets, Record, RecordPosition,
+    TimestampMs, TopicDescription, TopicPartition, now_ms,
+};

@@ -1,0 +1,243 @@
+//! The streaming k-means processor: `mobile_data` in micro-batches → model versions in the
+//! serving store, each committed together with the log offsets it covers.
+//!
+//! Effectively-once: a version, its centres, the offsets it covers, the processor's next offsets
+//! and the batch's dead letters are one transaction. After a crash the processor restores the last
+//! committed model bit for bit and continues from the committed offsets, so every event is counted
+//! in exactly one version. While k-means++ is still gathering its first points nothing is
+//! committed; after a crash those points are simply read again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tributary_log::{EventLog, TopicPartition};
+use tributary_schema::{DeadLetter, MobileEvent};
+use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, OffsetRange, ServingStore};
+
+use crate::kmeans::{KMeansModel, Projection};
+use crate::micro_batch::MicroBatchReader;
+use crate::mobile_kmeans::{KMeansSettings, MobileKMeans, ModelVersion, Snapshot};
+
+/// Settings of one k-means processor.
+#[derive(Debug, Clone)]
+pub struct KMeansProcessorConfig {
+    /// Name of the model and of the processor (its offsets and consumer group).
+    pub name: String,
+    /// Topic of mobile events.
+    pub topic: String,
+    pub settings: KMeansSettings,
+    /// A micro-batch closes at this many records …
+    pub max_batch_records: usize,
+    /// … or this long after its first record.
+    pub batch_interval: Duration,
+}
+
+/// Errors that stop the processor.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessorError {
+    #[error(transparent)]
+    Log(#[from] tributary_log::LogError),
+    #[error(transparent)]
+    Store(#[from] tributary_store::StoreError),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Runs until `stop` turns true; calls `on_version` after each committed version.
+pub async fn run_kmeans_processor(
+    log: Arc<dyn EventLog>,
+    store: Arc<dyn ServingStore>,
+    cfg: KMeansProcessorConfig,
+    mut stop: watch::Receiver<bool>,
+    mut on_version: impl FnMut(&ModelVersion) + Send,
+) -> Result<(), ProcessorError> {
+    let mut kmeans = match store.latest_kmeans(&cfg.name).await? {
+        Some(row) => {
+            let snapshot = snapshot_from_row(&row)?;
+            if snapshot.model.k() != cfg.settings.k {
+                return Err(ProcessorError::Config(format!(
+                    "the stored model '{}' has k = {}, the configuration k = {}: choose another model name or keep k",
+                    cfg.name,
+                    snapshot.model.k(),
+                    cfg.settings.k
+                )));
+            }
+            tracing::info!(model = %cfg.name, version = snapshot.version, "resuming k-means model");
+            MobileKMeans::restore(cfg.settings.clone(), snapshot)
+        }
+        None => MobileKMeans::new(cfg.settings.clone()),
+    };
+    let checkpoints = store.processor_offsets(&cfg.name).await?;
+    let mut reader = MicroBatchReader::open(log.clone(), &cfg.topic, &checkpoints).await?;
+    let mut uncommitted_ranges: Vec<OffsetRange> = Vec::new();
+    let mut dead: Vec<DeadLetter> = Vec::new();
+    let source = format!("processor:{}", cfg.name);
+    let mut last_group_commit = std::time::Instant::now();
+    loop {
+        if *stop.borrow() {
+            record_group_offsets(&*log, &cfg.name, &reader.checkpoints()).await;
+            return Ok(());
+        }
+        let batch = reader.next_batch(cfg.max_batch_records, cfg.batch_interval, &mut stop).await?;
+        if batch.records.is_empty() {
+            continue;
+        }
+        let now = tributary_log::now_ms();
+        let mut positions = Vec::with_capacity(batch.records.len());
+        for r in &batch.records {
+            match MobileEvent::position_from_json(&r.record.value) {
+                Ok(p) => positions.push(p),
+                Err(reason) => {
+                    let at = format!("{}/{}@{}", r.topic, r.partition, r.offset);
+                    dead.push(DeadLetter::new(source.clone(), at, reason, &r.record.value, now));
+                }
+            }
+        }
+        merge_ranges(&mut uncommitted_ranges, batch.ranges);
+        let version = if positions.is_empty() { None } else { kmeans.process(&positions) };
+        if kmeans.snapshot().is_none() {
+            continue; // still gathering points to initialise: nothing to commit yet
+        }
+        let row = version
+            .as_ref()
+            .map(|v| version_row(&cfg.name, v, kmeans.snapshot().expect("model"), &uncommitted_ranges, now));
+        let commit = BatchCommit {
+            processor: cfg.name.clone(),
+            version: row,
+            offsets: reader.checkpoints(),
+            dead_letters: std::mem::take(&mut dead),
+        };
+        store.commit_batch(&commit).await?;
+        uncommitted_ranges.clear();
+        metrics::counter!("tributary_processor_records_total", "processor" => cfg.name.clone())
+            .increment(batch.records.len() as u64);
+        // For `log topics` and lag: the log's own record of the group's position, at most once a
+        // second (it costs fsyncs; the store's offsets are the ones the processor resumes from).
+        if last_group_commit.elapsed() >= Duration::from_secs(1) {
+            record_group_offsets(&*log, &cfg.name, &commit.offsets).await;
+            last_group_commit = std::time::Instant::now();
+        }
+        if let Some(v) = &version {
+            on_version(v);
+        }
+    }
+}
+
+async fn record_group_offsets(
+    log: &dyn EventLog,
+    group: &str,
+    checkpoints: &[tributary_store::OffsetCheckpoint],
+) {
+    let offsets: Vec<(TopicPartition, u64)> = checkpoints
+        .iter()
+        .map(|c| (TopicPartition::new(c.topic.clone(), c.partition), c.next_offset))
+        .collect();
+    if let Err(e) = log.commit(group, &offsets).await {
+        tracing::debug!(error = %e, "could not record group offsets in the log");
+    }
+}
+
+fn merge_ranges(acc: &mut Vec<OffsetRange>, new: Vec<OffsetRange>) {
+    for r in new {
+        match acc.iter_mut().find(|a| a.topic == r.topic && a.partition == r.partition) {
+            Some(a) => a.to = r.to,
+            None => acc.push(r),
+        }
+    }
+}
+
+fn version_row(
+    name: &str,
+    v: &ModelVersion,
+    s: &Snapshot,
+    ranges: &[OffsetRange],
+    now: i64,
+) -> KMeansVersionRow {
+    KMeansVersionRow {
+        model: name.to_string(),
+        version: v.version,
+        created_ms: now,
+        batch_points: v.batch_points,
+        projection: serde_json::to_string(&s.projection).expect("projection serialises"),
+        split: v.split.map(|[a, b]| (a as u32, b as u32)),
+        centres: v
+            .centres
+            .iter()
+            .map(|c| {
+                let xy = s.model.centre(c.cluster);
+                CentreRow {
+                    cluster: c.cluster as u32,
+                    lat: c.lat,
+                    lon: c.lon,
+                    weight: c.weight,
+                    batch_count: c.count,
+                    x: xy[0],
+                    y: xy[1],
+                }
+            })
+            .collect(),
+        offsets: ranges.to_vec(),
+    }
+}
+
+/// Rebuilds the exact model state from a stored version.
+pub fn snapshot_from_row(row: &KMeansVersionRow) -> Result<Snapshot, ProcessorError> {
+    let projection: Projection = serde_json::from_str(&row.projection).map_err(|e| {
+        ProcessorError::Config(format!("stored projection of '{}' is unreadable: {e}", row.model))
+    })?;
+    let mut centres = Vec::with_capacity(row.centres.len() * 2);
+    let mut weights = Vec::with_capacity(row.centres.len());
+    for c in &row.centres {
+        centres.extend([c.x, c.y]);
+        weights.push(c.weight);
+    }
+    if weights.is_empty() {
+        return Err(ProcessorError::Config(format!(
+            "stored version {} of '{}' has no centres",
+            row.version, row.model
+        )));
+    }
+    Ok(Snapshot { version: row.version, projection, model: KMeansModel::new(2, centres, weights) })
+}
+
+/// Copies dead letters that sources published to the log into the serving store, with its
+/// offsets in the same transaction (so each is stored exactly once).
+pub async fn run_dead_letter_sink(
+    log: Arc<dyn EventLog>,
+    store: Arc<dyn ServingStore>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ProcessorError> {
+    const NAME: &str = "dead-letter-sink";
+    let checkpoints = store.processor_offsets(NAME).await?;
+    let mut reader =
+        MicroBatchReader::open(log, tributary_schema::dead_letter::DEAD_LETTER_TOPIC, &checkpoints).await?;
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let batch = reader.next_batch(10_000, Duration::from_millis(200), &mut stop).await?;
+        if batch.records.is_empty() {
+            continue;
+        }
+        let now = tributary_log::now_ms();
+        let letters = batch
+            .records
+            .iter()
+            .map(|r| {
+                DeadLetter::from_json(&r.record.value).unwrap_or_else(|reason| {
+                    let at = format!("{}/{}@{}", r.topic, r.partition, r.offset);
+                    DeadLetter::new(format!("processor:{NAME}"), at, reason, &r.record.value, now)
+                })
+            })
+            .collect();
+        let commit = BatchCommit {
+            processor: NAME.into(),
+            version: None,
+            offsets: reader.checkpoints(),
+            dead_letters: letters,
+        };
+        store.commit_batch(&commit).await?;
+        metrics::counter!("tributary_dead_letters_total").increment(batch.records.len() as u64);
+    }
+}

@@ -1,0 +1,14 @@
+//! **Layer: processors.** Stream processors: incremental results from the event log.
+//!
+//! A processor consumes topics, and writes its results to the serving store together with the
+//! offsets they cover, so that a restart neither loses nor double-counts.
+//!
+//! * [`kmeans`]: Spark MLlib's `StreamingKMeans`, with its exact update rule, plus the projection
+//!   and initialisation a GPS stream needs.
+//! * [`mobile_kmeans`]: positions in, model versions out — shared by the streaming processor and
+//!   `tributary kmeans`.
+
+pub mod kmeans;
+pub mod kmeans_processor;
+pub mod micro_batch;
+pub mod mobile_kmeans;

@@ -1,0 +1,151 @@
+//! Reading a topic in micro-batches: by count or by interval, whichever comes first.
+//!
+//! A batch opens when its first record is read and closes `interval` later or at `max_records`.
+//! An idle reader waits on the log's notifications (no polling) until records arrive or it is
+//! told to stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::watch;
+use tributary_log::{ConsumedRecord, EventLog, LogError, ReadLimits};
+use tributary_store::{OffsetCheckpoint, OffsetRange};
+
+/// Reads all partitions of one topic from given positions.
+pub struct MicroBatchReader {
+    log: Arc<dyn EventLog>,
+    topic: String,
+    /// Next offset per partition.
+    positions: Vec<u64>,
+    next_first: usize,
+}
+
+/// One micro-batch: records in per-partition offset order, and the ranges they cover.
+#[derive(Debug, Default)]
+pub struct MicroBatch {
+    pub records: Vec<ConsumedRecord>,
+    pub ranges: Vec<OffsetRange>,
+}
+
+impl MicroBatchReader {
+    /// Starts at `start` (committed positions; partitions without one start at their beginning).
+    pub async fn open(
+        log: Arc<dyn EventLog>,
+        topic: &str,
+        start: &[OffsetCheckpoint],
+    ) -> tributary_log::Result<Self> {
+        let partitions = log.ensure_topic(topic).await?;
+        let mut positions = Vec::with_capacity(partitions as usize);
+        for p in 0..partitions {
+            let committed =
+                start.iter().find(|c| c.topic == topic && c.partition == p).map(|c| c.next_offset);
+            let position = match committed {
+                Some(o) => o,
+                None => log.offsets(topic, p).await?.start,
+            };
+            positions.push(position);
+        }
+        Ok(Self { log, topic: topic.to_string(), positions, next_first: 0 })
+    }
+
+    /// The positions after everything returned so far.
+    pub fn checkpoints(&self) -> Vec<OffsetCheckpoint> {
+        self.positions
+            .iter()
+            .enumerate()
+            .map(|(p, o)| OffsetCheckpoint {
+                topic: self.topic.clone(),
+                partition: p as u32,
+                next_offset: *o,
+            })
+            .collect()
+    }
+
+    /// The next micro-batch; empty only when `stop` turned true while waiting.
+    pub async fn next_batch(
+        &mut self,
+        max_records: usize,
+        interval: Duration,
+        stop: &mut watch::Receiver<bool>,
+    ) -> tributary_log::Result<MicroBatch> {
+        let start_positions = self.positions.clone();
+        let mut records = Vec::new();
+        let mut deadline = None;
+        loop {
+            self.read_available(max_records - records.len(), &mut records).await?;
+            if !records.is_empty() && deadline.is_none() {
+                deadline = Some(tokio::time::Instant::now() + interval);
+            }
+            if records.len() >= max_records || *stop.borrow() {
+                break;
+            }
+            let waits: Vec<_> = self
+                .positions
+                .iter()
+                .enumerate()
+                .map(|(p, o)| {
+                    let (log, topic, o) = (self.log.clone(), self.topic.clone(), *o);
+                    async move { log.wait_for(&topic, p as u32, o, Duration::from_secs(3600)).await }.boxed()
+                })
+                .collect();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => futures::future::pending().await,
+                }
+            };
+            tokio::select! {
+                (result, ..) = futures::future::select_all(waits) => { result?; }
+                _ = sleep => break,
+                _ = stop.changed() => {}
+            }
+        }
+        let ranges = start_positions
+            .iter()
+            .zip(&self.positions)
+            .enumerate()
+            .filter(|(_, (from, to))| to > from)
+            .map(|(p, (from, to))| OffsetRange {
+                topic: self.topic.clone(),
+                partition: p as u32,
+                from: *from,
+                to: *to,
+            })
+            .collect();
+        Ok(MicroBatch { records, ranges })
+    }
+
+    async fn read_available(
+        &mut self,
+        mut room: usize,
+        out: &mut Vec<ConsumedRecord>,
+    ) -> tributary_log::Result<()> {
+        let n = self.positions.len();
+        for k in 0..n {
+            if room == 0 {
+                break;
+            }
+            let p = (self.next_first + k) % n;
+            let limits = ReadLimits { max_records: room, max_bytes: 4 << 20 };
+            match self.log.read(&self.topic, p as u32, self.positions[p], limits).await {
+                Ok(batch) => {
+                    if let Some(last) = batch.last() {
+                        self.positions[p] = last.offset + 1;
+                    }
+                    room -= batch.len();
+                    out.extend(batch);
+                }
+                Err(LogError::OffsetOutOfRange { start, requested, end, .. }) => {
+                    // Retention deleted what was not yet read, or a tail was cut after a power loss.
+                    let to = if requested < start { start } else { end };
+                    tracing::warn!(topic = %self.topic, partition = p, requested, start, end, "offset out of range; continuing at {to}");
+                    self.positions[p] = to;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.next_first = (self.next_first + 1) % n.max(1);
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+//! The records that travel through the event log from one layer to another, and their one
+//! encoding. A producer (a source) and a consumer (a processor) agree through this crate only.
+//!
+//! * [`mobile`]: a mobile-phone event (the reference generator's fields), parsed from CSV or
+//!   NDJSON, validated, and carried in the log as one JSON object per record.
+//! * [`dead_letter`]: input that could not be used, with where it came from and why.
+
+pub mod dead_letter;
+pub mod mobile;
+
+pub use dead_letter::DeadLetter;
+pub use mobile::MobileEvent;

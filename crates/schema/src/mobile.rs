@@ -1,0 +1,522 @@
+//! A mobile-phone event, as the reference generator wrote it: time, device, accelerometer, GPS
+//! position and the screen-locked flag.
+//!
+//! In the log an event is one JSON object with the reference field names
+//! (`{"timepoint":…,"deviceId":…,"acceloX":…,"acceloY":…,"acceloZ":…,"latitude":…,"longitude":…,"locked":…}`).
+//! Input comes as that JSON (NDJSON files) or as CSV with a header naming the same columns in any
+//! order. The reference generator wrote the longitude into the column called latitude and vice
+//! versa; [`CsvLayout::from_header`] reads that layout when asked to swap.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+/// The CSV header Tributary writes (the reference layout, with correct column meaning).
+pub const CSV_HEADER: &str = "timepoint,deviceId,acceloX,acceloY,acceloZ,latitude,longitude,locked";
+
+/// An event ready for the log: its JSON (the log encoding), its key and its position. Produced
+/// straight from input text, without re-formatting numbers where the input already has them in
+/// JSON form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedEvent {
+    pub json: Vec<u8>,
+    pub device_id: String,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+impl EncodedEvent {
+    fn from_event(e: &MobileEvent) -> Self {
+        Self {
+            json: e.to_json(),
+            device_id: e.device_id.clone(),
+            latitude: e.latitude,
+            longitude: e.longitude,
+        }
+    }
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MobileEvent {
+    /// Local time as written by the device, e.g. `2020-06-01 12:00:00.123`.
+    pub timepoint: String,
+    #[serde(rename = "deviceId")]
+    pub device_id: String,
+    #[serde(rename = "acceloX")]
+    pub accelo_x: f64,
+    #[serde(rename = "acceloY")]
+    pub accelo_y: f64,
+    #[serde(rename = "acceloZ")]
+    pub accelo_z: f64,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub locked: bool,
+}
+
+impl MobileEvent {
+    /// Checks ranges: finite numbers, |latitude| ≤ 90, |longitude| ≤ 180, non-empty ids.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.device_id.is_empty() {
+            return Err("deviceId is empty".into());
+        }
+        if self.timepoint.is_empty() {
+            return Err("timepoint is empty".into());
+        }
+        for (name, v) in [("acceloX", self.accelo_x), ("acceloY", self.accelo_y), ("acceloZ", self.accelo_z)]
+        {
+            if !v.is_finite() {
+                return Err(format!("{name} is not a finite number"));
+            }
+        }
+        if !(self.latitude.is_finite() && self.latitude.abs() <= 90.0) {
+            return Err(format!("latitude {} is outside -90..90", self.latitude));
+        }
+        if !(self.longitude.is_finite() && self.longitude.abs() <= 180.0) {
+            return Err(format!("longitude {} is outside -180..180", self.longitude));
+        }
+        Ok(())
+    }
+
+    /// The log encoding: one JSON object.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("events serialise")
+    }
+
+    /// Parses and validates one JSON object (an NDJSON line or a log record). Numbers may also be
+    /// given as numeric strings and `locked` as `"true"`/`"false"`/`0`/`1`; anything else is an
+    /// error that says which field is wrong.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        if let Ok(fast) = serde_json::from_slice::<Canonical>(bytes)
+            && fast.check()
+        {
+            return Ok(fast.to_event());
+        }
+        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| format!("not a JSON event: {e}"))?;
+        let event = Self {
+            timepoint: text(wire.timepoint, "timepoint")?,
+            device_id: text(wire.device_id, "deviceId")?,
+            accelo_x: number(wire.accelo_x, "acceloX")?,
+            accelo_y: number(wire.accelo_y, "acceloY")?,
+            accelo_z: number(wire.accelo_z, "acceloZ")?,
+            latitude: number(wire.latitude, "latitude")?,
+            longitude: number(wire.longitude, "longitude")?,
+            locked: flag(wire.locked)?,
+        };
+        event.validate()?;
+        Ok(event)
+    }
+
+    /// Validates one NDJSON line and encodes it for the log. A line already in canonical form
+    /// (the known fields only, typed, no escapes) is kept as it is; any other valid line is
+    /// normalised. Errors are those of [`from_json`](Self::from_json).
+    pub fn encode_json_line(bytes: &[u8]) -> Result<EncodedEvent, String> {
+        if let Ok(fast) = serde_json::from_slice::<Canonical>(bytes)
+            && fast.check()
+        {
+            return Ok(EncodedEvent {
+                json: bytes.trim_ascii().to_vec(),
+                device_id: fast.device_id.to_string(),
+                latitude: fast.latitude,
+                longitude: fast.longitude,
+            });
+        }
+        Self::from_json(bytes).map(|e| EncodedEvent::from_event(&e))
+    }
+
+    /// The validated `[latitude, longitude]` of a JSON event, without building the event: the
+    /// hot path of a processor that needs only positions. Events in the canonical form (numbers
+    /// as numbers, strings without escapes) take a fast, allocation-free path; anything else is
+    /// parsed by [`from_json`](Self::from_json), so results and error messages are the same.
+    pub fn position_from_json(bytes: &[u8]) -> Result<[f64; 2], String> {
+        if let Ok(fast) = serde_json::from_slice::<Canonical>(bytes)
+            && fast.check()
+        {
+            return Ok([fast.latitude, fast.longitude]);
+        }
+        Self::from_json(bytes).map(|e| [e.latitude, e.longitude])
+    }
+
+    /// Appends the event as one CSV line (CRLF) in [`CSV_HEADER`]'s column order.
+    pub fn write_csv_line(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        write_csv_field(out, &self.timepoint);
+        out.push(b',');
+        write_csv_field(out, &self.device_id);
+        let _ = write!(
+            out,
+            ",{},{},{},{},{},{}\r\n",
+            self.accelo_x, self.accelo_y, self.accelo_z, self.latitude, self.longitude, self.locked
+        );
+    }
+}
+
+fn write_csv_field(out: &mut Vec<u8>, s: &str) {
+    if s.contains([',', '"', '\r', '\n']) {
+        out.push(b'"');
+        out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// The canonical JSON form, typed and borrowed (no allocation); anything else falls back to
+/// [`Wire`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Canonical<'a> {
+    timepoint: &'a str,
+    #[serde(rename = "deviceId")]
+    device_id: &'a str,
+    #[serde(rename = "acceloX")]
+    accelo_x: f64,
+    #[serde(rename = "acceloY")]
+    accelo_y: f64,
+    #[serde(rename = "acceloZ")]
+    accelo_z: f64,
+    latitude: f64,
+    longitude: f64,
+    locked: bool,
+}
+
+impl Canonical<'_> {
+    fn to_event(&self) -> MobileEvent {
+        MobileEvent {
+            timepoint: self.timepoint.to_string(),
+            device_id: self.device_id.to_string(),
+            accelo_x: self.accelo_x,
+            accelo_y: self.accelo_y,
+            accelo_z: self.accelo_z,
+            latitude: self.latitude,
+            longitude: self.longitude,
+            locked: self.locked,
+        }
+    }
+
+    /// The same checks as [`MobileEvent::validate`].
+    fn check(&self) -> bool {
+        !self.timepoint.is_empty()
+            && !self.device_id.is_empty()
+            && self.accelo_x.is_finite()
+            && self.accelo_y.is_finite()
+            && self.accelo_z.is_finite()
+            && self.latitude.is_finite()
+            && self.latitude.abs() <= 90.0
+            && self.longitude.is_finite()
+            && self.longitude.abs() <= 180.0
+    }
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    timepoint: Option<Scalar<'a>>,
+    #[serde(rename = "deviceId", borrow)]
+    device_id: Option<Scalar<'a>>,
+    #[serde(rename = "acceloX", borrow)]
+    accelo_x: Option<Scalar<'a>>,
+    #[serde(rename = "acceloY", borrow)]
+    accelo_y: Option<Scalar<'a>>,
+    #[serde(rename = "acceloZ", borrow)]
+    accelo_z: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    latitude: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    longitude: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    locked: Option<Scalar<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar<'a> {
+    Number(f64),
+    Bool(bool),
+    #[serde(borrow)]
+    Text(Cow<'a, str>),
+}
+
+fn text(v: Option<Scalar>, name: &str) -> Result<String, String> {
+    match v {
+        Some(Scalar::Text(s)) => Ok(s.into_owned()),
+        Some(Scalar::Number(n)) => Ok(n.to_string()),
+        Some(Scalar::Bool(_)) => Err(format!("{name} is a boolean, expected text")),
+        None => Err(format!("missing field {name}")),
+    }
+}
+
+fn number(v: Option<Scalar>, name: &str) -> Result<f64, String> {
+    match v {
+        Some(Scalar::Number(n)) => Ok(n),
+        Some(Scalar::Text(s)) => parse_number(s.as_bytes(), name),
+        Some(Scalar::Bool(_)) => Err(format!("{name} is a boolean, expected a number")),
+        None => Err(format!("missing field {name}")),
+    }
+}
+
+fn flag(v: Option<Scalar>) -> Result<bool, String> {
+    match v {
+        Some(Scalar::Bool(b)) => Ok(b),
+        Some(Scalar::Number(n)) if n == 0.0 || n == 1.0 => Ok(n == 1.0),
+        Some(Scalar::Text(s)) => parse_flag(s.as_bytes()),
+        Some(Scalar::Number(n)) => Err(format!("locked is {n}, expected true or false")),
+        None => Err("missing field locked".into()),
+    }
+}
+
+fn parse_number(raw: &[u8], name: &str) -> Result<f64, String> {
+    let s = std::str::from_utf8(raw).map_err(|_| format!("{name} is not UTF-8"))?.trim();
+    s.parse::<f64>().map_err(|_| format!("{name} '{}' is not a number", truncate(s)))
+}
+
+fn parse_flag(raw: &[u8]) -> Result<bool, String> {
+    match raw.trim_ascii() {
+        b"true" | b"True" | b"TRUE" | b"1" => Ok(true),
+        b"false" | b"False" | b"FALSE" | b"0" => Ok(false),
+        other => Err(format!("locked '{}' is not true or false", truncate(&String::from_utf8_lossy(other)))),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+/// Where each field sits in a CSV file, found from its header by column name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvLayout {
+    /// Column index of timepoint, deviceId, acceloX, acceloY, acceloZ, latitude, longitude, locked.
+    columns: [usize; 8],
+    width: usize,
+}
+
+const FIELDS: [&str; 8] =
+    ["timepoint", "deviceId", "acceloX", "acceloY", "acceloZ", "latitude", "longitude", "locked"];
+
+impl CsvLayout {
+    /// Reads the header line. Names match case-insensitively, surrounding spaces, quotes and a
+    /// UTF-8 byte-order mark are ignored, extra columns are allowed. With `swap_lat_lon`, the
+    /// column called latitude is read as the longitude and vice versa (the reference generator's
+    /// layout).
+    pub fn from_header(line: &[u8], swap_lat_lon: bool) -> Result<Self, String> {
+        let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+        let mut fields = CsvFields::default();
+        fields.split(line).map_err(|e| format!("header: {e}"))?;
+        let names: Vec<String> = (0..fields.len())
+            .map(|i| String::from_utf8_lossy(fields.get(i)).trim().to_ascii_lowercase())
+            .collect();
+        let mut columns = [0usize; 8];
+        for (slot, field) in columns.iter_mut().zip(FIELDS) {
+            *slot = names
+                .iter()
+                .position(|n| n == &field.to_ascii_lowercase())
+                .ok_or_else(|| format!("header has no column '{field}' (columns: {})", names.join(", ")))?;
+        }
+        if swap_lat_lon {
+            columns.swap(5, 6);
+        }
+        Ok(Self { columns, width: names.len() })
+    }
+
+    /// Parses and validates one data line (without its line break; a trailing CR is ignored).
+    pub fn parse(&self, line: &[u8], fields: &mut CsvFields) -> Result<MobileEvent, String> {
+        self.split(line, fields)?;
+        let [t, d, ax, ay, az, lat, lon, locked] = self.columns;
+        let utf8 = |i: usize, name: &str| {
+            std::str::from_utf8(fields.get(i)).map(str::to_string).map_err(|_| format!("{name} is not UTF-8"))
+        };
+        let event = MobileEvent {
+            timepoint: utf8(t, "timepoint")?,
+            device_id: utf8(d, "deviceId")?,
+            accelo_x: parse_number(fields.get(ax), "acceloX")?,
+            accelo_y: parse_number(fields.get(ay), "acceloY")?,
+            accelo_z: parse_number(fields.get(az), "acceloZ")?,
+            latitude: parse_number(fields.get(lat), "latitude")?,
+            longitude: parse_number(fields.get(lon), "longitude")?,
+            locked: parse_flag(fields.get(locked))?,
+        };
+        event.validate()?;
+        Ok(event)
+    }
+
+    /// Splits a data line (a trailing CR ignored) and checks it has the header's width.
+    fn split(&self, line: &[u8], fields: &mut CsvFields) -> Result<(), String> {
+        fields.split(line.strip_suffix(b"\r").unwrap_or(line))?;
+        if fields.len() != self.width {
+            return Err(format!("{} columns, the header has {}", fields.len(), self.width));
+        }
+        Ok(())
+    }
+
+    /// Like [`parse`](Self::parse), but writes the log's JSON directly from the field text: a
+    /// number already written as a JSON number is copied, not parsed and re-formatted (it is still
+    /// parsed, to validate it). The result decodes to the same event as `parse` gives.
+    pub fn encode(&self, line: &[u8], fields: &mut CsvFields) -> Result<EncodedEvent, String> {
+        self.split(line, fields)?;
+        let [t, d, ax, ay, az, lat, lon, locked] = self.columns;
+        let text = |i: usize, name: &str| {
+            std::str::from_utf8(fields.get(i)).map_err(|_| format!("{name} is not UTF-8"))
+        };
+        let timepoint = text(t, "timepoint")?;
+        let device_id = text(d, "deviceId")?;
+        if device_id.is_empty() {
+            return Err("deviceId is empty".into());
+        }
+        if timepoint.is_empty() {
+            return Err("timepoint is empty".into());
+        }
+        let mut numbers = [0.0f64; 5];
+        for (slot, (col, name)) in numbers.iter_mut().zip([
+            (ax, "acceloX"),
+            (ay, "acceloY"),
+            (az, "acceloZ"),
+            (lat, "latitude"),
+            (lon, "longitude"),
+        ]) {
+            *slot = parse_number(fields.get(col), name)?;
+            if !slot.is_finite() {
+                return Err(format!("{name} is not a finite number"));
+            }
+        }
+        let [_, _, _, latitude, longitude] = numbers;
+        if latitude.abs() > 90.0 {
+            return Err(format!("latitude {latitude} is outside -90..90"));
+        }
+        if longitude.abs() > 180.0 {
+            return Err(format!("longitude {longitude} is outside -180..180"));
+        }
+        let locked = parse_flag(fields.get(locked))?;
+        let mut json = Vec::with_capacity(line.len() + 100);
+        json.extend_from_slice(b"{\"timepoint\":");
+        serde_json::to_writer(&mut json, timepoint).expect("writing to a Vec");
+        json.extend_from_slice(b",\"deviceId\":");
+        serde_json::to_writer(&mut json, device_id).expect("writing to a Vec");
+        for ((col, name), value) in
+            [(ax, "acceloX"), (ay, "acceloY"), (az, "acceloZ"), (lat, "latitude"), (lon, "longitude")]
+                .into_iter()
+                .zip(numbers)
+        {
+            json.extend_from_slice(b",\"");
+            json.extend_from_slice(name.as_bytes());
+            json.extend_from_slice(b"\":");
+            let raw = fields.get(col).trim_ascii();
+            if is_json_number(raw) {
+                json.extend_from_slice(raw);
+            } else {
+                serde_json::to_writer(&mut json, &value).expect("writing to a Vec");
+            }
+        }
+        json.extend_from_slice(if locked { b",\"locked\":true}" } else { b",\"locked\":false}" });
+        Ok(EncodedEvent { json, device_id: device_id.to_string(), latitude, longitude })
+    }
+}
+
+/// True if `s` is a number in JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn is_json_number(s: &[u8]) -> bool {
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < s.len() && s[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if s.first() == Some(&b'-') {
+        i += 1;
+    }
+    match s.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == s.len()
+}
+
+/// Reusable buffers for splitting one CSV line into fields (RFC 4180 quoting, by csv-core).
+#[derive(Debug)]
+pub struct CsvFields {
+    reader: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Default for CsvFields {
+    fn default() -> Self {
+        // Not csv_core::Reader::default(), which is zeroed (delimiter NUL): new() is RFC 4180.
+        Self { reader: csv_core::Reader::new(), out: Vec::new(), ends: Vec::new() }
+    }
+}
+
+impl CsvFields {
+    /// Splits one line (no line break inside) into fields.
+    pub fn split(&mut self, line: &[u8]) -> Result<(), String> {
+        use csv_core::ReadRecordResult as R;
+        self.reader.reset();
+        // A field never outgrows the line, and there are at most len + 1 fields.
+        self.out.resize(line.len() + 1, 0);
+        self.ends.resize(line.len() + 2, 0);
+        let mut input = line;
+        let (mut nout, mut nend) = (0, 0);
+        let mut eof_sent = false;
+        loop {
+            let (result, nin, o, e) =
+                self.reader.read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
+            // Field ends are positions within the whole record, across calls.
+            input = &input[nin..];
+            nout += o;
+            nend += e;
+            match result {
+                R::InputEmpty if !eof_sent => {
+                    if input.is_empty() {
+                        eof_sent = true; // an empty input tells csv-core the line has ended
+                    }
+                }
+                R::InputEmpty => return Err("unterminated quoted field".into()),
+                R::Record | R::End => break,
+                R::OutputFull | R::OutputEndsFull => return Err("line does not fit the field buffers".into()),
+            }
+        }
+        self.ends.truncate(nend);
+        Ok(())
+    }
+
+    /// Number of fields of the last line split.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True if the last line had no fields.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i` of the last line split.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.out[start..self.ends[i]]
+    }
+}
+
+#[cfg(test)]
+mod tests;

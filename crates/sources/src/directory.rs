@@ -1,0 +1,441 @@
+//! The directory source: files of mobile events dropped into a folder become one record per event
+//! in the log (the reference design's NiFi flow GetFile → SplitRecord → PublishKafka).
+//!
+//! * **Which files.** Regular files whose names do not start with `.` and do not end in `.tmp`,
+//!   taken in name order once complete: renamed into the folder (seen by inotify), or unchanged
+//!   for `min_file_age`. inotify wakes the source at once; a scan every `poll_interval` is the
+//!   fallback where inotify is unavailable or misses something.
+//! * **Exactly once, across kill -9.** Before publishing a file the source appends a *begin* mark
+//!   to the control topic `_tributary_sources`, holding the end offsets of the topics it writes;
+//!   every record it publishes carries the header `src = <offset of the begin mark>:<line>`; after
+//!   the last record it appends a *done* mark, and only then deletes (or archives) the file. On
+//!   start, a file with a begin mark but no done mark is resumed: the records already in the log
+//!   after the recorded offsets are found by their `src` header and their lines are skipped. A
+//!   file whose done mark exists is only deleted.
+//! * **Bad input.** A malformed line becomes a dead letter (topic `dead_letters`) and the rest of
+//!   the file goes through; a file that cannot be read as events at all is dead-lettered whole and
+//!   moved to `failed/`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tributary_log::{EventLog, LogError, ReadLimits, Record};
+use tributary_schema::DeadLetter;
+use tributary_schema::dead_letter::DEAD_LETTER_TOPIC;
+
+use crate::mobile_file::{FileError, FileFormat, ParseOptions, Parsed, parse_mobile_file};
+
+/// The control topic holding begin/done marks of files.
+pub const STATE_TOPIC: &str = "_tributary_sources";
+/// Header naming a record's origin: `<begin mark offset>:<line>`.
+pub const SRC_HEADER: &str = "src";
+
+/// Settings of a directory source.
+#[derive(Debug, Clone)]
+pub struct DirectorySourceConfig {
+    pub dir: PathBuf,
+    /// Topic for the events.
+    pub topic: String,
+    /// Move finished files here instead of deleting them.
+    pub archive_dir: Option<PathBuf>,
+    /// A file not renamed in is taken once unchanged for this long.
+    pub min_file_age: Duration,
+    /// Fallback scan interval.
+    pub poll_interval: Duration,
+    pub parse: ParseOptions,
+    /// Force a format instead of detecting it from the name or content.
+    pub format: Option<FileFormat>,
+    /// Records per log append.
+    pub batch_records: usize,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    pub name: String,
+    pub events: u64,
+    pub dead_letters: u64,
+    /// Lines found already in the log when resuming after a crash.
+    pub already_published: u64,
+    /// The file could not be read as events and was moved to `failed/`.
+    pub failed: bool,
+}
+
+/// Errors that stop the source (bad input never does).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SourceError {
+    let context = context.into();
+    move |source| SourceError::Io { context, source }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "mark", rename_all = "lowercase")]
+enum Mark {
+    Begin { dir: String, file: String, id: String, ends: BTreeMap<String, Vec<u64>> },
+    Done { dir: String, file: String, id: String, begin: u64 },
+}
+
+/// Runs until `stop` turns true, calling `on_file` after each file.
+pub async fn run_directory_source(
+    log: Arc<dyn EventLog>,
+    cfg: DirectorySourceConfig,
+    mut stop: watch::Receiver<bool>,
+    mut on_file: impl FnMut(&FileReport) + Send,
+) -> Result<(), SourceError> {
+    let failed_dir = cfg.dir.join("failed");
+    for d in [Some(&cfg.dir), Some(&failed_dir), cfg.archive_dir.as_ref()].into_iter().flatten() {
+        std::fs::create_dir_all(d).map_err(io(format!("creating {}", d.display())))?;
+    }
+    let dir_key = cfg.dir.canonicalize().unwrap_or_else(|_| cfg.dir.clone()).display().to_string();
+    let mut marks = load_marks(&*log, &dir_key).await?;
+    let (wake_tx, mut wake_rx) = mpsc::channel::<Vec<PathBuf>>(64);
+    let _watcher = watch_dir(&cfg.dir, wake_tx);
+    let mut renamed_in: HashSet<PathBuf> = HashSet::new();
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let mut next_check = cfg.poll_interval;
+        for (path, modified) in list_candidates(&cfg.dir)? {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let age = SystemTime::now().duration_since(modified).unwrap_or_default();
+            if !renamed_in.contains(&path) && age < cfg.min_file_age {
+                next_check = next_check.min(cfg.min_file_age - age);
+                continue;
+            }
+            renamed_in.remove(&path);
+            let report = process_file(&*log, &cfg, &dir_key, &failed_dir, &path, &mut marks).await?;
+            if let Some(report) = report {
+                on_file(&report);
+            }
+        }
+        tokio::select! {
+            paths = wake_rx.recv() => {
+                if let Some(paths) = paths {
+                    renamed_in.extend(paths);
+                }
+                while let Ok(paths) = wake_rx.try_recv() {
+                    renamed_in.extend(paths);
+                }
+            }
+            _ = tokio::time::sleep(next_check) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// inotify (or the platform's watcher) sending the paths renamed into the folder; `None` if no
+/// watcher could be set up (the periodic scan then does the work).
+fn watch_dir(dir: &Path, tx: mpsc::Sender<Vec<PathBuf>>) -> Option<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher, event::ModifyKind};
+    let handler = move |res: notify::Result<notify::Event>| {
+        if let Ok(event) = res {
+            let renamed = matches!(event.kind, EventKind::Modify(ModifyKind::Name(_)));
+            let paths = if renamed { event.paths } else { Vec::new() };
+            let _ = tx.try_send(paths);
+        }
+    };
+    match notify::recommended_watcher(handler) {
+        Ok(mut w) => match w.watch(dir, RecursiveMode::NonRecursive) {
+            Ok(()) => Some(w),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the folder; scanning it periodically");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "no file watcher; scanning the folder periodically");
+            None
+        }
+    }
+}
+
+/// Complete-looking files in name order, with their modification times.
+fn list_candidates(dir: &Path) -> Result<Vec<(PathBuf, SystemTime)>, SourceError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(format!("listing {}", dir.display())))? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.ends_with(".tmp") {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        out.push((entry.path(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The begin/done marks of this folder, by file id: the begin offset and whether it is done.
+async fn load_marks(log: &dyn EventLog, dir_key: &str) -> Result<HashMap<String, (u64, bool)>, SourceError> {
+    log.ensure_topic(STATE_TOPIC).await?;
+    let partitions = log.partition_count(STATE_TOPIC).await?;
+    let mut marks = HashMap::new();
+    for p in 0..partitions {
+        let mut next = log.offsets(STATE_TOPIC, p).await?.start;
+        loop {
+            let batch = log.read(STATE_TOPIC, p, next, ReadLimits::default()).await?;
+            let Some(last) = batch.last() else { break };
+            next = last.offset + 1;
+            for r in batch {
+                match serde_json::from_slice::<Mark>(&r.record.value) {
+                    Ok(Mark::Begin { dir, id, .. }) if dir == dir_key => {
+                        marks.insert(id, (r.offset, false));
+                    }
+                    Ok(Mark::Done { dir, id, begin, .. }) if dir == dir_key => {
+                        marks.insert(id, (begin, true));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(offset = r.offset, error = %e, "ignoring an unreadable source mark")
+                    }
+                }
+            }
+        }
+    }
+    Ok(marks)
+}
+
+fn file_id(path: &Path, meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("{name}:{}:{}:{}", meta.len(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000, meta.ino())
+}
+
+async fn topic_ends(log: &dyn EventLog, topic: &str) -> Result<Vec<u64>, SourceError> {
+    let n = log.ensure_topic(topic).await?;
+    let mut ends = Vec::with_capacity(n as usize);
+    for p in 0..n {
+        ends.push(log.offsets(topic, p).await?.end);
+    }
+    Ok(ends)
+}
+
+/// Lines of the file with begin mark `begin` already in `topic` after `ends`.
+async fn published_lines(
+    log: &dyn EventLog,
+    topic: &str,
+    ends: &[u64],
+    begin: u64,
+) -> Result<HashSet<u64>, SourceError> {
+    let prefix = format!("{begin}:");
+    let mut lines = HashSet::new();
+    for (p, from) in ends.iter().enumerate() {
+        let mut next = (*from).max(log.offsets(topic, p as u32).await?.start);
+        loop {
+            let batch = log.read(topic, p as u32, next, ReadLimits::default()).await?;
+            let Some(last) = batch.last() else { break };
+            next = last.offset + 1;
+            for r in batch {
+                let src = r.record.headers.iter().find(|h| &*h.name == SRC_HEADER);
+                if let Some(line) = src
+                    .and_then(|h| std::str::from_utf8(&h.value).ok())
+                    .and_then(|s| s.strip_prefix(&prefix))
+                    .and_then(|l| l.parse::<u64>().ok())
+                {
+                    lines.insert(line);
+                }
+            }
+        }
+    }
+    Ok(lines)
+}
+
+/// Records of one chunk of a file, ready to append.
+struct Chunk {
+    events: Vec<Record>,
+    dead: Vec<Record>,
+}
+
+async fn process_file(
+    log: &dyn EventLog,
+    cfg: &DirectorySourceConfig,
+    dir_key: &str,
+    failed_dir: &Path,
+    path: &Path,
+    marks: &mut HashMap<String, (u64, bool)>,
+) -> Result<Option<FileReport>, SourceError> {
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(None) }; // gone meanwhile
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let id = file_id(path, &meta);
+    let mut report =
+        FileReport { name: name.clone(), events: 0, dead_letters: 0, already_published: 0, failed: false };
+
+    let (begin, skip) = match marks.get(&id).copied() {
+        Some((_, true)) => {
+            finish(cfg, path, &name, None)?; // published before a crash; only the delete was missing
+            return Ok(None);
+        }
+        Some((begin, false)) => {
+            let mark = read_mark(log, begin).await?;
+            let Some(Mark::Begin { ends, .. }) = mark else {
+                return Err(SourceError::Log(LogError::InvalidArgument(format!(
+                    "source mark {begin} is not a begin mark"
+                ))));
+            };
+            let mut skip = HashSet::new();
+            for (topic, topic_ends) in &ends {
+                skip.extend(published_lines(log, topic, topic_ends, begin).await?);
+            }
+            tracing::info!(file = %name, already = skip.len(), "resuming a file interrupted by a crash");
+            (begin, skip)
+        }
+        None => {
+            let mut ends = BTreeMap::new();
+            ends.insert(cfg.topic.clone(), topic_ends(log, &cfg.topic).await?);
+            ends.insert(DEAD_LETTER_TOPIC.to_string(), topic_ends(log, DEAD_LETTER_TOPIC).await?);
+            let mark = Mark::Begin { dir: dir_key.into(), file: name.clone(), id: id.clone(), ends };
+            let pos = log.append(STATE_TOPIC, vec![mark_record(&mark)]).await?;
+            marks.insert(id.clone(), (pos[0].offset, false));
+            (pos[0].offset, HashSet::new())
+        }
+    };
+    report.already_published = skip.len() as u64;
+    let whole_file_dead_letter_published = skip.contains(&0);
+
+    // Parse on a blocking thread; chunks flow through a bounded channel (bounded memory).
+    let (tx, mut rx) = mpsc::channel::<Chunk>(4);
+    let parse_path = path.to_path_buf();
+    let source = format!("dir:{name}");
+    let format = cfg.format.or_else(|| FileFormat::from_path(path));
+    let (opts, batch_records) = (cfg.parse, cfg.batch_records.max(1));
+    let parser = tokio::task::spawn_blocking(move || -> Result<(), FileError> {
+        let file = std::fs::File::open(&parse_path).map_err(FileError::Io)?;
+        let mut chunk = Chunk { events: Vec::with_capacity(batch_records), dead: Vec::new() };
+        let now = tributary_log::now_ms();
+        let tag = |line: u64| Bytes::from(format!("{begin}:{line}"));
+        // One shared name for every record's header.
+        let src_name: std::sync::Arc<str> = std::sync::Arc::from(SRC_HEADER);
+        let result = parse_mobile_file(
+            std::io::BufReader::with_capacity(1 << 16, file),
+            &source,
+            format,
+            opts,
+            now,
+            |p| {
+                match p {
+                    Parsed::Event { line, event } if !skip.contains(&line) => chunk.events.push(
+                        Record::new(Bytes::from(event.json))
+                            .with_key(event.device_id)
+                            .with_header(src_name.clone(), tag(line)),
+                    ),
+                    Parsed::Dead(d) => {
+                        let line = d.position.strip_prefix("line ").and_then(|l| l.parse().ok()).unwrap_or(0);
+                        if !skip.contains(&line) {
+                            chunk.dead.push(
+                                Record::new(Bytes::from(d.to_json()))
+                                    .with_header(src_name.clone(), tag(line)),
+                            );
+                        }
+                    }
+                    Parsed::Event { .. } => {}
+                }
+                if chunk.events.len() + chunk.dead.len() >= batch_records {
+                    let full = std::mem::replace(
+                        &mut chunk,
+                        Chunk { events: Vec::with_capacity(batch_records), dead: Vec::new() },
+                    );
+                    let _ = tx.blocking_send(full);
+                }
+            },
+        );
+        let _ = tx.blocking_send(chunk);
+        result.map(|_| ())
+    });
+    while let Some(chunk) = rx.recv().await {
+        report.events += chunk.events.len() as u64;
+        report.dead_letters += chunk.dead.len() as u64;
+        if !chunk.events.is_empty() {
+            log.append(&cfg.topic, chunk.events).await?;
+        }
+        if !chunk.dead.is_empty() {
+            log.append(DEAD_LETTER_TOPIC, chunk.dead).await?;
+        }
+    }
+    let parsed = parser.await.map_err(|e| SourceError::Io {
+        context: format!("parsing {name}"),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let moved_to = match parsed {
+        Ok(()) => None,
+        Err(FileError::Unreadable(reason)) => {
+            report.failed = true;
+            if !whole_file_dead_letter_published {
+                let mut head = Vec::new();
+                let _ = std::fs::File::open(path).and_then(|f| {
+                    f.take(tributary_schema::dead_letter::MAX_RAW_BYTES as u64).read_to_end(&mut head)
+                });
+                let mut d =
+                    DeadLetter::new(format!("dir:{name}"), "file", reason, &head, tributary_log::now_ms());
+                d.raw_len = meta.len();
+                let r = Record::new(Bytes::from(d.to_json()))
+                    .with_header(SRC_HEADER, Bytes::from(format!("{begin}:0")));
+                log.append(DEAD_LETTER_TOPIC, vec![r]).await?;
+                report.dead_letters += 1;
+            }
+            Some(failed_dir)
+        }
+        Err(FileError::Io(e)) => {
+            return Err(SourceError::Io { context: format!("reading {}", path.display()), source: e });
+        }
+    };
+    let done = Mark::Done { dir: dir_key.into(), file: name.clone(), id: id.clone(), begin };
+    log.append(STATE_TOPIC, vec![mark_record(&done)]).await?;
+    marks.insert(id, (begin, true));
+    finish(cfg, path, &name, moved_to)?;
+    metrics::counter!("tributary_source_records_total", "source" => "directory").increment(report.events);
+    metrics::counter!("tributary_source_dead_letters_total", "source" => "directory")
+        .increment(report.dead_letters);
+    Ok(Some(report))
+}
+
+fn mark_record(mark: &Mark) -> Record {
+    Record::new(Bytes::from(serde_json::to_vec(mark).expect("marks serialise")))
+}
+
+async fn read_mark(log: &dyn EventLog, offset: u64) -> Result<Option<Mark>, SourceError> {
+    let records = log.read(STATE_TOPIC, 0, offset, ReadLimits { max_records: 1, max_bytes: 1 }).await?;
+    Ok(records.first().and_then(|r| serde_json::from_slice(&r.record.value).ok()))
+}
+
+/// Deletes the file, or moves it to `to` (failed files) or the archive.
+fn finish(
+    cfg: &DirectorySourceConfig,
+    path: &Path,
+    name: &str,
+    to: Option<&Path>,
+) -> Result<(), SourceError> {
+    let target = to.or(cfg.archive_dir.as_deref());
+    let result = match target {
+        Some(dir) => std::fs::rename(path, dir.join(name)),
+        None => std::fs::remove_file(path),
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(SourceError::Io { context: format!("removing {}", path.display()), source: e }),
+    }
+}

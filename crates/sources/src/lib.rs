@@ -1,0 +1,15 @@
+//! **Layer: sources.** Bring data in and append it to the event log.
+//!
+//! Every source turns outside input into records appended to the event log (`tributary-log`),
+//! and only acknowledges its input (deletes a file, answers a request) after the log has
+//! acknowledged the records. Bad input becomes dead letters, never silent loss.
+//!
+//! * [`directory`]: files dropped into a folder, exactly once into the log, even across kill -9.
+//! * [`generator`]: synthetic mobile events around real cities, deterministic for a seed.
+//! * [`mobile_file`]: files of mobile events (CSV, NDJSON) into events and dead letters.
+//! * [`lines`]: line reading with bounded memory, for any input.
+
+pub mod directory;
+pub mod generator;
+pub mod lines;
+pub mod mobile_file;

@@ -1,0 +1,74 @@
+//! **Layer: store.** The serving store: the results the API reads.
+//!
+//! [`ServingStore`] is the contract; [`SqliteStore`] the embedded backend (MySQL/MariaDB and
+//! PostgreSQL join it with the serving-layer work, running the same migrations in their dialect).
+//! Writes that carry results also carry the log offsets they cover, in one transaction, so that
+//! a processor restarted after a crash resumes exactly where its last result left off.
+
+mod migrations;
+mod sqlite;
+mod types;
+
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+use async_trait::async_trait;
+use tributary_schema::DeadLetter;
+
+/// Errors of the serving store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("store: {0}")]
+    Invalid(String),
+}
+
+/// Result alias of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where results are kept and read from.
+#[async_trait]
+pub trait ServingStore: Send + Sync + 'static {
+    /// Commits, in one transaction: an optional new k-means version (with its centres and the
+    /// offsets it covers), the processor's next offsets, and dead letters.
+    async fn commit_batch(&self, commit: &BatchCommit) -> Result<()>;
+
+    /// The processor's committed next offsets, by topic and partition.
+    async fn processor_offsets(&self, processor: &str) -> Result<Vec<OffsetCheckpoint>>;
+
+    /// The newest version of a k-means model, if any.
+    async fn latest_kmeans(&self, model: &str) -> Result<Option<KMeansVersionRow>>;
+
+    /// Versions `from..=to` of a model (ascending), at most `limit`.
+    async fn kmeans_history(
+        &self,
+        model: &str,
+        from: u64,
+        to: u64,
+        limit: u32,
+    ) -> Result<Vec<KMeansVersionRow>>;
+
+    /// Sum of batch counts over all versions of a model (how many points it has seen).
+    async fn kmeans_points(&self, model: &str) -> Result<u64>;
+
+    /// Dead letters, newest first, optionally of one source.
+    async fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> Result<Vec<StoredDeadLetter>>;
+
+    /// Number of dead letters.
+    async fn dead_letter_count(&self) -> Result<u64>;
+}
+
+/// What [`ServingStore::commit_batch`] writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchCommit {
+    pub processor: String,
+    pub version: Option<KMeansVersionRow>,
+    pub offsets: Vec<OffsetCheckpoint>,
+    pub dead_letters: Vec<DeadLetter>,
+}

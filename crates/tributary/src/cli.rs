@@ -1,0 +1,234 @@
+//! The command line: global options and one subcommand per role.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+/// Tributary: ingest, log, process, store and serve data — in one program.
+#[derive(Debug, Parser)]
+#[command(name = "tributary", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML); see tributary.example.toml.
+    #[arg(long, global = true, env = "TRIBUTARY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./tributary-data]; overrides `data_dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Diagnostic log format on stderr; overrides `logging.format`.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Override any config key, e.g. --set embedded_log.fsync=every-batch (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the platform in one process on embedded defaults.
+    Up,
+    /// Inspect and use the event log: topics, create-topic, produce, tail.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Generate realistic mobile events into a directory or the event log.
+    Generate(GenerateArgs),
+    /// Run streaming k-means over files of mobile events; print each model version as JSON.
+    Kmeans(KmeansArgs),
+    /// Measure performance and print throughput and latency figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// File formats of mobile events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventFormat {
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Where events go: `dir:PATH` (files, written under a temporary name and renamed) or
+    /// `log:TOPIC` (the event log, keyed by device id).
+    #[arg(long, default_value = "log:mobile_data", value_name = "dir:PATH|log:TOPIC")]
+    pub out: String,
+    /// Number of events [default: 100000, or unlimited with --rate].
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Events per second (default: as fast as possible).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seed: the same seed gives the same events.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of devices.
+    #[arg(long, default_value_t = 1000)]
+    pub devices: u32,
+    /// Share of background noise, uniform over Germany (0 to 1).
+    #[arg(long, default_value_t = 0.02)]
+    pub noise: f64,
+    /// File format for dir: output.
+    #[arg(long, value_enum, default_value_t = EventFormat::Csv)]
+    pub format: EventFormat,
+    /// Events per file for dir: output.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub file_records: u64,
+    /// Write the true hotspot centres as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    /// Hotspots from a JSON file instead of the eight default German cities:
+    /// [{"name": …, "lat": …, "lon": …, "spread_km": …, "weight": …}, …] (a --truth file's
+    /// "hotspots" list has this form).
+    #[arg(long, value_name = "FILE")]
+    pub hotspots: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KmeansArgs {
+    /// Files of events (CSV with a header, or NDJSON), processed in order.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Number of clusters.
+    #[arg(long, default_value_t = 8)]
+    pub k: usize,
+    /// Decay factor per time unit, 0 < d ≤ 1 (1 = no forgetting).
+    #[arg(long, conflicts_with = "half_life")]
+    pub decay: Option<f64>,
+    /// Half-life in time units, instead of --decay.
+    #[arg(long)]
+    pub half_life: Option<f64>,
+    /// What the decay counts: batches or points.
+    #[arg(long, default_value = "batches")]
+    pub time_unit: String,
+    /// Points per micro-batch, in file order.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Initial centres: kmeans++ (on the first batch) or random (N(0,1) with --seed).
+    #[arg(long, default_value = "kmeans++", conflicts_with = "init_centres")]
+    pub init: String,
+    /// Initial centres from a JSON file: {"centres": [[lat, lon], …], "weights": [w, …]}.
+    #[arg(long, value_name = "FILE")]
+    pub init_centres: Option<PathBuf>,
+    /// Seed of the random or k-means++ initialisation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// km: cluster in kilometres around the data's centre; none: raw (lat, lon) like Spark.
+    #[arg(long, default_value = "km")]
+    pub projection: String,
+    /// Force the input format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<EventFormat>,
+    /// Read the reference generator's CSV with swapped latitude/longitude columns.
+    #[arg(long)]
+    pub swap_lat_lon: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// List topics with partitions, offsets and sizes, and consumer groups with their lag.
+    Topics {
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a topic with a given number of partitions.
+    CreateTopic {
+        topic: String,
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+    },
+    /// Append one record per line of standard input (like kafka-console-producer).
+    Produce(ProduceArgs),
+    /// Print records of a topic (like kafka-console-consumer).
+    Tail(TailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    pub topic: String,
+    /// Split each line at the first occurrence of this string into key and value; a line
+    /// without it is rejected.
+    #[arg(long, value_name = "SEP")]
+    pub key_separator: Option<String>,
+    /// After each acknowledged append, print "partition<TAB>offset" per record to stdout.
+    #[arg(long)]
+    pub print_offsets: bool,
+    /// Most records per append.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    pub topic: String,
+    /// Start at the oldest retained record (without it: only new records; with --group: where
+    /// the group has no committed offset).
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Consume as this consumer group, committing offsets after printing.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Exit after this many records.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Print one JSON object per record: topic, partition, offset, timestamp, key, value, headers.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit when no record arrives for this many milliseconds (default: wait forever).
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Event log: append throughput (fsync per batch and by interval), read throughput, and
+    /// latency from append to a waiting reader.
+    Log(BenchLogArgs),
+    /// Mobile pipeline: the k-means update alone, files to committed models end to end, and
+    /// the latency from a file landing to its events in a committed model.
+    Mobile(BenchMobileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchMobileArgs {
+    /// Events in each end-to-end run (CSV and NDJSON).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub events: u64,
+    /// Rate of the latency run, events per second.
+    #[arg(long, default_value_t = 10_000)]
+    pub latency_rate: u64,
+    /// Duration of the latency run, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub latency_secs: u64,
+    /// Seconds each k-means update measurement runs.
+    #[arg(long, default_value_t = 2.0)]
+    pub update_secs: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLogArgs {
+    /// Directory for the benchmark's log (default: a temporary directory, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Records appended in each append-throughput run.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub records: u64,
+    /// Records per append call.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Concurrent producers in the append runs.
+    #[arg(long, default_value_t = 4)]
+    pub producers: usize,
+    /// Size of the topic read from the start, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub read_mib: u64,
+    /// Rate of the latency run, records per second.
+    #[arg(long, default_value_t = 100_000)]
+    pub latency_rate: u64,
+    /// Duration of the latency run, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub latency_secs: u64,
+}

@@ -1,0 +1,56 @@
+//! One module per subcommand. Each takes the loaded [`Config`] and its own arguments.
+
+mod bench_log;
+mod bench_mobile;
+mod generate;
+mod kmeans;
+mod log_tools;
+mod produce;
+mod tail;
+mod up;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tributary_log::{EmbeddedLog, LogError};
+
+use crate::cli::{BenchCommand, Command, LogCommand};
+use crate::config::{Config, LogBackend};
+
+/// Runs a subcommand; the exit code says whether everything went through.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Up => up::run(&config).await,
+        Command::Log(LogCommand::Topics { json }) => log_tools::topics(&config, json).await,
+        Command::Log(LogCommand::CreateTopic { topic, partitions }) => {
+            log_tools::create_topic(&config, &topic, partitions).await
+        }
+        Command::Log(LogCommand::Produce(args)) => produce::run(&config, args).await,
+        Command::Log(LogCommand::Tail(args)) => tail::run(&config, args).await,
+        Command::Generate(args) => generate::run(&config, args).await,
+        Command::Kmeans(args) => kmeans::run(args),
+        Command::Bench(BenchCommand::Log(args)) => bench_log::run(&config, args).await,
+        Command::Bench(BenchCommand::Mobile(args)) => bench_mobile::run(&config, args).await,
+    }
+}
+
+/// Opens the configured event log, with a hint when another process owns the data directory.
+pub async fn open_log(config: &Config) -> anyhow::Result<EmbeddedLog> {
+    match config.log {
+        LogBackend::Embedded => {
+            let dir = config.log_dir();
+            match EmbeddedLog::open(&dir, config.embedded_log.clone()).await {
+                Ok(log) => {
+                    for t in &log.recovery_report().truncations {
+                        tracing::warn!(file = %t.file.display(), position = t.position, bytes = t.bytes_dropped, reason = %t.reason, "recovery truncated a torn tail");
+                    }
+                    Ok(log)
+                }
+                Err(e @ LogError::Locked { .. }) => Err(anyhow::anyhow!(
+                    "{e}\nhint: the console tools open the data directory themselves, so they cannot run beside `tributary up` on the same directory"
+                )),
+                Err(e) => Err(e).with_context(|| format!("cannot open the event log in {}", dir.display())),
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `tributary up`: everything in one process on embedded defaults.
+//!
+//! Runs the event log, the serving store (SQLite), the directory source on the inbox, the
+//! streaming k-means processor, the dead-letter sink and, unless `mobile.generator_rate = 0`, a
+//! generator feeding the log, so a fresh start shows live clusters with no other step. Stops
+//! cleanly on Ctrl-C or SIGTERM: the tasks finish their current batch, then the log is closed.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tributary_log::EventLog;
+use tributary_processors::kmeans_processor::{
+    KMeansProcessorConfig, run_dead_letter_sink, run_kmeans_processor,
+};
+use tributary_processors::mobile_kmeans::ModelVersion;
+use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
+use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
+use tributary_sources::mobile_file::ParseOptions;
+use tributary_store::{ServingStore, SqliteStore};
+
+use crate::config::Config;
+
+pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let mut signals = ShutdownSignals::install()?;
+    let embedded = super::open_log(config).await?;
+    let log: Arc<dyn EventLog> = Arc::new(embedded.clone());
+    let store_path = config.store_path();
+    let sqlite = SqliteStore::open(&store_path)
+        .await
+        .with_context(|| format!("cannot open the serving store {}", store_path.display()))?;
+    let store: Arc<dyn ServingStore> = Arc::new(sqlite.clone());
+    let m = &config.mobile;
+    let settings = m.kmeans_settings().map_err(|e| anyhow::anyhow!("config section `mobile`: {e}"))?;
+    let (stop_tx, stop) = watch::channel(false);
+    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+
+    let inbox = config.inbox();
+    let source_cfg = DirectorySourceConfig {
+        dir: inbox.clone(),
+        topic: m.topic.clone(),
+        archive_dir: m.archive_dir.clone(),
+        min_file_age: m.file_min_age,
+        poll_interval: m.poll_interval,
+        parse: ParseOptions { swap_lat_lon: m.swap_lat_lon, ..Default::default() },
+        format: None,
+        batch_records: 10_000,
+    };
+    let (l, s) = (log.clone(), stop.clone());
+    tasks.spawn(async move {
+        let result = run_directory_source(l, source_cfg, s, |f| {
+            tracing::info!(file = %f.name, events = f.events, dead_letters = f.dead_letters, failed = f.failed, "inbox file published");
+        })
+        .await;
+        ("directory source", result.map_err(Into::into))
+    });
+
+    let processor_cfg = KMeansProcessorConfig {
+        name: m.model.clone(),
+        topic: m.topic.clone(),
+        settings,
+        max_batch_records: m.batch_max_records,
+        batch_interval: m.batch_interval,
+    };
+    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
+    tasks.spawn(async move {
+        let mut reporter = VersionReporter::default();
+        let result = run_kmeans_processor(l, st, processor_cfg, s, |v| reporter.report(v)).await;
+        ("k-means processor", result.map_err(Into::into))
+    });
+
+    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
+    tasks
+        .spawn(async move { ("dead-letter sink", run_dead_letter_sink(l, st, s).await.map_err(Into::into)) });
+
+    if m.generator_rate > 0.0 {
+        let gen_cfg = GeneratorConfig {
+            seed: m.generator_seed,
+            devices: m.generator_devices,
+            hotspots: default_hotspots(),
+            noise_share: 0.02,
+            relocation_chance: 0.001,
+            start_ms: tributary_log::now_ms(),
+            step_ms: 1000.0 / m.generator_rate,
+        };
+        gen_cfg.validate().map_err(|e| anyhow::anyhow!("generator: {e}"))?;
+        let (l, mut s, topic, rate) = (log.clone(), stop.clone(), m.topic.clone(), m.generator_rate);
+        tasks.spawn(async move {
+            let mut generator = Generator::new(gen_cfg);
+            let result = publish_to_log(&*l, &topic, &mut generator, Some(rate), None, &mut s).await;
+            ("generator", result.map(|_| ()).map_err(Into::into))
+        });
+    }
+
+    println!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("  data directory  {}", config.data_dir.display());
+    println!("  event log       embedded, {}, fsync {}", embedded.dir().display(), config.embedded_log.fsync);
+    println!("  serving store   SQLite, {}", store_path.display());
+    println!(
+        "  inbox           {}   (tributary generate --out dir:{} adds files)",
+        inbox.display(),
+        inbox.display()
+    );
+    println!(
+        "  k-means         model '{}', k = {}, topic {}, batches of {:?} or {} events",
+        m.model, m.k, m.topic, m.batch_interval, m.batch_max_records
+    );
+    if m.generator_rate > 0.0 {
+        println!("  generator       {} events/s into {}", m.generator_rate, m.topic);
+    }
+    println!("Not built yet: HTTP API and dashboard; model versions are logged. Ctrl-C stops.");
+
+    let mut failure = None;
+    tokio::select! {
+        _ = signals.wait() => {}
+        Some(done) = tasks.join_next() => {
+            match done {
+                Ok((name, Err(e))) => failure = Some(anyhow::anyhow!("{name} failed: {e:#}")),
+                Ok((name, Ok(()))) => failure = Some(anyhow::anyhow!("{name} stopped unexpectedly")),
+                Err(e) => failure = Some(anyhow::anyhow!("a task panicked: {e}")),
+            }
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let deadline = tokio::time::sleep(Duration::from_secs(15));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            next = tasks.join_next() => match next {
+                None => break,
+                Some(Ok((name, Err(e)))) => tracing::error!("{name} failed while stopping: {e:#}"),
+                Some(_) => {}
+            },
+            _ = &mut deadline => {
+                tracing::warn!("tasks did not stop within 15 s; aborting them");
+                tasks.abort_all();
+                break;
+            }
+        }
+    }
+    embedded.close().await?;
+    sqlite.close().await;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    println!("Stopped cleanly.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs model versions: each at debug level, and the newest at info level at most once a second.
+#[derive(Default)]
+struct VersionReporter {
+    last_info: Option<Instant>,
+    points_since: u64,
+}
+
+impl VersionReporter {
+    fn report(&mut self, v: &ModelVersion) {
+        self.points_since += v.batch_points;
+        tracing::debug!(version = v.version, points = v.batch_points, "model version");
+        if self.last_info.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        let centres: Vec<String> =
+            v.centres.iter().map(|c| format!("({:.3}, {:.3}) w={:.0}", c.lat, c.lon, c.weight)).collect();
+        tracing::info!(version = v.version, points = self.points_since, centres = %centres.join(" "), "model version");
+        self.points_since = 0;
+        self.last_info = Some(Instant::now());
+    }
+}
+
+/// SIGINT and SIGTERM, registered when created: a signal that arrives while `up` is still
+/// starting is held until it is awaited, instead of killing the process uncleanly.
+struct ShutdownSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! The configuration: one TOML file, overridden by `TRIBUTARY_*` environment variables, overridden
+//! by command-line flags. Every option is documented in `tributary.example.toml`.
+//!
+//! Environment variables name a key as `TRIBUTARY_<KEY>` for top-level keys and
+//! `TRIBUTARY_<SECTION>_<KEY>` for keys of a section, upper-cased: `TRIBUTARY_DATA_DIR`,
+//! `TRIBUTARY_EMBEDDED_LOG_FSYNC=every-batch`. Flags: `--data-dir`, `--log-format`, and
+//! `--set section.key=value` for anything. Values from the environment and `--set` are read as
+//! TOML values when they parse as one (`4`, `true`, `"x"`) and as strings otherwise.
+//!
+//! Unknown keys and bad values are errors that name the key, where the value came from, and what
+//! is accepted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use tributary_log::EmbeddedLogConfig;
+
+/// Sections of the config file (tables); every other key is top-level.
+const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile"];
+/// Top-level keys.
+const TOP_LEVEL: &[&str] = &["data_dir", "log", "store"];
+/// Environment variables with the prefix that are not config keys.
+const NOT_KEYS: &[&str] = &["TRIBUTARY_CONFIG", "TRIBUTARY_TEST_DATA"];
+
+/// The whole configuration of a Tributary process.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where everything is kept: the event log, later the lake and the serving store.
+    pub data_dir: PathBuf,
+    /// Which event log backend: "embedded" (files in the data directory).
+    pub log: LogBackend,
+    /// Which serving store: "embedded" (SQLite in the data directory) or "sqlite://PATH".
+    pub store: StoreBackend,
+    pub logging: LoggingConfig,
+    pub embedded_log: EmbeddedLogConfig,
+    pub mobile: MobileConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./tributary-data"),
+            log: LogBackend::Embedded,
+            store: StoreBackend::Embedded,
+            logging: LoggingConfig::default(),
+            embedded_log: EmbeddedLogConfig::default(),
+            mobile: MobileConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The directory of the embedded event log.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("log")
+    }
+
+    /// The SQLite file of the serving store.
+    pub fn store_path(&self) -> PathBuf {
+        match &self.store {
+            StoreBackend::Embedded => self.data_dir.join("store.sqlite"),
+            StoreBackend::Sqlite(path) => path.clone(),
+        }
+    }
+
+    /// The folder the directory source watches.
+    pub fn inbox(&self) -> PathBuf {
+        self.mobile.inbox.clone().unwrap_or_else(|| self.data_dir.join("inbox"))
+    }
+}
+
+/// The serving store backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// SQLite at `<data_dir>/store.sqlite`.
+    Embedded,
+    /// SQLite at a given path.
+    Sqlite(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for StoreBackend {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim() {
+            "embedded" => Ok(Self::Embedded),
+            other => match other.strip_prefix("sqlite://") {
+                Some(path) if !path.is_empty() => Ok(Self::Sqlite(PathBuf::from(path))),
+                _ if other.starts_with("mysql://") || other.starts_with("postgres") => {
+                    Err(serde::de::Error::custom(
+                        "MySQL and PostgreSQL stores are not part of this build yet; accepted: \"embedded\" or \"sqlite://PATH\"",
+                    ))
+                }
+                _ => Err(serde::de::Error::custom(format!(
+                    "'{other}' is not a store; accepted: \"embedded\" or \"sqlite://PATH\""
+                ))),
+            },
+        }
+    }
+}
+
+/// The mobile pipeline: directory source, generator and streaming k-means (`[mobile]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MobileConfig {
+    /// Folder the directory source watches (default: `<data_dir>/inbox`).
+    pub inbox: Option<PathBuf>,
+    /// Move processed files here instead of deleting them.
+    pub archive_dir: Option<PathBuf>,
+    /// A file not renamed into the inbox is taken once unchanged this long.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub file_min_age: std::time::Duration,
+    /// Fallback scan of the inbox when no file-system notification arrives.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub poll_interval: std::time::Duration,
+    /// Read CSV in the reference generator's layout (latitude and longitude columns swapped).
+    pub swap_lat_lon: bool,
+    /// Topic of mobile events.
+    pub topic: String,
+    /// Events per second that `up` generates itself (0 turns the generator off).
+    pub generator_rate: f64,
+    pub generator_seed: u64,
+    pub generator_devices: u32,
+    /// Name of the k-means model in the store.
+    pub model: String,
+    pub k: usize,
+    /// Decay factor per time unit (1 = no forgetting); `half_life` overrides it when set.
+    pub decay: f64,
+    pub half_life: Option<f64>,
+    pub time_unit: tributary_processors::kmeans::TimeUnit,
+    /// A micro-batch closes this long after its first event …
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub batch_interval: std::time::Duration,
+    /// … or at this many events.
+    pub batch_max_records: usize,
+    /// "kmeans++" (on the first `init_min_points` events) or "random".
+    pub init: String,
+    pub init_min_points: usize,
+    pub seed: u64,
+    /// "km" (cluster in kilometres) or "none" (raw lat/lon, like Spark).
+    pub projection: String,
+}
+
+impl Default for MobileConfig {
+    fn default() -> Self {
+        Self {
+            inbox: None,
+            archive_dir: None,
+            file_min_age: std::time::Duration::from_secs(1),
+            poll_interval: std::time::Duration::from_secs(1),
+            swap_lat_lon: false,
+            topic: "mobile_data".into(),
+            generator_rate: 200.0,
+            generator_seed: 1,
+            generator_devices: 1000,
+            model: "mobile".into(),
+            k: 8,
+            decay: 1.0,
+            half_life: None,
+            time_unit: tributary_processors::kmeans::TimeUnit::Batches,
+            batch_interval: std::time::Duration::from_millis(50),
+            batch_max_records: 10_000,
+            init: "kmeans++".into(),
+            init_min_points: 1000,
+            seed: 1,
+            projection: "km".into(),
+        }
+    }
+}
+
+impl MobileConfig {
+    /// The k-means settings; errors name the key.
+    pub fn kmeans_settings(&self) -> Result<tributary_processors::mobile_kmeans::KMeansSettings, String> {
+        use tributary_processors::mobile_kmeans::{Init, KMeansSettings, ProjectionMode};
+        let decay = match self.half_life {
+            Some(h) if h > 0.0 && h.is_finite() => tributary_processors::kmeans::decay_from_half_life(h),
+            Some(h) => return Err(format!("half_life = {h}: must be a positive number")),
+            None => self.decay,
+        };
+        let init = match self.init.as_str() {
+            "kmeans++" => Init::KMeansPlusPlus { seed: self.seed, min_points: self.init_min_points },
+            "random" => Init::Random { seed: self.seed },
+            other => return Err(format!("init = '{other}': accepted \"kmeans++\" or \"random\"")),
+        };
+        let projection = match self.projection.as_str() {
+            "km" => ProjectionMode::Km,
+            "none" => ProjectionMode::None,
+            other => return Err(format!("projection = '{other}': accepted \"km\" or \"none\"")),
+        };
+        let s = KMeansSettings { k: self.k, decay, time_unit: self.time_unit, init, projection };
+        s.validate()?;
+        if self.batch_max_records == 0 {
+            return Err("batch_max_records must be at least 1".into());
+        }
+        if !(self.generator_rate >= 0.0 && self.generator_rate.is_finite()) {
+            return Err(format!(
+                "generator_rate = {}: must be 0 (off) or a positive number",
+                self.generator_rate
+            ));
+        }
+        tributary_log::validate_topic_name(&self.topic).map_err(|e| format!("topic: {e}"))?;
+        Ok(s)
+    }
+}
+
+/// The event log backend, written as a URL-like string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogBackend {
+    /// Segment files under `<data_dir>/log`.
+    Embedded,
+}
+
+impl<'de> Deserialize<'de> for LogBackend {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim() {
+            "embedded" => Ok(Self::Embedded),
+            other if other.starts_with("kafka://") => Err(serde::de::Error::custom(
+                "the Kafka backend is not part of this build yet; accepted: \"embedded\"",
+            )),
+            other => Err(serde::de::Error::custom(format!(
+                "'{other}' is not an event log backend; accepted: \"embedded\""
+            ))),
+        }
+    }
+}
+
+/// Diagnostic logging (tracing). `RUST_LOG`, when set, overrides `filter`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// "text" (human-readable) or "json" (one object per line).
+    pub format: LogFormat,
+    /// A tracing filter such as "info" or "info,tributary_log=debug".
+    pub filter: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, filter: "info".into() }
+    }
+}
+
+/// How diagnostic log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Overrides from the command line.
+#[derive(Debug, Default, Clone)]
+pub struct FlagOverrides {
+    pub data_dir: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    /// `section.key=value` pairs.
+    pub set: Vec<String>,
+}
+
+/// Loads the configuration: defaults, then `file` (if given; it must exist), then the
+/// environment (`env`, normally `std::env::vars()`), then `flags`.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &FlagOverrides,
+) -> anyhow::Result<Config> {
+    let mut table = toml::Table::new();
+    let mut origin: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        table = text
+            .parse::<toml::Table>()
+            .map_err(|e| anyhow::anyhow!("config file {} is not valid TOML: {e}", path.display()))?;
+        for (k, v) in &table {
+            match v.as_table() {
+                Some(t) => {
+                    for sub in t.keys() {
+                        origin.insert(format!("{k}.{sub}"), format!("{}", path.display()));
+                    }
+                }
+                None => {
+                    origin.insert(k.clone(), format!("{}", path.display()));
+                }
+            }
+        }
+    }
+    let mut env: Vec<(String, String)> =
+        env.into_iter().filter(|(k, _)| k.starts_with("TRIBUTARY_")).collect();
+    env.sort();
+    for (name, value) in env {
+        if NOT_KEYS.contains(&name.as_str()) {
+            continue;
+        }
+        let key = env_key(&name)?;
+        set_dotted(&mut table, &key, &value).with_context(|| format!("environment variable {name}"))?;
+        origin.insert(key, format!("environment variable {name}"));
+    }
+    if let Some(dir) = &flags.data_dir {
+        table.insert("data_dir".into(), toml::Value::String(dir.display().to_string()));
+        origin.insert("data_dir".into(), "--data-dir".into());
+    }
+    if let Some(format) = flags.log_format {
+        let v = match format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        set_dotted(&mut table, "logging.format", v)?;
+        origin.insert("logging.format".into(), "--log-format".into());
+    }
+    for pair in &flags.set {
+        let Some((key, value)) = pair.split_once('=') else {
+            bail!(
+                "--set {pair}: expected section.key=value, for example --set embedded_log.fsync=every-batch"
+            );
+        };
+        set_dotted(&mut table, key.trim(), value).with_context(|| format!("--set {pair}"))?;
+        origin.insert(key.trim().to_string(), format!("--set {pair}"));
+    }
+
+    let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let path = e.path().to_string();
+        let from = origin
+            .get(&path)
+            .or_else(|| origin.iter().find(|(k, _)| path.starts_with(k.as_str())).map(|(_, v)| v))
+            .map(|o| format!(" (from {o})"))
+            .unwrap_or_default();
+        // The TOML deserializer appends its own "in `key`" line; the path is already named.
+        let inner = e.into_inner().to_string();
+        let inner: Vec<&str> =
+            inner.lines().filter(|l| !l.starts_with("in `") && !l.trim().is_empty()).collect();
+        anyhow::anyhow!("config key `{path}`{from}: {}", inner.join(" "))
+    })?;
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.logging.filter) {
+        let from = origin.get("logging.filter").map(|o| format!(" (from {o})")).unwrap_or_default();
+        bail!(
+            "config key `logging.filter`{from}: {e}; accepted: a tracing filter such as \"info\" or \"warn,tributary_log=debug\""
+        );
+    }
+    if let Err(msg) = config.mobile.kmeans_settings() {
+        bail!("config section `mobile`: {msg}");
+    }
+    config.embedded_log.validate().map_err(|msg| {
+        let key = msg.split_whitespace().next().unwrap_or("");
+        let from =
+            origin.get(&format!("embedded_log.{key}")).map(|o| format!(" (from {o})")).unwrap_or_default();
+        anyhow::anyhow!("config section `embedded_log`{from}: {msg}")
+    })?;
+    Ok(config)
+}
+
+/// Maps `TRIBUTARY_EMBEDDED_LOG_FSYNC` to `embedded_log.fsync`.
+fn env_key(name: &str) -> anyhow::Result<String> {
+    let rest = name["TRIBUTARY_".len()..].to_ascii_lowercase();
+    if TOP_LEVEL.contains(&rest.as_str()) {
+        return Ok(rest);
+    }
+    for section in SECTIONS {
+        if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_'))
+            && !key.is_empty()
+        {
+            return Ok(format!("{section}.{key}"));
+        }
+    }
+    bail!(
+        "environment variable {name} names no config key: use TRIBUTARY_<KEY> for {} or TRIBUTARY_<SECTION>_<KEY> for sections {}",
+        TOP_LEVEL.join(", "),
+        SECTIONS.join(", ")
+    )
+}
+
+/// Sets `key` (`top` or `section.key`) in `table` to `raw`, read as a TOML value if it is one.
+fn set_dotted(table: &mut toml::Table, key: &str, raw: &str) -> anyhow::Result<()> {
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        [top] if !top.is_empty() => {
+            table.insert(top.to_string(), value);
+        }
+        [section, k] if !section.is_empty() && !k.is_empty() => {
+            let entry =
+                table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+            let Some(t) = entry.as_table_mut() else {
+                bail!("`{section}` is not a section");
+            };
+            t.insert(k.to_string(), value);
+        }
+        _ => bail!("`{key}` is not a config key: use `key` or `section.key`"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tributary_log::FsyncPolicy;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_without_file_or_overrides() {
+        let c = load(None, env(&[]), &FlagOverrides::default()).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/from/file\"\n[embedded_log]\ndefault_partitions = 3\nfsync = \"every-batch\"\n",
+        )
+        .unwrap();
+        let c = load(Some(&path), env(&[]), &FlagOverrides::default()).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.embedded_log.default_partitions, 3);
+        assert_eq!(c.embedded_log.fsync, FsyncPolicy::EveryBatch);
+
+        let vars = env(&[
+            ("TRIBUTARY_DATA_DIR", "/from/env"),
+            ("TRIBUTARY_EMBEDDED_LOG_FSYNC", "20ms"),
+            ("TRIBUTARY_EMBEDDED_LOG_DEFAULT_PARTITIONS", "5"),
+            ("TRIBUTARY_CONFIG", "ignored"),
+            ("OTHER", "ignored"),
+        ]);
+        let flags = FlagOverrides {
+            data_dir: Some("/from/flag".into()),
+            log_format: Some(LogFormat::Json),
+            set: vec!["embedded_log.default_partitions=7".into()],
+        };
+        let c = load(Some(&path), vars, &flags).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(c.embedded_log.fsync, FsyncPolicy::Interval(Duration::from_millis(20)));
+        assert_eq!(c.embedded_log.default_partitions, 7);
+        assert_eq!(c.logging.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "[embedded_log]\nfsyncc = \"every-batch\"\n").unwrap();
+        let err = load(Some(&path), env(&[]), &FlagOverrides::default()).unwrap_err().to_string();
+        assert!(err.contains("fsyncc") && err.contains("expected one of"), "{err}");
+        std::fs::write(&path, "colour = \"blue\"\n").unwrap();
+        let err = load(Some(&path), env(&[]), &FlagOverrides::default()).unwrap_err().to_string();
+        assert!(err.contains("colour") && err.contains("data_dir"), "{err}");
+        let err = load(None, env(&[("TRIBUTARY_NOPE", "1")]), &FlagOverrides::default()).unwrap_err();
+        assert!(err.to_string().contains("TRIBUTARY_NOPE"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_the_source_and_what_is_accepted() {
+        let err =
+            load(None, env(&[("TRIBUTARY_EMBEDDED_LOG_FSYNC", "sometimes")]), &FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("embedded_log.fsync"), "{err}");
+        assert!(err.contains("TRIBUTARY_EMBEDDED_LOG_FSYNC") && err.contains("every-batch"), "{err}");
+
+        let flags =
+            FlagOverrides { set: vec!["embedded_log.default_partitions=0".into()], ..Default::default() };
+        let err = load(None, env(&[]), &flags).unwrap_err().to_string();
+        assert!(err.contains("default_partitions") && err.contains("1 to 10000"), "{err}");
+        assert!(err.contains("--set"), "{err}");
+
+        let flags =
+            FlagOverrides { set: vec!["embedded_log.segment_bytes=huge".into()], ..Default::default() };
+        let err = load(None, env(&[]), &flags).unwrap_err().to_string();
+        assert!(err.contains("embedded_log.segment_bytes") && err.contains("64MiB"), "{err}");
+
+        let flags = FlagOverrides { set: vec!["log=kafka://localhost:9092".into()], ..Default::default() };
+        let err = load(None, env(&[]), &flags).unwrap_err().to_string();
+        assert!(err.contains("`log`") && err.contains("embedded"), "{err}");
+
+        let flags = FlagOverrides { set: vec!["no-equals-sign".into()], ..Default::default() };
+        assert!(load(None, env(&[]), &flags).unwrap_err().to_string().contains("section.key=value"));
+    }
+
+    #[test]
+    fn a_broken_file_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "data_dir = \n").unwrap();
+        let err = load(Some(&path), env(&[]), &FlagOverrides::default()).unwrap_err().to_string();
+        assert!(err.contains("not valid TOML") && err.contains("t.toml"), "{err}");
+        let missing = dir.path().join("missing.toml");
+        assert!(load(Some(&missing), env(&[]), &FlagOverrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tributary.example.toml");
+        let c = load(Some(&path), env(&[]), &FlagOverrides::default()).unwrap();
+        assert_eq!(c, Config::default(), "the example documents the defaults");
+    }
+}

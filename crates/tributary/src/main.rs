@@ -1,0 +1,42 @@
+//! The `tributary` binary: parses the command line and configuration, sets up diagnostics, and
+//! runs the chosen role. See ARCHITECTURE.md for how the crates fit together.
+
+mod cli;
+mod commands;
+mod config;
+mod diagnostics;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let flags = config::FlagOverrides {
+        data_dir: cli.data_dir.clone(),
+        log_format: cli.log_format,
+        set: cli.set.clone(),
+    };
+    let config = match config::load(cli.config.as_deref(), std::env::vars(), &flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    diagnostics::init(&config.logging);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli.command, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The mobile pipeline end to end, run as a user would: `tributary generate` into the inbox,
+//! `tributary up` until drained, results read from the serving store.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use tributary_processors::kmeans::haversine_km;
+use tributary_store::{ServingStore, SqliteStore};
+
+const EVENTS: u64 = 200_000;
+
+fn generate(data: &Path, seed: u64, format: &str, count: u64, truth: &Path) {
+    std::fs::create_dir_all(data).unwrap();
+    let out = common::tributary(data)
+        .args(["generate", "--seed", &seed.to_string(), "--count", &count.to_string(), "--format", format])
+        .arg("--out")
+        .arg(format!("dir:{}", data.join("inbox").display()))
+        .arg("--truth")
+        .arg(truth)
+        .args(["--file-records", "20000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
+
+fn up(data: &Path) -> Child {
+    common::tributary(data)
+        .args(["--set", "mobile.generator_rate=0", "up"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(data.join("up.log")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(mut child: Child) {
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "up exited with {status}");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Waits until the model has seen `expected` points (or fails after a timeout).
+fn wait_for_points(data: &Path, expected: u64, child: &mut Child) -> u64 {
+    let rt = runtime();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let log = std::fs::read_to_string(data.join("up.log")).unwrap_or_default();
+            panic!("up exited early ({status}):\n{log}");
+        }
+        let points = rt.block_on(async {
+            match SqliteStore::open(&data.join("store.sqlite")).await {
+                Ok(s) => {
+                    let n = s.kmeans_points("mobile").await.unwrap_or(0);
+                    s.close().await;
+                    n
+                }
+                Err(_) => 0,
+            }
+        });
+        if points >= expected || Instant::now() > deadline {
+            return points;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn latest_centres(data: &Path) -> Vec<[f64; 2]> {
+    runtime().block_on(async {
+        let s = SqliteStore::open(&data.join("store.sqlite")).await.unwrap();
+        let v = s.latest_kmeans("mobile").await.unwrap().expect("a model version");
+        s.close().await;
+        v.centres.iter().map(|c| [c.lat, c.lon]).collect()
+    })
+}
+
+fn assert_hotspots_found(truth: &Path, centres: &[[f64; 2]]) {
+    let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
+    for h in truth["hotspots"].as_array().unwrap() {
+        let spot = [h["lat"].as_f64().unwrap(), h["lon"].as_f64().unwrap()];
+        let nearest = centres.iter().map(|c| haversine_km(spot, *c)).fold(f64::INFINITY, f64::min);
+        assert!(nearest < 5.0, "{} has no centre within 5 km (nearest {nearest:.2} km)", h["name"]);
+    }
+}
+
+fn events_in_log(data: &Path) -> u64 {
+    let out = common::tributary(data).args(["log", "topics", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "mobile_data")
+        .flat_map(|t| t["partitions"].as_array().unwrap().clone())
+        .map(|p| p["offsets"]["end"].as_u64().unwrap() - p["offsets"]["start"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn two_hundred_thousand_events_are_each_counted_once_and_every_hotspot_is_found() {
+    for format in ["csv", "ndjson"] {
+        let dir = tempfile::tempdir().unwrap();
+        let truth = dir.path().join("truth.json");
+        generate(dir.path(), 11, format, EVENTS, &truth);
+        let mut child = up(dir.path());
+        let points = wait_for_points(dir.path(), EVENTS, &mut child);
+        stop(child);
+        assert_eq!(points, EVENTS, "{format}: per-cluster counts over all versions");
+        assert_hotspots_found(&truth, &latest_centres(dir.path()));
+        assert_eq!(events_in_log(dir.path()), EVENTS, "{format}: each event once in the log");
+        let left: Vec<_> =
+            std::fs::read_dir(dir.path().join("inbox")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("failed")], "processed files are deleted");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_events_and_the_same_centres() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<Vec<u8>> = (0..2)
+        .map(|i| {
+            let data = dir.path().join(format!("run{i}"));
+            generate(&data, 5, "csv", 50_000, &data.join("truth.json"));
+            let mut files: Vec<_> =
+                std::fs::read_dir(data.join("inbox")).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            let out = common::tributary(&data)
+                .arg("kmeans")
+                .args(&files)
+                .args(["--batch-size", "2000"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", common::stderr(&out));
+            out.stdout
+        })
+        .collect();
+    assert!(!runs[0].is_empty());
+    assert!(runs[0] == runs[1], "kmeans over the same seed's files prints the same versions, bit for bit");
+}
+
+#[test]
+fn kill_9_in_the_middle_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.json");
+    generate(dir.path(), 21, "csv", EVENTS, &truth);
+    let mut child = up(dir.path());
+    // Kill once some, but not all, of the events have been counted: the first model version
+    // (k-means++ needs 1 000 points) arrives while most files are still waiting in the inbox.
+    let partial = wait_for_points(dir.path(), 1, &mut child);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(partial < EVENTS, "the kill must land mid-run (counted {partial})");
+    let files_left = std::fs::read_dir(dir.path().join("inbox"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("mobile-"))
+        .count();
+    assert!(files_left > 0, "the kill must land while the directory source is still publishing");
+    let mut child = up(dir.path());
+    let points = wait_for_points(dir.path(), EVENTS, &mut child);
+    // Give a double count the chance to show itself before stopping.
+    std::thread::sleep(Duration::from_millis(500));
+    stop(child);
+    let points_after = wait_points_now(dir.path());
+    assert_eq!(points, EVENTS);
+    assert_eq!(points_after, EVENTS, "nothing counted twice after the restart");
+    assert_eq!(events_in_log(dir.path()), EVENTS, "each event once in the log");
+    assert_hotspots_found(&truth, &latest_centres(dir.path()));
+}
+
+fn wait_points_now(data: &Path) -> u64 {
+    runtime().block_on(async {
+        let s = SqliteStore::open(&data.join("store.sqlite")).await.unwrap();
+        let n = s.kmeans_points("mobile").await.unwrap();
+        s.close().await;
+        n
+    })
+}
+
+#[test]
+fn hostile_files_become_dead_letters_and_the_good_lines_go_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let put = |name: &str, bytes: &[u8]| {
+        let tmp = inbox.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, inbox.join(name)).unwrap();
+    };
+    // 1 000 good lines for initialisation, mixed with every kind of bad line.
+    let mut mixed = b"timepoint,deviceId,acceloX,acceloY,acceloZ,latitude,longitude,locked\r\n".to_vec();
+    for i in 0..1000 {
+        mixed.extend(
+            format!(
+                "2020-06-01 12:00:00.000,dev-{i},0,0,9.8,{},{},false\r\n",
+                52.5 + (i % 10) as f64 * 0.001,
+                13.4
+            )
+            .as_bytes(),
+        );
+    }
+    mixed.extend(b"2020-06-01 12:00:00.000,\"broken,0,0,9.8,52.5,13.4,false\r\n");
+    mixed.extend(b"2020-06-01 12:00:00.000,dev,zero,0,9.8,52.5,13.4,false\r\n");
+    mixed.extend(b"2020-06-01 12:00:00.000,dev,0,0,9.8,152.5,13.4,false\r\n");
+    mixed.extend(b"2020-06-01 12:00:00.000,dev,0,0,9.8,52.5,213.4,false\r\n");
+    mixed.extend(b"\xff\xfe\x00\x01,\x02\r\n");
+    put("mixed.csv", &mixed);
+    put("empty.csv", b"");
+    let garbage: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    put("garbage.bin", &garbage);
+    let mut huge = b"{\"timepoint\":\"".to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 100 << 20));
+    huge.extend(b"\"}\n");
+    put("huge.ndjson", &huge);
+    drop(huge);
+
+    let mut child = up(dir.path());
+    let points = wait_for_points(dir.path(), 1000, &mut child);
+    // Let the dead-letter sink catch up, then check memory stayed far below the 100 MB line.
+    std::thread::sleep(Duration::from_secs(2));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    stop(child);
+    assert_eq!(points, 1000, "exactly the good lines are counted");
+    assert!(peak_kb < 150 * 1024, "peak memory {peak_kb} kB: a 100 MB line must not be held in memory");
+    let letters = runtime().block_on(async {
+        let s = SqliteStore::open(&dir.path().join("store.sqlite")).await.unwrap();
+        let d = s.dead_letters(None, 100, None).await.unwrap();
+        s.close().await;
+        d
+    });
+    let reasons: Vec<String> = letters
+        .iter()
+        .map(|d| format!("{} {}: {}", d.letter.source, d.letter.position, d.letter.reason))
+        .collect();
+    let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
+    assert!(has("dir:mixed.csv line 1002"), "{reasons:#?}");
+    assert!(has("acceloX 'zero' is not a number"), "{reasons:#?}");
+    assert!(has("latitude 152.5 is outside"), "{reasons:#?}");
+    assert!(has("longitude 213.4 is outside"), "{reasons:#?}");
+    assert!(has("dir:garbage.bin file"), "{reasons:#?}");
+    assert!(has("dir:huge.ndjson line 1") && has("longer than the limit"), "{reasons:#?}");
+    assert_eq!(letters.iter().filter(|d| d.letter.source == "dir:mixed.csv").count(), 5, "{reasons:#?}");
+    let huge_letter = letters.iter().find(|d| d.letter.source == "dir:huge.ndjson").unwrap();
+    assert!(huge_letter.letter.raw.len() <= 1024 && huge_letter.letter.raw_len > 100 << 20);
+    assert!(inbox.join("failed/garbage.bin").exists(), "an unreadable file is moved aside");
+    assert!(!inbox.join("empty.csv").exists() && !inbox.join("mixed.csv").exists());
+}
