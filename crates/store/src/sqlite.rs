@@ -29,15 +29,38 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
+    ///
+    /// Opening races with other openers of the same file (other processes, or tasks of this one):
+    /// while a new file is switched to WAL mode, SQLite answers `SQLITE_BUSY` at once instead of
+    /// calling the busy handler whenever waiting could deadlock. Such an open is retried, with
+    /// growing pauses, for up to [`OPEN_TIMEOUT`].
     pub async fn open(path: &Path) -> Result<Self> {
+        let deadline = tokio::time::Instant::now() + OPEN_TIMEOUT;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match Self::open_once(path).await {
+                Err(e) if is_busy(&e) && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::debug!(path = %path.display(), error = %e, "store busy while opening; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn open_once(path: &Path) -> Result<Self> {
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(OPEN_TIMEOUT);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
-        migrate(&pool, SQLITE).await?;
+        if let Err(e) = migrate(&pool, SQLITE).await {
+            pool.close().await;
+            return Err(e);
+        }
         Ok(Self { pool })
     }
 
@@ -45,6 +68,16 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How long opening the store waits for other openers and writers before giving up.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether an error is SQLite's "database is locked" (`SQLITE_BUSY`, code 5) or "table is
+/// locked" (`SQLITE_LOCKED`, code 6), including their extended codes.
+fn is_busy(e: &StoreError) -> bool {
+    let StoreError::Database(sqlx::Error::Database(db)) = e else { return false };
+    db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// Applies the migrations not yet recorded, in one transaction that holds SQLite's write lock
