@@ -11,6 +11,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+mod canonical;
+
 /// The CSV header Tributary writes (the reference layout, with correct column meaning).
 pub const CSV_HEADER: &str = "timepoint,deviceId,acceloX,acceloY,acceloZ,latitude,longitude,locked";
 
@@ -87,11 +89,17 @@ impl MobileEvent {
     /// given as numeric strings and `locked` as `"true"`/`"false"`/`0`/`1`; anything else is an
     /// error that says which field is wrong.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        if let Ok(fast) = serde_json::from_slice::<Canonical>(bytes)
-            && fast.check()
+        if let Some(fast) = canonical::scan(bytes)
+            && fast.is_valid()
         {
-            return Ok(fast.to_event());
+            return Ok(Self::from_canonical(&fast));
         }
+        Self::from_any_json(bytes)
+    }
+
+    /// The general path of [`from_json`](Self::from_json): any field order, escapes, numbers as
+    /// text.
+    fn from_any_json(bytes: &[u8]) -> Result<Self, String> {
         let wire: Wire = serde_json::from_slice(bytes).map_err(|e| format!("not a JSON event: {e}"))?;
         let event = Self {
             timepoint: text(wire.timepoint, "timepoint")?,
@@ -108,11 +116,11 @@ impl MobileEvent {
     }
 
     /// Validates one NDJSON line and encodes it for the log. A line already in canonical form
-    /// (the known fields only, typed, no escapes) is kept as it is; any other valid line is
-    /// normalised. Errors are those of [`from_json`](Self::from_json).
+    /// (what [`to_json`](Self::to_json) writes: the known fields in order, typed, no whitespace
+    /// or escapes) is kept as it is; any other valid line is normalised. Errors are those of [`from_json`](Self::from_json).
     pub fn encode_json_line(bytes: &[u8]) -> Result<EncodedEvent, String> {
-        if let Ok(fast) = serde_json::from_slice::<Canonical>(bytes)
-            && fast.check()
+        if let Some(fast) = canonical::scan(bytes)
+            && fast.is_valid()
         {
             return Ok(EncodedEvent {
                 json: bytes.trim_ascii().to_vec(),
@@ -129,12 +137,26 @@ impl MobileEvent {
     /// as numbers, strings without escapes) take a fast, allocation-free path; anything else is
     /// parsed by [`from_json`](Self::from_json), so results and error messages are the same.
     pub fn position_from_json(bytes: &[u8]) -> Result<[f64; 2], String> {
-        if let Ok(fast) = serde_json::from_slice::<Canonical>(bytes)
-            && fast.check()
+        if let Some(fast) = canonical::scan(bytes)
+            && fast.is_valid()
         {
             return Ok([fast.latitude, fast.longitude]);
         }
         Self::from_json(bytes).map(|e| [e.latitude, e.longitude])
+    }
+
+    fn from_canonical(c: &canonical::CanonicalEvent) -> Self {
+        let accelo = c.accelo();
+        Self {
+            timepoint: c.timepoint.to_string(),
+            device_id: c.device_id.to_string(),
+            accelo_x: accelo[0],
+            accelo_y: accelo[1],
+            accelo_z: accelo[2],
+            latitude: c.latitude,
+            longitude: c.longitude,
+            locked: c.locked,
+        }
     }
 
     /// Appends the event as one CSV line (CRLF) in [`CSV_HEADER`]'s column order.
@@ -158,53 +180,6 @@ fn write_csv_field(out: &mut Vec<u8>, s: &str) {
         out.push(b'"');
     } else {
         out.extend_from_slice(s.as_bytes());
-    }
-}
-
-/// The canonical JSON form, typed and borrowed (no allocation); anything else falls back to
-/// [`Wire`].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Canonical<'a> {
-    timepoint: &'a str,
-    #[serde(rename = "deviceId")]
-    device_id: &'a str,
-    #[serde(rename = "acceloX")]
-    accelo_x: f64,
-    #[serde(rename = "acceloY")]
-    accelo_y: f64,
-    #[serde(rename = "acceloZ")]
-    accelo_z: f64,
-    latitude: f64,
-    longitude: f64,
-    locked: bool,
-}
-
-impl Canonical<'_> {
-    fn to_event(&self) -> MobileEvent {
-        MobileEvent {
-            timepoint: self.timepoint.to_string(),
-            device_id: self.device_id.to_string(),
-            accelo_x: self.accelo_x,
-            accelo_y: self.accelo_y,
-            accelo_z: self.accelo_z,
-            latitude: self.latitude,
-            longitude: self.longitude,
-            locked: self.locked,
-        }
-    }
-
-    /// The same checks as [`MobileEvent::validate`].
-    fn check(&self) -> bool {
-        !self.timepoint.is_empty()
-            && !self.device_id.is_empty()
-            && self.accelo_x.is_finite()
-            && self.accelo_y.is_finite()
-            && self.accelo_z.is_finite()
-            && self.latitude.is_finite()
-            && self.latitude.abs() <= 90.0
-            && self.longitude.is_finite()
-            && self.longitude.abs() <= 180.0
     }
 }
 
@@ -369,20 +344,39 @@ impl CsvLayout {
         if timepoint.is_empty() {
             return Err("timepoint is empty".into());
         }
-        let mut numbers = [0.0f64; 5];
-        for (slot, (col, name)) in numbers.iter_mut().zip([
-            (ax, "acceloX"),
-            (ay, "acceloY"),
-            (az, "acceloZ"),
-            (lat, "latitude"),
-            (lon, "longitude"),
-        ]) {
-            *slot = parse_number(fields.get(col), name)?;
-            if !slot.is_finite() {
+        // Each number as the JSON text to write: the field's own text when it is a JSON number
+        // (the usual case; it is still validated), else the parsed value, formatted.
+        let mut numbers: [Cow<'_, [u8]>; 5] = Default::default();
+        let [mut latitude, mut longitude] = [0.0; 2];
+        for (i, (col, name)) in
+            [(ax, "acceloX"), (ay, "acceloY"), (az, "acceloZ"), (lat, "latitude"), (lon, "longitude")]
+                .into_iter()
+                .enumerate()
+        {
+            let raw = fields.get(col).trim_ascii();
+            let json_text = is_json_number(raw).then(|| std::str::from_utf8(raw).ok()).flatten();
+            // An accelerometer value that is a finite JSON number needs no parsing at all.
+            if i < 3
+                && let Some(text) = json_text
+                && json_number_is_finite(text)
+            {
+                numbers[i] = Cow::Borrowed(raw);
+                continue;
+            }
+            let value = parse_number(raw, name)?;
+            if !value.is_finite() {
                 return Err(format!("{name} is not a finite number"));
             }
+            numbers[i] = match json_text {
+                Some(_) => Cow::Borrowed(raw),
+                None => Cow::Owned(serde_json::to_vec(&value).expect("writing to a Vec")),
+            };
+            match i {
+                3 => latitude = value,
+                4 => longitude = value,
+                _ => {}
+            }
         }
-        let [_, _, _, latitude, longitude] = numbers;
         if latitude.abs() > 90.0 {
             return Err(format!("latitude {latitude} is outside -90..90"));
         }
@@ -395,24 +389,28 @@ impl CsvLayout {
         serde_json::to_writer(&mut json, timepoint).expect("writing to a Vec");
         json.extend_from_slice(b",\"deviceId\":");
         serde_json::to_writer(&mut json, device_id).expect("writing to a Vec");
-        for ((col, name), value) in
-            [(ax, "acceloX"), (ay, "acceloY"), (az, "acceloZ"), (lat, "latitude"), (lon, "longitude")]
-                .into_iter()
-                .zip(numbers)
+        for (key, text) in [
+            b",\"acceloX\":" as &[u8],
+            b",\"acceloY\":",
+            b",\"acceloZ\":",
+            b",\"latitude\":",
+            b",\"longitude\":",
+        ]
+        .into_iter()
+        .zip(&numbers)
         {
-            json.extend_from_slice(b",\"");
-            json.extend_from_slice(name.as_bytes());
-            json.extend_from_slice(b"\":");
-            let raw = fields.get(col).trim_ascii();
-            if is_json_number(raw) {
-                json.extend_from_slice(raw);
-            } else {
-                serde_json::to_writer(&mut json, &value).expect("writing to a Vec");
-            }
+            json.extend_from_slice(key);
+            json.extend_from_slice(text);
         }
         json.extend_from_slice(if locked { b",\"locked\":true}" } else { b",\"locked\":false}" });
         Ok(EncodedEvent { json, device_id: device_id.to_string(), latitude, longitude })
     }
+}
+
+/// Whether a number in JSON's grammar is finite as an `f64`: without an exponent and with at most
+/// 300 digits it cannot reach `f64::MAX` (about 1.8e308), so only other texts need parsing.
+fn json_number_is_finite(text: &str) -> bool {
+    (text.len() <= 300 && !text.contains(['e', 'E'])) || text.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 /// True if `s` is a number in JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
@@ -471,6 +469,23 @@ impl Default for CsvFields {
 impl CsvFields {
     /// Splits one line (no line break inside) into fields.
     pub fn split(&mut self, line: &[u8]) -> Result<(), String> {
+        if !line.is_empty() && !line.starts_with(b"\xef\xbb\xbf") && !line.contains(&b'"') {
+            // Without quotes RFC 4180 is plain splitting at commas; most lines take this path,
+            // at a fraction of the state machine's cost. (csv-core reads an empty line as no
+            // record and skips a byte-order mark: those take the general path.)
+            self.out.clear();
+            self.ends.clear();
+            for field in line.split(|&c| c == b',') {
+                self.out.extend_from_slice(field);
+                self.ends.push(self.out.len());
+            }
+            return Ok(());
+        }
+        self.split_quoted(line)
+    }
+
+    /// The general path of [`split`](Self::split): csv-core's RFC 4180 state machine.
+    fn split_quoted(&mut self, line: &[u8]) -> Result<(), String> {
         use csv_core::ReadRecordResult as R;
         self.reader.reset();
         // A field never outgrows the line, and there are at most len + 1 fields.

@@ -17,34 +17,45 @@ pub enum Line {
 /// How many bytes of an over-long line are kept.
 pub const TOO_LONG_HEAD: usize = 1024;
 
-/// An iterator of [`Line`]s; I/O errors end it with `Err`.
+/// Reads [`Line`]s: by [`next_line`](Self::next_line) without copying where a line lies whole in
+/// the reader's buffer (the hot path of the file sources), or as an iterator of owned lines.
 pub struct BoundedLines<R> {
     input: R,
     max: usize,
     number: u64,
     done: bool,
+    /// Bytes of the input buffer that the line last lent out occupies, consumed on the next call.
+    lent: usize,
+    /// A line that spans buffer refills, or the head of an over-long line.
+    spill: Vec<u8>,
+}
+
+/// One line, borrowed from the reader (see [`Line`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRef<'a> {
+    Data { number: u64, bytes: &'a [u8] },
+    TooLong { number: u64, len: u64, head: &'a [u8] },
 }
 
 impl<R: BufRead> BoundedLines<R> {
     /// Lines of at most `max` bytes from `input`.
     pub fn new(input: R, max: usize) -> Self {
-        Self { input, max, number: 0, done: false }
+        Self { input, max, number: 0, done: false, lent: 0, spill: Vec::new() }
     }
 
     /// Bytes consumed so far are not tracked; the line number of the last line returned is.
     pub fn line_number(&self) -> u64 {
         self.number
     }
-}
 
-impl<R: BufRead> Iterator for BoundedLines<R> {
-    type Item = std::io::Result<Line>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next line, borrowed until the next call; `None` at the end, `Err` on an I/O error
+    /// (which also ends the lines).
+    pub fn next_line(&mut self) -> Option<std::io::Result<LineRef<'_>>> {
+        self.input.consume(std::mem::take(&mut self.lent));
         if self.done {
             return None;
         }
-        let mut line = Vec::new();
+        self.spill.clear();
         let mut len: u64 = 0;
         loop {
             let buf = match self.input.fill_buf() {
@@ -62,16 +73,27 @@ impl<R: BufRead> Iterator for BoundedLines<R> {
                 }
                 break;
             }
-            let (piece, consumed, complete) = match buf.iter().position(|b| *b == b'\n') {
+            let newline = memchr::memchr(b'\n', buf);
+            if len == 0
+                && let Some(i) = newline
+                && i <= self.max
+            {
+                // The common case: the whole line is in the buffer. Lend it; consume it later.
+                self.number += 1;
+                self.lent = i + 1;
+                let bytes = &self.input.fill_buf().expect("buffered bytes are still there")[..i];
+                return Some(Ok(LineRef::Data { number: self.number, bytes }));
+            }
+            let (piece, consumed, complete) = match newline {
                 Some(i) => (&buf[..i], i + 1, true),
                 None => (buf, buf.len(), false),
             };
             len += piece.len() as u64;
             if len <= self.max as u64 {
-                line.extend_from_slice(piece);
-            } else if line.len() < TOO_LONG_HEAD {
-                let room = TOO_LONG_HEAD - line.len();
-                line.extend_from_slice(&piece[..piece.len().min(room)]);
+                self.spill.extend_from_slice(piece);
+            } else if self.spill.len() < TOO_LONG_HEAD {
+                let room = TOO_LONG_HEAD - self.spill.len();
+                self.spill.extend_from_slice(&piece[..piece.len().min(room)]);
             }
             self.input.consume(consumed);
             if complete {
@@ -81,11 +103,21 @@ impl<R: BufRead> Iterator for BoundedLines<R> {
         self.number += 1;
         let number = self.number;
         Some(Ok(if len > self.max as u64 {
-            line.truncate(TOO_LONG_HEAD);
-            line.shrink_to_fit();
-            Line::TooLong { number, len, head: line }
+            self.spill.truncate(TOO_LONG_HEAD);
+            LineRef::TooLong { number, len, head: &self.spill }
         } else {
-            Line::Data { number, bytes: line }
+            LineRef::Data { number, bytes: &self.spill }
+        }))
+    }
+}
+
+impl<R: BufRead> Iterator for BoundedLines<R> {
+    type Item = std::io::Result<Line>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.next_line()?.map(|line| match line {
+            LineRef::Data { number, bytes } => Line::Data { number, bytes: bytes.to_vec() },
+            LineRef::TooLong { number, len, head } => Line::TooLong { number, len, head: head.to_vec() },
         }))
     }
 }
@@ -109,6 +141,26 @@ mod tests {
                 Line::Data { number: 4, bytes: b"last".to_vec() },
             ]
         );
+    }
+
+    #[test]
+    fn lent_lines_equal_owned_lines_whatever_the_buffer_size() {
+        let input = b"first\r\n\nsecond line\n0123456789012345\nx\nlast".to_vec();
+        let owned = lines(&input, 12);
+        for capacity in 1..=input.len() + 1 {
+            let mut lent = Vec::new();
+            let mut reader = BoundedLines::new(std::io::BufReader::with_capacity(capacity, &input[..]), 12);
+            while let Some(line) = reader.next_line() {
+                lent.push(match line.unwrap() {
+                    LineRef::Data { number, bytes } => Line::Data { number, bytes: bytes.to_vec() },
+                    LineRef::TooLong { number, len, head } => {
+                        Line::TooLong { number, len, head: head.to_vec() }
+                    }
+                });
+            }
+            assert_eq!(lent, owned, "buffer of {capacity} bytes");
+        }
+        assert!(matches!(owned[3], Line::TooLong { number: 4, len: 16, .. }));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::Path;
 use tributary_schema::DeadLetter;
 use tributary_schema::mobile::{CsvFields, CsvLayout, EncodedEvent, MobileEvent};
 
-use crate::lines::{BoundedLines, Line};
+use crate::lines::{BoundedLines, LineRef};
 
 /// The two file formats of mobile events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,22 +98,23 @@ pub fn parse_mobile_file<R: BufRead>(
     let mut format = format;
     let mut layout: Option<CsvLayout> = None;
     let mut fields = CsvFields::default();
-    for line in BoundedLines::new(input, opts.max_line_bytes) {
+    let mut lines = BoundedLines::new(input, opts.max_line_bytes);
+    while let Some(line) = lines.next_line() {
         let line = line.map_err(FileError::Io)?;
         summary.lines += 1;
         let (number, bytes) = match line {
-            Line::TooLong { number, len, head } => {
+            LineRef::TooLong { number, len, head } => {
                 let reason =
                     format!("line of {len} bytes is longer than the limit of {} bytes", opts.max_line_bytes);
-                let mut d = DeadLetter::new(source, format!("line {number}"), reason, &head, now_ms);
+                let mut d = DeadLetter::new(source, format!("line {number}"), reason, head, now_ms);
                 d.raw_len = len;
                 summary.dead_letters += 1;
                 sink(Parsed::Dead(d));
                 continue;
             }
-            Line::Data { number, bytes } => (number, bytes),
+            LineRef::Data { number, bytes } => (number, bytes),
         };
-        let content = bytes.strip_suffix(b"\r").unwrap_or(&bytes);
+        let content = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if content.trim_ascii().is_empty() {
             summary.empty_lines += 1;
             continue;
@@ -138,7 +139,7 @@ pub fn parse_mobile_file<R: BufRead>(
             }
             Err(reason) => {
                 summary.dead_letters += 1;
-                sink(Parsed::Dead(DeadLetter::new(source, format!("line {number}"), reason, &bytes, now_ms)));
+                sink(Parsed::Dead(DeadLetter::new(source, format!("line {number}"), reason, bytes, now_ms)));
             }
         }
     }

@@ -105,6 +105,19 @@ proptest::proptest! {
     }
 }
 
+proptest::proptest! {
+    #[test]
+    fn csv_fields_fast_path_splits_like_csv_core(line in "[^\r\n\"]{0,40}") {
+        let (mut fast, mut general) = (CsvFields::default(), CsvFields::default());
+        fast.split(line.as_bytes()).unwrap();
+        general.split_quoted(line.as_bytes()).unwrap();
+        proptest::prop_assert_eq!(fast.len(), general.len());
+        for i in 0..fast.len() {
+            proptest::prop_assert_eq!(fast.get(i), general.get(i));
+        }
+    }
+}
+
 #[test]
 fn the_position_fast_path_agrees_with_the_full_parser() {
     let e = event();
@@ -165,4 +178,34 @@ fn canonical_ndjson_lines_pass_through_and_others_are_normalised() {
     assert!(!String::from_utf8(e.json.clone()).unwrap().contains("secret"), "unknown fields are not carried");
     assert_eq!(MobileEvent::from_json(&e.json).unwrap().device_id, "d");
     assert!(MobileEvent::encode_json_line(b"{}").is_err());
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_canonical_scanner_reads_what_serde_reads(
+        timepoint in "[^\u{0}-\u{1f}]{1,12}",
+        device_id in "\\PC{1,12}",
+        numbers in proptest::array::uniform5(proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO),
+        locked: bool,
+    ) {
+        let e = MobileEvent {
+            timepoint,
+            device_id,
+            accelo_x: numbers[0],
+            accelo_y: numbers[1],
+            accelo_z: numbers[2],
+            latitude: numbers[3] % 90.0,
+            longitude: numbers[4] % 180.0,
+            locked,
+        };
+        let json = e.to_json();
+        let general = MobileEvent::from_any_json(&json).unwrap();
+        proptest::prop_assert_eq!(&general, &e);
+        if let Some(fast) = super::canonical::scan(&json) {
+            proptest::prop_assert_eq!(MobileEvent::from_canonical(&fast), e);
+        } else {
+            // Only escapes make serde_json's output non-canonical.
+            proptest::prop_assert!(json.contains(&b'\\'), "{}", String::from_utf8_lossy(&json));
+        }
+    }
 }

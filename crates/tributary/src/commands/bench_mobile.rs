@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::bench_log::latency_histogram;
+use super::bench_stages::stage_rates;
 use tributary_processors::kmeans::{KMeansModel, Projection, TimeUnit, kmeans_plus_plus};
 use tributary_schema::MobileEvent;
 use tributary_schema::mobile::CSV_HEADER;
@@ -35,6 +36,19 @@ pub async fn run(config: &Config, args: BenchMobileArgs) -> anyhow::Result<ExitC
         println!(
             "k-means update alone, k = 8, 2-D, batches of {batch:>7}: {:>12.0} points/s (one core, {batches} batches)",
             points_per_sec
+        );
+    }
+
+    let (mut g_csv, mut g_ndjson) = (generator(4), generator(4));
+    let csv: Vec<_> = (0..50).map(|_| file_contents(&mut g_csv, "csv", 10_000)).collect();
+    let ndjson: Vec<_> = (0..50).map(|_| file_contents(&mut g_ndjson, "ndjson", 10_000)).collect();
+    let stages = stage_rates(&tmp.path().join("stages"), &csv, &ndjson).await?;
+    for s in &stages {
+        println!(
+            "stage alone (one thread), {:<36} {:>12.0} events/s, {:.3} µs/event",
+            format!("{}:", s.stage),
+            s.events as f64 / s.secs,
+            s.micros_per_event()
         );
     }
 
@@ -108,26 +122,32 @@ fn write_files(
     let mut written = 0;
     while written < events {
         let n = per_file.min(events - written);
-        let mut buf = Vec::new();
-        if format == "csv" {
-            buf.extend_from_slice(CSV_HEADER.as_bytes());
-            buf.extend_from_slice(b"\r\n");
-        }
-        for _ in 0..n {
-            let e: MobileEvent = g.next_event();
-            if format == "csv" {
-                e.write_csv_line(&mut buf);
-            } else {
-                buf.extend_from_slice(&e.to_json());
-                buf.push(b'\n');
-            }
-        }
+        let buf = file_contents(&mut g, format, n);
         let path = dir.join(format!("bench-{:06}.{format}", files.len()));
         std::fs::write(&path, buf)?;
         files.push(path);
         written += n;
     }
     Ok(files)
+}
+
+/// The contents of a file of `n` events from `g` in `format` (`csv` or `ndjson`).
+fn file_contents(g: &mut Generator, format: &str, n: u64) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if format == "csv" {
+        buf.extend_from_slice(CSV_HEADER.as_bytes());
+        buf.extend_from_slice(b"\r\n");
+    }
+    for _ in 0..n {
+        let e: MobileEvent = g.next_event();
+        if format == "csv" {
+            e.write_csv_line(&mut buf);
+        } else {
+            buf.extend_from_slice(&e.to_json());
+            buf.push(b'\n');
+        }
+    }
+    buf
 }
 
 fn spawn_up(data: &Path) -> anyhow::Result<Child> {

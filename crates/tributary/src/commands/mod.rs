@@ -2,6 +2,7 @@
 
 mod bench_log;
 mod bench_mobile;
+mod bench_stages;
 mod generate;
 mod kmeans;
 mod log_tools;

@@ -1,0 +1,114 @@
+//! The mobile pipeline stage by stage, each alone on one thread: where an event's time goes.
+//!
+//! `tributary bench mobile` prints these beside the end-to-end figure, so that a change to one
+//! stage can be judged without the noise of the others, and so that the sum of the stages' costs
+//! (µs per event) shows how far two cores can carry the whole pipeline.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits, Record};
+use tributary_schema::MobileEvent;
+use tributary_sources::mobile_file::{ParseOptions, Parsed, parse_mobile_file};
+
+/// One stage's figure.
+pub struct StageRate {
+    pub stage: &'static str,
+    pub events: u64,
+    pub secs: f64,
+}
+
+impl StageRate {
+    /// Microseconds of one thread per event.
+    pub fn micros_per_event(&self) -> f64 {
+        self.secs * 1e6 / self.events as f64
+    }
+}
+
+/// Accumulated time of one stage over many chunks.
+#[derive(Default)]
+struct Clock(std::time::Duration);
+
+impl Clock {
+    fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = f();
+        self.0 += started.elapsed();
+        out
+    }
+
+    fn rate(&self, stage: &'static str, events: u64) -> StageRate {
+        StageRate { stage, events, secs: self.0.as_secs_f64() }
+    }
+}
+
+/// Measures parsing (`csv` and `ndjson` are files of the same events, of 10,000 each, as the
+/// directory source reads them), building the log records, appending them to an embedded log in
+/// `dir`, reading them back, and decoding positions. Stages run chunk by chunk, so memory is
+/// reused as in the pipeline rather than grown (fresh pages would dominate the figures).
+pub async fn stage_rates(dir: &Path, csv: &[Vec<u8>], ndjson: &[Vec<u8>]) -> anyhow::Result<Vec<StageRate>> {
+    let log = EmbeddedLog::open(dir, EmbeddedLogConfig::default()).await?;
+    log.create_topic("mobile_data", 1).await?;
+    let src: Arc<str> = Arc::from("src");
+    let [mut parse_csv, mut parse_ndjson, mut build, mut append, mut read, mut decode] =
+        std::array::from_fn(|_| Clock::default());
+    let parse = |content: &[u8]| -> anyhow::Result<Vec<_>> {
+        let mut events = Vec::with_capacity(10_000);
+        parse_mobile_file(content, "bench", None, ParseOptions::default(), 0, |p| {
+            if let Parsed::Event { event, .. } = p {
+                events.push(event);
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(events)
+    };
+    let mut n = 0u64;
+    for (file, content) in csv.iter().enumerate() {
+        let events = parse_csv.time(|| parse(content))?;
+        n += events.len() as u64;
+        // The directory source's records: value, key, and the `src` header.
+        let records = build.time(|| {
+            events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    Record::new(Bytes::from(e.json))
+                        .with_key(e.device_id)
+                        .with_header(src.clone(), Bytes::from(format!("{file}:{i}")))
+                })
+                .collect::<Vec<_>>()
+        });
+        let started = Instant::now();
+        log.append_to_partition("mobile_data", 0, records).await?;
+        append.0 += started.elapsed();
+    }
+    let mut ndjson_events = 0u64;
+    for content in ndjson {
+        ndjson_events += parse_ndjson.time(|| parse(content))?.len() as u64;
+    }
+
+    let mut offset = 0;
+    let mut decoded = 0u64;
+    loop {
+        let started = Instant::now();
+        let batch = log.read("mobile_data", 0, offset, ReadLimits::default()).await?;
+        read.0 += started.elapsed();
+        let Some(last) = batch.last() else { break };
+        offset = last.offset + 1;
+        decoded += decode.time(|| {
+            batch.iter().filter(|r| MobileEvent::position_from_json(&r.record.value).is_ok()).count()
+        }) as u64;
+        read.time(|| drop(batch));
+    }
+    anyhow::ensure!(decoded == n, "decoded {decoded} of {n} positions");
+    Ok(vec![
+        parse_csv.rate("parse CSV lines into events", n),
+        parse_ndjson.rate("parse NDJSON lines into events", ndjson_events),
+        build.rate("build log records", n),
+        append.rate("append to the log", n),
+        read.rate("read from the log", n),
+        decode.rate("decode positions", n),
+    ])
+}
