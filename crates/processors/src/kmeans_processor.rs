@@ -10,13 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tributary_log::{EventLog, TopicPartition};
 use tributary_schema::{DeadLetter, MobileEvent};
 use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, OffsetRange, ServingStore};
 
 use crate::kmeans::{KMeansModel, Projection};
-use crate::micro_batch::MicroBatchReader;
+use crate::micro_batch::{MicroBatch, MicroBatchReader};
 use crate::mobile_kmeans::{KMeansSettings, MobileKMeans, ModelVersion, Snapshot};
 
 /// Settings of one k-means processor.
@@ -69,17 +69,20 @@ pub async fn run_kmeans_processor(
         None => MobileKMeans::new(cfg.settings.clone()),
     };
     let checkpoints = store.processor_offsets(&cfg.name).await?;
-    let mut reader = MicroBatchReader::open(log.clone(), &cfg.topic, &checkpoints).await?;
+    let reader = MicroBatchReader::open(log.clone(), &cfg.topic, &checkpoints).await?;
+    // The positions after the last batch processed (the reader runs one batch ahead).
+    let mut done_to = reader.checkpoints();
+    let mut batches = reader.prefetch(cfg.max_batch_records, cfg.batch_interval, stop.clone());
     let mut uncommitted_ranges: Vec<OffsetRange> = Vec::new();
     let mut dead: Vec<DeadLetter> = Vec::new();
     let source = format!("processor:{}", cfg.name);
     let mut last_group_commit = std::time::Instant::now();
     loop {
         if *stop.borrow() {
-            record_group_offsets(&*log, &cfg.name, &reader.checkpoints()).await;
+            record_group_offsets(&*log, &cfg.name, &done_to).await;
             return Ok(());
         }
-        let batch = reader.next_batch(cfg.max_batch_records, cfg.batch_interval, &mut stop).await?;
+        let Some(batch) = next_prefetched(&mut batches, &mut stop).await? else { continue };
         if batch.records.is_empty() {
             continue;
         }
@@ -97,6 +100,7 @@ pub async fn run_kmeans_processor(
         merge_ranges(&mut uncommitted_ranges, batch.ranges);
         let version = if positions.is_empty() { None } else { kmeans.process(&positions) };
         if kmeans.snapshot().is_none() {
+            done_to = batch.checkpoints;
             continue; // still gathering points to initialise: nothing to commit yet
         }
         let row = version
@@ -105,10 +109,11 @@ pub async fn run_kmeans_processor(
         let commit = BatchCommit {
             processor: cfg.name.clone(),
             version: row,
-            offsets: reader.checkpoints(),
+            offsets: batch.checkpoints,
             dead_letters: std::mem::take(&mut dead),
         };
         store.commit_batch(&commit).await?;
+        done_to = commit.offsets.clone();
         uncommitted_ranges.clear();
         metrics::counter!("tributary_processor_records_total", "processor" => cfg.name.clone())
             .increment(batch.records.len() as u64);
@@ -121,6 +126,26 @@ pub async fn run_kmeans_processor(
         if let Some(v) = &version {
             on_version(v);
         }
+    }
+}
+
+/// The next batch of a [`MicroBatchReader::prefetch`], or `None` when `stop` turned true.
+async fn next_prefetched(
+    batches: &mut mpsc::Receiver<tributary_log::Result<MicroBatch>>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Option<MicroBatch>, ProcessorError> {
+    tokio::select! {
+        batch = batches.recv() => match batch {
+            Some(batch) => Ok(Some(batch?)),
+            // The reader ends only when stopped (or after sending its error).
+            None if *stop.borrow() => Ok(None),
+            None => Err(ProcessorError::Config("the micro-batch reader ended unexpectedly".into())),
+        },
+        changed = stop.changed() => match changed {
+            Ok(()) => Ok(None),
+            // Nobody can stop this processor any more: stop now.
+            Err(_) => Err(ProcessorError::Config("the stop signal was dropped".into())),
+        },
     }
 }
 
@@ -210,13 +235,14 @@ pub async fn run_dead_letter_sink(
 ) -> Result<(), ProcessorError> {
     const NAME: &str = "dead-letter-sink";
     let checkpoints = store.processor_offsets(NAME).await?;
-    let mut reader =
+    let reader =
         MicroBatchReader::open(log, tributary_schema::dead_letter::DEAD_LETTER_TOPIC, &checkpoints).await?;
+    let mut batches = reader.prefetch(10_000, Duration::from_millis(200), stop.clone());
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        let batch = reader.next_batch(10_000, Duration::from_millis(200), &mut stop).await?;
+        let Some(batch) = next_prefetched(&mut batches, &mut stop).await? else { continue };
         if batch.records.is_empty() {
             continue;
         }
@@ -234,7 +260,7 @@ pub async fn run_dead_letter_sink(
         let commit = BatchCommit {
             processor: NAME.into(),
             version: None,
-            offsets: reader.checkpoints(),
+            offsets: batch.checkpoints,
             dead_letters: letters,
         };
         store.commit_batch(&commit).await?;

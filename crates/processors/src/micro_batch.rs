@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tributary_log::{ConsumedRecord, EventLog, LogError, ReadLimits};
 use tributary_store::{OffsetCheckpoint, OffsetRange};
 
@@ -26,6 +26,8 @@ pub struct MicroBatchReader {
 pub struct MicroBatch {
     pub records: Vec<ConsumedRecord>,
     pub ranges: Vec<OffsetRange>,
+    /// The reader's positions after this batch: what a consumer commits once it is done with it.
+    pub checkpoints: Vec<OffsetCheckpoint>,
 }
 
 impl MicroBatchReader {
@@ -113,7 +115,29 @@ impl MicroBatchReader {
                 to: *to,
             })
             .collect();
-        Ok(MicroBatch { records, ranges })
+        Ok(MicroBatch { records, ranges, checkpoints: self.checkpoints() })
+    }
+
+    /// Reads ahead on a task of its own, one batch in advance, so that reading the next batch
+    /// overlaps processing this one. The receiver yields batches in order; an error ends it. It
+    /// ends when `stop` turns true (after an empty batch) or when the receiver is dropped.
+    pub fn prefetch(
+        mut self,
+        max_records: usize,
+        interval: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> mpsc::Receiver<tributary_log::Result<MicroBatch>> {
+        let (tx, rx) = mpsc::channel(1);
+        tokio::spawn(async move {
+            loop {
+                let batch = self.next_batch(max_records, interval, &mut stop).await;
+                let last = batch.as_ref().map_or(true, |b| b.records.is_empty());
+                if tx.send(batch).await.is_err() || (last && *stop.borrow()) {
+                    return;
+                }
+            }
+        });
+        rx
     }
 
     async fn read_available(

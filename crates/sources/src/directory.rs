@@ -3,7 +3,7 @@
 //!
 //! * **Which files.** Regular files whose names do not start with `.` and do not end in `.tmp`,
 //!   taken in name order once complete: renamed into the folder (seen by inotify), or unchanged
-//!   for `min_file_age`. inotify wakes the source at once; a scan every `poll_interval` is the
+//!   for `min_file_age`; `parallel_files` of them at a time, each parsed on its own thread. inotify wakes the source at once; a scan every `poll_interval` is the
 //!   fallback where inotify is unavailable or misses something.
 //! * **Exactly once, across kill -9.** Before publishing a file the source appends a *begin* mark
 //!   to the control topic `_tributary_sources`, holding the end offsets of the topics it writes;
@@ -19,10 +19,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tributary_log::{EventLog, LogError, ReadLimits, Record};
@@ -53,6 +54,8 @@ pub struct DirectorySourceConfig {
     pub format: Option<FileFormat>,
     /// Records per log append.
     pub batch_records: usize,
+    /// Files processed at the same time (each parsed on its own thread; at least 1).
+    pub parallel_files: usize,
 }
 
 /// What happened to one file.
@@ -104,18 +107,22 @@ pub async fn run_directory_source(
         std::fs::create_dir_all(d).map_err(io(format!("creating {}", d.display())))?;
     }
     let dir_key = cfg.dir.canonicalize().unwrap_or_else(|_| cfg.dir.clone()).display().to_string();
-    let mut marks = load_marks(&*log, &dir_key).await?;
+    let marks = Mutex::new(load_marks(&*log, &dir_key).await?);
     let (wake_tx, mut wake_rx) = mpsc::channel::<Vec<PathBuf>>(64);
     let _watcher = watch_dir(&cfg.dir, wake_tx);
     let mut renamed_in: HashSet<PathBuf> = HashSet::new();
+    let parallel = cfg.parallel_files.max(1);
     loop {
         if *stop.borrow() {
             return Ok(());
         }
         let mut next_check = cfg.poll_interval;
+        // Up to `parallel` files at once: the futures run on this task, their parsing on
+        // blocking threads. Each file has its own begin/done marks, so they are independent.
+        let mut in_flight = FuturesUnordered::new();
         for (path, modified) in list_candidates(&cfg.dir)? {
             if *stop.borrow() {
-                return Ok(());
+                break;
             }
             let age = SystemTime::now().duration_since(modified).unwrap_or_default();
             if !renamed_in.contains(&path) && age < cfg.min_file_age {
@@ -123,10 +130,23 @@ pub async fn run_directory_source(
                 continue;
             }
             renamed_in.remove(&path);
-            let report = process_file(&*log, &cfg, &dir_key, &failed_dir, &path, &mut marks).await?;
-            if let Some(report) = report {
+            if in_flight.len() >= parallel
+                && let Some(report) = in_flight.next().await
+                && let Some(report) = report?
+            {
                 on_file(&report);
             }
+            let (log, cfg, dir_key, failed_dir, marks) = (&*log, &cfg, &dir_key, &failed_dir, &marks);
+            in_flight.push(async move { process_file(log, cfg, dir_key, failed_dir, &path, marks).await });
+        }
+        while let Some(report) = in_flight.next().await {
+            if let Some(report) = report? {
+                on_file(&report);
+            }
+        }
+        drop(in_flight);
+        if *stop.borrow() {
+            return Ok(());
         }
         tokio::select! {
             paths = wake_rx.recv() => {
@@ -146,11 +166,11 @@ pub async fn run_directory_source(
 /// inotify (or the platform's watcher) sending the paths renamed into the folder; `None` if no
 /// watcher could be set up (the periodic scan then does the work).
 fn watch_dir(dir: &Path, tx: mpsc::Sender<Vec<PathBuf>>) -> Option<notify::RecommendedWatcher> {
-    use notify::{EventKind, RecursiveMode, Watcher, event::ModifyKind};
+    use notify::{RecursiveMode, Watcher};
     let handler = move |res: notify::Result<notify::Event>| {
-        if let Ok(event) = res {
-            let renamed = matches!(event.kind, EventKind::Modify(ModifyKind::Name(_)));
-            let paths = if renamed { event.paths } else { Vec::new() };
+        if let Ok(event) = res
+            && let Some(paths) = wake_for(event)
+        {
             let _ = tx.try_send(paths);
         }
     };
@@ -166,6 +186,25 @@ fn watch_dir(dir: &Path, tx: mpsc::Sender<Vec<PathBuf>>) -> Option<notify::Recom
             tracing::warn!(error = %e, "no file watcher; scanning the folder periodically");
             None
         }
+    }
+}
+
+/// Whether a watcher event should wake the source, and with which renamed-in paths (files renamed
+/// in are complete at once; others wait for `min_file_age`).
+///
+/// Only a file arriving or changing wakes it. Opening and reading do not: the source's own scan
+/// opens the folder, and waking on that made an idle source rescan in a loop.
+fn wake_for(event: notify::Event) -> Option<Vec<PathBuf>> {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match event.kind {
+        EventKind::Modify(ModifyKind::Name(_)) => Some(event.paths),
+        EventKind::Create(_)
+        | EventKind::Modify(_)
+        | EventKind::Access(AccessKind::Close(AccessMode::Write))
+        | EventKind::Any
+        | EventKind::Other => Some(Vec::new()),
+        EventKind::Access(_) | EventKind::Remove(_) => None,
     }
 }
 
@@ -189,8 +228,11 @@ fn list_candidates(dir: &Path) -> Result<Vec<(PathBuf, SystemTime)>, SourceError
     Ok(out)
 }
 
-/// The begin/done marks of this folder, by file id: the begin offset and whether it is done.
-async fn load_marks(log: &dyn EventLog, dir_key: &str) -> Result<HashMap<String, (u64, bool)>, SourceError> {
+/// The begin/done marks of a folder, by file id: the begin offset and whether it is done.
+type Marks = HashMap<String, (u64, bool)>;
+
+/// The begin/done marks of this folder, as the log holds them.
+async fn load_marks(log: &dyn EventLog, dir_key: &str) -> Result<Marks, SourceError> {
     log.ensure_topic(STATE_TOPIC).await?;
     let partitions = log.partition_count(STATE_TOPIC).await?;
     let mut marks = HashMap::new();
@@ -276,7 +318,7 @@ async fn process_file(
     dir_key: &str,
     failed_dir: &Path,
     path: &Path,
-    marks: &mut HashMap<String, (u64, bool)>,
+    marks: &Mutex<Marks>,
 ) -> Result<Option<FileReport>, SourceError> {
     let Ok(meta) = std::fs::metadata(path) else { return Ok(None) }; // gone meanwhile
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -284,7 +326,8 @@ async fn process_file(
     let mut report =
         FileReport { name: name.clone(), events: 0, dead_letters: 0, already_published: 0, failed: false };
 
-    let (begin, skip) = match marks.get(&id).copied() {
+    let known = marks.lock().expect("marks lock").get(&id).copied();
+    let (begin, skip) = match known {
         Some((_, true)) => {
             finish(cfg, path, &name, None)?; // published before a crash; only the delete was missing
             return Ok(None);
@@ -309,7 +352,7 @@ async fn process_file(
             ends.insert(DEAD_LETTER_TOPIC.to_string(), topic_ends(log, DEAD_LETTER_TOPIC).await?);
             let mark = Mark::Begin { dir: dir_key.into(), file: name.clone(), id: id.clone(), ends };
             let pos = log.append(STATE_TOPIC, vec![mark_record(&mark)]).await?;
-            marks.insert(id.clone(), (pos[0].offset, false));
+            marks.lock().expect("marks lock").insert(id.clone(), (pos[0].offset, false));
             (pos[0].offset, HashSet::new())
         }
     };
@@ -404,7 +447,7 @@ async fn process_file(
     };
     let done = Mark::Done { dir: dir_key.into(), file: name.clone(), id: id.clone(), begin };
     log.append(STATE_TOPIC, vec![mark_record(&done)]).await?;
-    marks.insert(id, (begin, true));
+    marks.lock().expect("marks lock").insert(id, (begin, true));
     finish(cfg, path, &name, moved_to)?;
     metrics::counter!("tributary_source_records_total", "source" => "directory").increment(report.events);
     metrics::counter!("tributary_source_dead_letters_total", "source" => "directory")
@@ -437,5 +480,36 @@ fn finish(
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(SourceError::Io { context: format!("removing {}", path.display()), source: e }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RemoveKind, RenameMode};
+
+    use super::*;
+
+    fn event(kind: EventKind) -> notify::Event {
+        notify::Event::new(kind).add_path(PathBuf::from("/inbox/f.csv"))
+    }
+
+    #[test]
+    fn arrivals_wake_the_source_and_its_own_reads_do_not() {
+        let renamed = wake_for(event(EventKind::Modify(ModifyKind::Name(RenameMode::To))));
+        assert_eq!(renamed, Some(vec![PathBuf::from("/inbox/f.csv")]), "renamed in: complete at once");
+        for kind in [
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Any),
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+        ] {
+            assert_eq!(wake_for(event(kind)), Some(vec![]), "{kind:?}: wakes, but waits for the file's age");
+        }
+        for kind in [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)), // the scan opening the folder
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Remove(RemoveKind::File), // the source deleting what it published
+        ] {
+            assert_eq!(wake_for(event(kind)), None, "{kind:?}");
+        }
     }
 }

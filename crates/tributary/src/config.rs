@@ -115,6 +115,8 @@ pub struct MobileConfig {
     /// Fallback scan of the inbox when no file-system notification arrives.
     #[serde(deserialize_with = "tributary_log::config::human_duration")]
     pub poll_interval: std::time::Duration,
+    /// Files of the inbox read at the same time (each on its own thread).
+    pub parallel_files: usize,
     /// Read CSV in the reference generator's layout (latitude and longitude columns swapped).
     pub swap_lat_lon: bool,
     /// Topic of mobile events.
@@ -150,6 +152,7 @@ impl Default for MobileConfig {
             archive_dir: None,
             file_min_age: std::time::Duration::from_secs(1),
             poll_interval: std::time::Duration::from_secs(1),
+            parallel_files: 2,
             swap_lat_lon: false,
             topic: "mobile_data".into(),
             generator_rate: 200.0,
@@ -193,6 +196,9 @@ impl MobileConfig {
         s.validate()?;
         if self.batch_max_records == 0 {
             return Err("batch_max_records must be at least 1".into());
+        }
+        if !(1..=256).contains(&self.parallel_files) {
+            return Err(format!("parallel_files = {}: accepted 1 to 256", self.parallel_files));
         }
         if !(self.generator_rate >= 0.0 && self.generator_rate.is_finite()) {
             return Err(format!(

@@ -48,6 +48,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         parse: ParseOptions { swap_lat_lon: m.swap_lat_lon, ..Default::default() },
         format: None,
         batch_records: 10_000,
+        parallel_files: m.parallel_files,
     };
     let (l, s) = (log.clone(), stop.clone());
     tasks.spawn(async move {
