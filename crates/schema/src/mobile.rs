@@ -386,9 +386,9 @@ impl CsvLayout {
         let locked = parse_flag(fields.get(locked))?;
         let mut json = Vec::with_capacity(line.len() + 100);
         json.extend_from_slice(b"{\"timepoint\":");
-        serde_json::to_writer(&mut json, timepoint).expect("writing to a Vec");
+        write_json_string(&mut json, timepoint);
         json.extend_from_slice(b",\"deviceId\":");
-        serde_json::to_writer(&mut json, device_id).expect("writing to a Vec");
+        write_json_string(&mut json, device_id);
         for (key, text) in [
             b",\"acceloX\":" as &[u8],
             b",\"acceloY\":",
@@ -404,6 +404,18 @@ impl CsvLayout {
         }
         json.extend_from_slice(if locked { b",\"locked\":true}" } else { b",\"locked\":false}" });
         Ok(EncodedEvent { json, device_id: device_id.to_string(), latitude, longitude })
+    }
+}
+
+/// Writes `s` as a JSON string: as it is between quotes when nothing needs escaping (the usual
+/// case, and the canonical form), else escaped by serde_json.
+fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20) {
+        serde_json::to_writer(out, s).expect("writing to a Vec");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
     }
 }
 

@@ -26,9 +26,10 @@ use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
-use tributary_log::{EventLog, LogError, ReadLimits, Record};
+use tributary_log::{EventLog, Header, LogError, ReadLimits, Record};
 use tributary_schema::DeadLetter;
 use tributary_schema::dead_letter::DEAD_LETTER_TOPIC;
+use tributary_schema::mobile::EncodedEvent;
 
 use crate::mobile_file::{FileError, FileFormat, ParseOptions, Parsed, parse_mobile_file};
 
@@ -369,9 +370,8 @@ async fn process_file(
         let file = std::fs::File::open(&parse_path).map_err(FileError::Io)?;
         let mut chunk = Chunk { events: Vec::with_capacity(batch_records), dead: Vec::new() };
         let now = tributary_log::now_ms();
-        let tag = |line: u64| Bytes::from(format!("{begin}:{line}"));
         // One shared name for every record's header.
-        let src_name: std::sync::Arc<str> = std::sync::Arc::from(SRC_HEADER);
+        let src_name: Arc<str> = Arc::from(SRC_HEADER);
         let result = parse_mobile_file(
             std::io::BufReader::with_capacity(1 << 16, file),
             &source,
@@ -380,17 +380,15 @@ async fn process_file(
             now,
             |p| {
                 match p {
-                    Parsed::Event { line, event } if !skip.contains(&line) => chunk.events.push(
-                        Record::new(Bytes::from(event.json))
-                            .with_key(event.device_id)
-                            .with_header(src_name.clone(), tag(line)),
-                    ),
+                    Parsed::Event { line, event } if !skip.contains(&line) => {
+                        chunk.events.push(event_record(event, &src_name, begin, line, now))
+                    }
                     Parsed::Dead(d) => {
                         let line = d.position.strip_prefix("line ").and_then(|l| l.parse().ok()).unwrap_or(0);
                         if !skip.contains(&line) {
                             chunk.dead.push(
                                 Record::new(Bytes::from(d.to_json()))
-                                    .with_header(src_name.clone(), tag(line)),
+                                    .with_header(src_name.clone(), src_tag(begin, line)),
                             );
                         }
                     }
@@ -434,8 +432,7 @@ async fn process_file(
                 let mut d =
                     DeadLetter::new(format!("dir:{name}"), "file", reason, &head, tributary_log::now_ms());
                 d.raw_len = meta.len();
-                let r = Record::new(Bytes::from(d.to_json()))
-                    .with_header(SRC_HEADER, Bytes::from(format!("{begin}:0")));
+                let r = Record::new(Bytes::from(d.to_json())).with_header(SRC_HEADER, src_tag(begin, 0));
                 log.append(DEAD_LETTER_TOPIC, vec![r]).await?;
                 report.dead_letters += 1;
             }
@@ -453,6 +450,35 @@ async fn process_file(
     metrics::counter!("tributary_source_dead_letters_total", "source" => "directory")
         .increment(report.dead_letters);
     Ok(Some(report))
+}
+
+/// The log record of an event from line `line` of the file whose begin mark is at `begin`:
+/// keyed by device, with the `src` header (`src_name` is [`SRC_HEADER`], shared by all records),
+/// stamped `timestamp` (one clock reading serves a whole file).
+pub fn event_record(
+    event: EncodedEvent,
+    src_name: &Arc<str>,
+    begin: u64,
+    line: u64,
+    timestamp: i64,
+) -> Record {
+    Record {
+        key: Some(Bytes::from(event.device_id)),
+        value: Bytes::from(event.json),
+        headers: vec![Header { name: src_name.clone(), value: src_tag(begin, line) }],
+        timestamp,
+    }
+}
+
+/// The `src` header's value, `<begin>:<line>` (without `format!`: this runs once per event).
+fn src_tag(begin: u64, line: u64) -> Bytes {
+    let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+    let (begin, line) = (a.format(begin).as_bytes(), b.format(line).as_bytes());
+    let mut tag = Vec::with_capacity(begin.len() + 1 + line.len());
+    tag.extend_from_slice(begin);
+    tag.push(b':');
+    tag.extend_from_slice(line);
+    Bytes::from(tag)
 }
 
 fn mark_record(mark: &Mark) -> Record {

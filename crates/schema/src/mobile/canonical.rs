@@ -94,10 +94,13 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.literal(b"\"")?;
         let start = self.i;
-        let len = self.b[start..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-        self.i += len;
-        self.literal(b"\"")?;
-        std::str::from_utf8(&self.b[start..start + len]).ok()
+        let len = memchr::memchr(b'"', &self.b[start..])?;
+        let text = &self.b[start..start + len];
+        if text.iter().any(|&c| c == b'\\' || c < 0x20) {
+            return None;
+        }
+        self.i += len + 1;
+        std::str::from_utf8(text).ok()
     }
 
     /// The text of a number in JSON's grammar `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.

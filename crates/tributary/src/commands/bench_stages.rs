@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits, Record};
+use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits};
 use tributary_schema::MobileEvent;
+use tributary_sources::directory::event_record;
 use tributary_sources::mobile_file::{ParseOptions, Parsed, parse_mobile_file};
 
 /// One stage's figure.
@@ -73,11 +73,7 @@ pub async fn stage_rates(dir: &Path, csv: &[Vec<u8>], ndjson: &[Vec<u8>]) -> any
             events
                 .into_iter()
                 .enumerate()
-                .map(|(i, e)| {
-                    Record::new(Bytes::from(e.json))
-                        .with_key(e.device_id)
-                        .with_header(src.clone(), Bytes::from(format!("{file}:{i}")))
-                })
+                .map(|(i, e)| event_record(e, &src, file as u64, i as u64, 0))
                 .collect::<Vec<_>>()
         });
         let started = Instant::now();
