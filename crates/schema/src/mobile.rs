@@ -422,7 +422,8 @@ fn write_json_string(out: &mut Vec<u8>, s: &str) {
 /// Whether a number in JSON's grammar is finite as an `f64`: without an exponent and with at most
 /// 300 digits it cannot reach `f64::MAX` (about 1.8e308), so only other texts need parsing.
 fn json_number_is_finite(text: &str) -> bool {
-    (text.len() <= 300 && !text.contains(['e', 'E'])) || text.parse::<f64>().is_ok_and(f64::is_finite)
+    (text.len() <= 300 && !text.bytes().any(|c| c == b'e' || c == b'E'))
+        || text.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 /// True if `s` is a number in JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.

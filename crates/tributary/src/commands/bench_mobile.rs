@@ -124,7 +124,11 @@ fn write_files(
         let n = per_file.min(events - written);
         let buf = file_contents(&mut g, format, n);
         let path = dir.join(format!("bench-{:06}.{format}", files.len()));
-        std::fs::write(&path, buf)?;
+        // On disk before the clock starts: the kernel writing them back during the run would
+        // take CPU from the pipeline and make the figure depend on what ran before.
+        let mut file = std::fs::File::create(&path)?;
+        std::io::Write::write_all(&mut file, &buf)?;
+        file.sync_all()?;
         files.push(path);
         written += n;
     }
