@@ -3,9 +3,12 @@
 //!
 //! * [`mobile`]: a mobile-phone event (the reference generator's fields), parsed from CSV or
 //!   NDJSON, validated, and carried in the log as one JSON object per record.
+//! * [`markets`]: rows of the Markets × COVID datasets (ECDC cases and deaths, price series), as
+//!   parsed from their source formats and kept in the lake.
 //! * [`dead_letter`]: input that could not be used, with where it came from and why.
 
 pub mod dead_letter;
+pub mod markets;
 pub mod mobile;
 
 pub use dead_letter::DeadLetter;

@@ -7,9 +7,12 @@
 //! * [`directory`]: files dropped into a folder, exactly once into the log, even across kill -9.
 //! * [`generator`]: synthetic mobile events around real cities, deterministic for a seed.
 //! * [`mobile_file`]: files of mobile events (CSV, NDJSON) into events and dead letters.
+//! * [`formats`]: the Markets × COVID source formats (ECDC daily and weekly, Yahoo and FSE
+//!   prices) into rows and dead letters.
 //! * [`lines`]: line reading with bounded memory, for any input.
 
 pub mod directory;
+pub mod formats;
 pub mod generator;
 pub mod lines;
 pub mod mobile_file;

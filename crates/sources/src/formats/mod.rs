@@ -1,0 +1,185 @@
+//! The source formats of the Markets × COVID datasets (SPEC "Data sources and formats"), parsed
+//! into the rows of [`tributary_schema::markets`].
+//!
+//! Columns are found by name, never by position. A format is recognised from the content
+//! ([`Format::sniff`]) or forced. Every row that cannot be used becomes a dead letter with its
+//! position and reason, and the rest of the file is still imported; a holiday row of a price
+//! series (all `null`) is no error and is only counted. A file that is not of any known format,
+//! or lacks a needed column, cannot be imported at all: [`parse`] says why.
+//!
+//! ```
+//! use tributary_sources::formats::{Format, Rows, parse};
+//!
+//! let csv = b"Date,Open,High,Low,Close,Adj Close,Volume\n2020-03-16,9000,9100,8700,8742.25,8742.25,0\n";
+//! let parsed = parse(csv, None, "file://dax.csv", "^GDAXI", 0).unwrap();
+//! assert_eq!(parsed.format, Format::YahooPrices);
+//! let Rows::Prices(bars) = &parsed.rows else { panic!() };
+//! assert_eq!((bars[0].symbol.as_str(), bars[0].close), ("^GDAXI", 8742.25));
+//! ```
+
+mod columns;
+mod ecdc_daily;
+mod ecdc_weekly;
+mod prices;
+
+use tributary_schema::DeadLetter;
+use tributary_schema::markets::{CovidDaily, CovidWeekly, Dataset, PriceBar};
+
+/// A source format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// ECDC daily case distribution, CSV (`dateRep,day,month,year,cases,deaths,…`).
+    EcdcDailyCsv,
+    /// The same as JSON: `{"records": [{"dateRep": "…", …}]}`, every value a string.
+    EcdcDailyJson,
+    /// ECDC weekly national cases and deaths, long format (`indicator`, `year_week`).
+    EcdcWeekly,
+    /// Yahoo Finance daily history (`Date,Open,High,Low,Close,Adj Close,Volume`).
+    YahooPrices,
+    /// Quandl FSE (`Date,Open,High,Low,Close,Change,Traded Volume,Turnover,…`).
+    FsePrices,
+}
+
+impl Format {
+    /// Every format.
+    pub const ALL: [Format; 5] =
+        [Self::EcdcDailyCsv, Self::EcdcDailyJson, Self::EcdcWeekly, Self::YahooPrices, Self::FsePrices];
+
+    /// The name used in configuration and on the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EcdcDailyCsv => "ecdc-daily-csv",
+            Self::EcdcDailyJson => "ecdc-daily-json",
+            Self::EcdcWeekly => "ecdc-weekly",
+            Self::YahooPrices => "yahoo",
+            Self::FsePrices => "fse",
+        }
+    }
+
+    /// The format of a name; the error lists the accepted names.
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL.iter().map(|f| format!("\"{}\"", f.name())).collect();
+            format!("'{name}' is not a format; accepted: {}", names.join(", "))
+        })
+    }
+
+    /// The dataset this format's rows belong to.
+    pub fn dataset(self) -> Dataset {
+        match self {
+            Self::EcdcDailyCsv | Self::EcdcDailyJson => Dataset::CovidDaily,
+            Self::EcdcWeekly => Dataset::CovidWeekly,
+            Self::YahooPrices | Self::FsePrices => Dataset::Prices,
+        }
+    }
+
+    /// Recognises the format from the first bytes of the content: JSON for ECDC's daily
+    /// records, otherwise the columns of the CSV header.
+    pub fn sniff(content: &[u8]) -> Option<Self> {
+        let content = content.strip_prefix(b"\xef\xbb\xbf").unwrap_or(content);
+        let start = content.trim_ascii_start();
+        if start.starts_with(b"{") || start.starts_with(b"[") {
+            return Some(Self::EcdcDailyJson);
+        }
+        let header_end = memchr::memchr(b'\n', start).unwrap_or(start.len());
+        let header = columns::Header::parse(&start[..header_end]).ok()?;
+        if header.has("dateRep") {
+            Some(Self::EcdcDailyCsv)
+        } else if header.has("year_week") && header.has("indicator") {
+            Some(Self::EcdcWeekly)
+        } else if header.has("Date") && header.has("Adj Close") {
+            Some(Self::YahooPrices)
+        } else if header.has("Date") && (header.has("Traded Volume") || header.has("Turnover")) {
+            Some(Self::FsePrices)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The rows of one file, of the file's dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rows {
+    CovidDaily(Vec<CovidDaily>),
+    CovidWeekly(Vec<CovidWeekly>),
+    Prices(Vec<PriceBar>),
+}
+
+impl Rows {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::CovidDaily(r) => r.len(),
+            Self::CovidWeekly(r) => r.len(),
+            Self::Prices(r) => r.len(),
+        }
+    }
+
+    /// True without rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a file held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub format: Format,
+    pub rows: Rows,
+    /// Rows that could not be used, each with its reason.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Rows skipped on purpose: a price series' holiday rows without a close.
+    pub skipped: u64,
+}
+
+/// Parses a whole file. `source` names it in dead letters (e.g. its URL); `symbol` names the
+/// series of a price file; `now_ms` stamps dead letters. Errors say why the file as a whole
+/// cannot be imported.
+pub fn parse(
+    content: &[u8],
+    format: Option<Format>,
+    source: &str,
+    symbol: &str,
+    now_ms: i64,
+) -> Result<Parsed, String> {
+    let format = match format {
+        Some(f) => f,
+        None => Format::sniff(content).ok_or_else(|| {
+            "not a known format (ECDC daily CSV or JSON, ECDC weekly, Yahoo or FSE prices); force one with --format"
+                .to_string()
+        })?,
+    };
+    let mut out = Output { source, now_ms, dead_letters: Vec::new(), skipped: 0 };
+    let rows = match format {
+        Format::EcdcDailyCsv => Rows::CovidDaily(ecdc_daily::parse_csv(content, &mut out)?),
+        Format::EcdcDailyJson => Rows::CovidDaily(ecdc_daily::parse_json(content, &mut out)?),
+        Format::EcdcWeekly => Rows::CovidWeekly(ecdc_weekly::parse(content, &mut out)?),
+        Format::YahooPrices | Format::FsePrices => {
+            Rows::Prices(prices::parse(content, format, symbol, &mut out)?)
+        }
+    };
+    Ok(Parsed { format, rows, dead_letters: out.dead_letters, skipped: out.skipped })
+}
+
+/// Where parsers put what is not a row.
+struct Output<'a> {
+    source: &'a str,
+    now_ms: i64,
+    dead_letters: Vec<DeadLetter>,
+    skipped: u64,
+}
+
+impl Output<'_> {
+    fn dead(&mut self, position: String, reason: String, raw: &[u8]) {
+        self.dead_letters.push(DeadLetter::new(self.source, position, reason, raw, self.now_ms));
+    }
+}
+
+#[cfg(test)]
+mod tests;

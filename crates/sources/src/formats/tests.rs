@@ -1,0 +1,236 @@
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use tributary_schema::markets::{CovidDaily, Indicator};
+
+use super::*;
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn daily(parsed: &Parsed) -> &[CovidDaily] {
+    match &parsed.rows {
+        Rows::CovidDaily(r) => r,
+        other => panic!("not daily rows: {other:?}"),
+    }
+}
+
+// The real files, checked against what PROVENANCE.md states of them.
+
+#[test]
+fn the_final_ecdc_daily_csv_matches_its_provenance() {
+    let Some(content) = tributary_test_data::read("covid/ecdc_casedistribution_daily_final_2020-12-14.csv")
+    else {
+        return;
+    };
+    let parsed = parse(&content, None, "final.csv", "", 0).unwrap();
+    assert_eq!(parsed.format, Format::EcdcDailyCsv);
+    assert!(parsed.dead_letters.is_empty(), "{:?}", parsed.dead_letters.first());
+    let rows = daily(&parsed);
+    assert_eq!(rows.len(), 61_900);
+    assert_eq!(rows.iter().map(|r| r.cases).sum::<i64>(), 71_503_614);
+    assert_eq!(rows.iter().map(|r| r.deaths).sum::<i64>(), 1_612_833);
+    assert_eq!(rows.iter().map(|r| &r.geo_id).collect::<BTreeSet<_>>().len(), 214);
+    assert_eq!(rows.iter().map(|r| r.date).min(), Some(date(2019, 12, 31)));
+    assert_eq!(rows.iter().map(|r| r.date).max(), Some(date(2020, 12, 14)));
+    assert_eq!(rows.iter().filter(|r| r.cases < 0).count(), 18, "ECDC's corrections are kept");
+    assert_eq!(rows.iter().filter(|r| r.rate_14d.is_none()).count(), 2_879);
+    assert_eq!(rows.iter().filter(|r| r.population.is_none()).count(), 123);
+    assert_eq!(rows.iter().filter(|r| r.country_code.is_none()).count(), 123);
+    let names: BTreeSet<_> = rows.iter().map(|r| r.country.as_str()).collect();
+    assert!(names.contains("Bonaire, Saint Eustatius and Saba") && names.contains("Curaçao"));
+    assert!(
+        rows.iter().any(|r| r.geo_id == "NA" && r.country == "Namibia"),
+        "NA is Namibia, not a missing value"
+    );
+    assert!(rows.iter().any(|r| r.geo_id == "EL" && r.country == "Greece"));
+    let de = rows.iter().find(|r| r.geo_id == "DE" && r.date == date(2020, 12, 14)).unwrap();
+    assert_eq!((de.population, de.continent.as_str()), (Some(83_019_213), "Europe"));
+}
+
+#[test]
+fn the_ecdc_csv_and_json_of_one_day_hold_the_same_rows() {
+    let (Some(csv), Some(json)) = (
+        tributary_test_data::read("covid/ecdc_casedistribution_2020-04-23.csv"),
+        tributary_test_data::read("covid/ecdc_casedistribution_2020-04-23.json"),
+    ) else {
+        return;
+    };
+    let from_csv = parse(&csv, None, "csv", "", 0).unwrap();
+    let from_json = parse(&json, None, "json", "", 0).unwrap();
+    assert_eq!((from_csv.format, from_json.format), (Format::EcdcDailyCsv, Format::EcdcDailyJson));
+    assert!(from_csv.dead_letters.is_empty() && from_json.dead_letters.is_empty());
+    assert_eq!(daily(&from_csv).len(), 12_596);
+    assert_eq!(daily(&from_csv).iter().map(|r| &r.geo_id).collect::<BTreeSet<_>>().len(), 206);
+    assert_eq!(daily(&from_csv), daily(&from_json), "popData2018, every value a string, same rows");
+    assert!(daily(&from_json).iter().all(|r| r.rate_14d.is_none()), "this release has no 14-day column");
+}
+
+#[test]
+fn the_ecdc_weekly_file_matches_its_provenance() {
+    let Some(content) =
+        tributary_test_data::read("covid/ecdc_nationalcasedeath_weekly_2020-01_to_2021-10.csv")
+    else {
+        return;
+    };
+    let parsed = parse(&content, None, "weekly.csv", "", 0).unwrap();
+    assert_eq!(parsed.format, Format::EcdcWeekly, "recognised through its byte-order mark");
+    assert!(parsed.dead_letters.is_empty(), "{:?}", parsed.dead_letters.first());
+    let Rows::CovidWeekly(rows) = &parsed.rows else { panic!() };
+    assert_eq!(rows.len(), 24_172);
+    assert_eq!(rows.iter().filter(|r| r.indicator == Indicator::Cases).count(), 12_086);
+    assert_eq!(rows.iter().map(|r| (r.year, r.week)).collect::<BTreeSet<_>>().len(), 63);
+    assert_eq!(rows.iter().map(|r| &r.country).collect::<BTreeSet<_>>().len(), 220);
+    assert_eq!(rows.iter().filter(|r| r.country_code.is_none()).count(), 756, "ECDC's aggregates");
+    assert_eq!(rows.iter().filter(|r| r.weekly_count < 0).count(), 11);
+    assert_eq!(rows[0].source, "Epidemic intelligence, national weekly data", "a quoted comma");
+}
+
+#[test]
+fn the_dax_history_matches_its_provenance() {
+    let Some(content) = tributary_test_data::read("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv") else {
+        return;
+    };
+    let parsed = parse(&content, None, "dax.csv", "^GDAXI", 0).unwrap();
+    assert_eq!(parsed.format, Format::YahooPrices);
+    assert!(parsed.dead_letters.is_empty(), "{:?}", parsed.dead_letters.first());
+    assert_eq!(parsed.skipped, 166, "holiday rows of nulls are skipped and counted");
+    let Rows::Prices(bars) = &parsed.rows else { panic!() };
+    assert_eq!(bars.len(), 9_012 - 166);
+    assert_eq!(
+        (bars.first().unwrap().date, bars.last().unwrap().date),
+        (date(1988, 1, 4), date(2022, 12, 30))
+    );
+    assert_eq!(bars.iter().find(|b| b.date == date(2020, 3, 16)).unwrap().close, 8742.25);
+    assert_eq!(
+        bars.iter().filter(|b| (date(2019, 12, 1)..=date(2021, 6, 30)).contains(&b.date)).count(),
+        397
+    );
+}
+
+#[test]
+fn the_fse_file_matches_its_provenance() {
+    let Some(content) = tributary_test_data::read("markets/FSE-AFX_X_CarlZeissMeditec_2000-2020_quandl.csv")
+    else {
+        return;
+    };
+    let parsed = parse(&content, None, "fse.csv", "AFX_X", 0).unwrap();
+    assert_eq!(parsed.format, Format::FsePrices);
+    assert!(parsed.dead_letters.is_empty(), "{:?}", parsed.dead_letters.first());
+    let Rows::Prices(bars) = &parsed.rows else { panic!() };
+    assert_eq!(bars.len(), 5_268);
+    assert_eq!(bars.iter().filter(|b| b.open.is_none()).count(), 732);
+    assert_eq!(bars.iter().map(|b| b.date).min(), Some(date(2000, 6, 7)));
+    assert_eq!(
+        bars.iter().filter(|b| (date(2019, 12, 1)..=date(2021, 6, 30)).contains(&b.date)).count(),
+        253
+    );
+    let first = &bars[0];
+    assert_eq!(
+        (first.date, first.close, first.volume, first.turnover),
+        (date(2020, 12, 1), 112.0, Some(51.0), Some(5703.0))
+    );
+}
+
+// Bad input: a clear error for the file, or a dead letter per row and the rest imported.
+
+#[test]
+fn bad_rows_become_dead_letters_with_reasons_and_the_rest_is_imported() {
+    let csv = "dateRep,day,month,year,cases,deaths,countriesAndTerritories,geoId,countryterritoryCode,popData2019,continentExp\r\n\
+        14/12/2020,14,12,2020,746,6,Afghanistan,AF,AFG,38041757,Asia\r\n\
+        31/02/2020,31,2,2020,1,0,Nowhere,NW,NWH,1,Asia\r\n\
+        13/12/2020,12,12,2020,1,0,Afghanistan,AF,AFG,38041757,Asia\r\n\
+        12/12/2020,12,12,2020,many,0,Afghanistan,AF,AFG,38041757,Asia\r\n\
+        11/12/2020,11,12,2020,5,0,,AF,AFG,38041757,Asia\r\n\
+        10/12/2020,10,12,2020,5,0,Afghanistan,AF\r\n\
+        \r\n\
+        09/12/2020,9,12,2020,-3,1,\"Bonaire, Saint Eustatius and Saba\",BQ,BES,,America\r\n";
+    let parsed = parse(csv.as_bytes(), None, "t.csv", "", 7).unwrap();
+    let rows = daily(&parsed);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[1].country.as_str(), rows[1].cases, rows[1].population),
+        ("Bonaire, Saint Eustatius and Saba", -3, None)
+    );
+    let reasons: Vec<_> =
+        parsed.dead_letters.iter().map(|d| format!("{}: {}", d.position, d.reason)).collect();
+    assert_eq!(
+        reasons,
+        [
+            "line 3: dateRep '31/02/2020' is not a date (dd/mm/yyyy)",
+            "line 4: dateRep 13/12/2020 disagrees with day/month/year 12/12/2020",
+            "line 5: cases 'many' is not an integer",
+            "line 6: countriesAndTerritories is missing",
+            "line 7: 8 fields, the header has 11",
+        ]
+    );
+    assert_eq!(parsed.dead_letters[1].raw, b"13/12/2020,12,12,2020,1,0,Afghanistan,AF,AFG,38041757,Asia");
+    assert!(parsed.dead_letters.iter().all(|d| d.source == "t.csv" && d.time_ms == 7));
+    // The same with LF line ends: the same rows, lines and raw bytes.
+    let lf = parse(csv.replace("\r\n", "\n").as_bytes(), None, "t.csv", "", 7).unwrap();
+    assert_eq!((lf.rows, lf.dead_letters), (parsed.rows, parsed.dead_letters));
+}
+
+#[test]
+fn bad_json_records_and_price_rows_become_dead_letters() {
+    let json = br#"{"records": [
+        {"dateRep": "23/04/2020", "cases": "84", "deaths": "4", "countriesAndTerritories": "Afghanistan", "geoId": "AF", "continentExp": "Asia"},
+        "not an object",
+        {"dateRep": "23/04/2020", "cases": [1], "deaths": "4", "countriesAndTerritories": "X", "geoId": "X", "continentExp": "Asia"},
+        {"dateRep": 23042020, "cases": 1, "deaths": 0, "countriesAndTerritories": "X", "geoId": "X", "continentExp": "Asia"}
+    ]}"#;
+    let parsed = parse(json, None, "t.json", "", 0).unwrap();
+    assert_eq!(daily(&parsed).len(), 1);
+    let reasons: Vec<_> =
+        parsed.dead_letters.iter().map(|d| format!("{}: {}", d.position, d.reason)).collect();
+    assert_eq!(
+        reasons,
+        [
+            "record 2: a record is not a JSON object",
+            "record 3: cases is [1], expected text or a number",
+            "record 4: dateRep '23042020' is not a date (dd/mm/yyyy)",
+        ]
+    );
+
+    let yahoo = b"Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,2,0.5,1.5,1.5,100\n2020-01-03,null,null,null,null,null,null\n2020-13-01,1,1,1,1,1,1\n2020-01-06,1,1,1,abc,1,1\n2020-01-07,1,1,1,inf,1,1";
+    let parsed = parse(yahoo, None, "y.csv", "^GDAXI", 0).unwrap();
+    assert_eq!((parsed.rows.len(), parsed.skipped), (1, 1));
+    let reasons: Vec<_> = parsed.dead_letters.iter().map(|d| d.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "Date '2020-13-01' is not a date (yyyy-mm-dd)",
+            "Close 'abc' is not a number",
+            "Close 'inf' is not a number"
+        ]
+    );
+}
+
+#[test]
+fn unusable_files_are_refused_whole_with_a_reason() {
+    let refuse = |content: &[u8], format: Option<Format>| parse(content, format, "f", "S", 0).unwrap_err();
+    assert!(refuse(b"", None).contains("not a known format"));
+    assert!(refuse(b"\x00\xff\xfe garbage\n\x01", None).contains("not a known format"));
+    assert!(refuse(b"a,b,c\n1,2,3\n", None).contains("not a known format"));
+    assert!(refuse(b"{\"records\": 5}", None).contains("not an ECDC JSON document"));
+    assert!(refuse(b"{\"records\": [", None).contains("not an ECDC JSON document"));
+    let no_cases = b"dateRep,deaths,countriesAndTerritories,geoId,continentExp\n";
+    assert!(refuse(no_cases, None).contains("no column 'cases'"));
+    let no_symbol = parse(b"Date,Open,High,Low,Close,Adj Close,Volume\n", None, "f", " ", 0).unwrap_err();
+    assert!(no_symbol.contains("needs a symbol"));
+    assert_eq!(
+        Format::from_name("csv").unwrap_err(),
+        "'csv' is not a format; accepted: \"ecdc-daily-csv\", \"ecdc-daily-json\", \"ecdc-weekly\", \"yahoo\", \"fse\""
+    );
+}
+
+#[test]
+fn a_forced_format_reads_a_file_sniffing_would_not_recognise() {
+    // Yahoo without Adj Close: not recognised, but readable when forced.
+    let csv = b"Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,1.5,100\n";
+    assert_eq!(Format::sniff(csv), None);
+    let parsed = parse(csv, Some(Format::YahooPrices), "f", "X", 0).unwrap();
+    let Rows::Prices(bars) = parsed.rows else { panic!() };
+    assert_eq!((bars[0].close, bars[0].adj_close, bars[0].volume), (1.5, None, Some(100.0)));
+}
