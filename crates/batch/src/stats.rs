@@ -1,0 +1,141 @@
+//! Correlation statistics as SPEC ("Markets × COVID analysis") defines them, so that they agree
+//! with SciPy's `pearsonr` and `spearmanr` to 1e-9:
+//!
+//! * Pearson: the sample correlation coefficient, from mean-centred sums (two passes: one-pass
+//!   sums lose digits when the means are large, as for index levels around 10,000).
+//! * Spearman: Pearson on ranks, ties getting the average of the ranks they span.
+//! * p-value: two-sided, from t = r·√((n−2)/(1−r²)) with n−2 degrees of freedom. Since
+//!   t² / (n−2 + t²) = r², the t distribution's two-sided tail equals the regularised incomplete
+//!   beta function I_{1−r²}((n−2)/2, 1/2), computed without forming t (exact at |r| = 1: p = 0).
+//!
+//! A statistic that is undefined (fewer than 3 pairs, a constant series, a value that is not
+//! finite) is an [`Undefined`] with its reason, never NaN or a made-up number.
+//!
+//! ```
+//! use tributary_batch::stats::{pearson, spearman};
+//!
+//! let c = pearson(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 6.0, 8.5]).unwrap();
+//! assert!(c.coefficient > 0.99 && c.n == 4 && c.p_value < 0.01);
+//! assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap().coefficient, -1.0);
+//! assert!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_err());
+//! ```
+
+/// A correlation: coefficient in [−1, 1], number of pairs, two-sided p-value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Correlation {
+    pub coefficient: f64,
+    pub n: usize,
+    pub p_value: f64,
+}
+
+/// Why a correlation is undefined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undefined {
+    /// Fewer than 3 pairs (the p-value needs n − 2 ≥ 1 degrees of freedom).
+    TooFewPairs { n: usize },
+    /// One of the series does not vary.
+    ZeroVariance,
+    /// A value is NaN or infinite (callers pass only present, finite pairs).
+    NotFinite,
+    /// The two series have different lengths.
+    LengthMismatch,
+}
+
+impl Undefined {
+    /// The reason as stored beside a NULL coefficient.
+    pub fn reason(self) -> String {
+        match self {
+            Self::TooFewPairs { n } => format!("n = {n} < 3"),
+            Self::ZeroVariance => "zero variance".into(),
+            Self::NotFinite => "a value is not finite".into(),
+            Self::LengthMismatch => "series of different lengths".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Undefined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+/// Pearson's sample correlation of the pairs `(x[i], y[i])`.
+pub fn pearson(x: &[f64], y: &[f64]) -> Result<Correlation, Undefined> {
+    if x.len() != y.len() {
+        return Err(Undefined::LengthMismatch);
+    }
+    let n = x.len();
+    if n < 3 {
+        return Err(Undefined::TooFewPairs { n });
+    }
+    if !x.iter().chain(y).all(|v| v.is_finite()) {
+        return Err(Undefined::NotFinite);
+    }
+    let (mx, my) = (mean(x), mean(y));
+    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        let (dx, dy) = (a - mx, b - my);
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return Err(Undefined::ZeroVariance);
+    }
+    // √(sxx·syy) rounds once where √sxx·√syy rounds twice (and misses ±1 for perfect pairs).
+    let product = sxx * syy;
+    let norm = if product.is_finite() { product.sqrt() } else { sxx.sqrt() * syy.sqrt() };
+    let r = (sxy / norm).clamp(-1.0, 1.0);
+    Ok(Correlation { coefficient: r, n, p_value: p_value(r, n) })
+}
+
+/// Spearman's rank correlation: [`pearson`] on the [`ranks`] of each series.
+pub fn spearman(x: &[f64], y: &[f64]) -> Result<Correlation, Undefined> {
+    if x.len() != y.len() {
+        return Err(Undefined::LengthMismatch);
+    }
+    if !x.iter().chain(y).all(|v| v.is_finite()) {
+        return Err(Undefined::NotFinite);
+    }
+    pearson(&ranks(x), &ranks(y))
+}
+
+/// 1-based ranks; tied values get the mean of the ranks they span (SciPy's `rankdata`
+/// "average"). NaNs sort last.
+pub fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i + 1;
+        while j < order.len() && values[order[j]] == values[order[i]] {
+            j += 1;
+        }
+        // Positions i..j (0-based) hold ranks i+1..=j; their mean is (i + 1 + j) / 2.
+        let rank = (i + 1 + j) as f64 / 2.0;
+        for &k in &order[i..j] {
+            ranks[k] = rank;
+        }
+        i = j;
+    }
+    ranks
+}
+
+/// The two-sided p-value of a correlation `r` over `n ≥ 3` pairs under the null hypothesis of no
+/// correlation: P(|T| ≥ |t|) for Student's t with n − 2 degrees of freedom.
+pub fn p_value(r: f64, n: usize) -> f64 {
+    let df = (n - 2) as f64;
+    let x = (1.0 - r * r).clamp(0.0, 1.0);
+    if x == 0.0 {
+        return 0.0;
+    }
+    statrs::function::beta::beta_reg(df / 2.0, 0.5, x).clamp(0.0, 1.0)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+#[cfg(test)]
+mod tests;

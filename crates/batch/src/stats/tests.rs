@@ -1,0 +1,152 @@
+use super::*;
+
+/// Agreement to SPEC's 1e-9, and for small p-values to 1e-9 relative as well (an absolute
+/// tolerance alone would accept any p below 1e-9).
+fn close(got: f64, want: f64) -> bool {
+    (got - want).abs() <= 1e-9 && (want.abs() > 1e-3 || (got - want).abs() <= 1e-9 * want.abs().max(1e-300))
+}
+
+/// Cases with SciPy 1.17.1's answers: `scipy.stats.pearsonr(x, y)` and `spearmanr(x, y)`,
+/// statistic and p-value.
+#[allow(clippy::type_complexity)]
+const SCIPY: &[(&str, &[f64], &[f64], f64, f64, f64, f64)] = &[
+    (
+        "linear with noise",
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+        &[2.1, 3.9, 6.2, 7.8, 10.1, 12.2, 13.8, 16.1, 18.0, 19.7],
+        0.9996044804789276,
+        1.0701474201481614e-13,
+        1.0, // SciPy: 0.9999999999999999 and p 6.6e-64, both rounding of exactly 1 and 0
+        0.0,
+    ),
+    (
+        "weak",
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+        &[5.0, 3.0, 6.0, 2.0, 7.0, 4.0, 8.0, 1.0],
+        -0.047619047619047616,
+        0.9108491685195835,
+        -0.04761904761904763,
+        0.9108491685195836,
+    ),
+    (
+        "ties",
+        &[1.0, 2.0, 2.0, 3.0, 4.0, 4.0, 4.0, 5.0],
+        &[10.0, 20.0, 20.0, 15.0, 30.0, 30.0, 25.0, 40.0],
+        0.8968290268750507,
+        0.002537389880188376,
+        0.9069897692335281,
+        0.0018738450029436864,
+    ),
+    ("three pairs", &[1.0, 2.0, 3.0], &[1.0, 3.0, 2.0], 0.5, 0.6666666666666666, 0.5, 0.6666666666666666),
+    (
+        "negative",
+        &[0.5, 1.5, 2.5, 3.5, 4.5, 5.5],
+        &[9.0, 7.5, 7.9, 5.0, 3.2, 1.1],
+        -0.9658768581634926,
+        0.0017267169109539513,
+        -0.942857142857143,
+        0.004804664723032055,
+    ),
+];
+
+#[test]
+fn pearson_and_spearman_agree_with_scipy() {
+    for (name, x, y, pr, pp, sr, sp) in SCIPY {
+        let p = pearson(x, y).unwrap();
+        let s = spearman(x, y).unwrap();
+        assert!(close(p.coefficient, *pr), "{name}: pearson r {} vs {pr}", p.coefficient);
+        assert!(close(p.p_value, *pp), "{name}: pearson p {} vs {pp}", p.p_value);
+        assert!(close(s.coefficient, *sr), "{name}: spearman r {} vs {sr}", s.coefficient);
+        assert!(
+            close(s.p_value, *sp) || (*sp < 1e-60 && s.p_value < 1e-60),
+            "{name}: spearman p {} vs {sp}",
+            s.p_value
+        );
+        assert_eq!((p.n, s.n), (x.len(), x.len()));
+    }
+}
+
+#[test]
+fn p_values_agree_with_the_t_distribution() {
+    // SciPy 1.17.1: 2 * scipy.stats.t.sf(t, df), with r recovered from t: r² = t² / (df + t²).
+    for (t, df, want) in [
+        (2.228138851986274, 10usize, 0.050000000000000044),
+        (1.0, 1, 0.5000000000000001),
+        (5.0, 3, 0.015392438073302294),
+        (0.1, 100, 0.9205445310958512),
+        (40.0, 50, 1.2412423784372691e-39),
+    ] {
+        let r = (t * t / (df as f64 + t * t)).sqrt();
+        let got = p_value(r, df + 2);
+        assert!(
+            (got - want).abs() <= 1e-9 && (got - want).abs() <= 1e-7 * want,
+            "t {t}, df {df}: {got} vs {want}"
+        );
+        assert_eq!(p_value(-r, df + 2), got, "two-sided: the sign does not matter");
+    }
+}
+
+#[test]
+fn perfect_correlation_and_anticorrelation() {
+    let x = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6];
+    let up: Vec<f64> = x.iter().map(|v| 2.5 * v - 7.0).collect();
+    let down: Vec<f64> = x.iter().map(|v| -0.5 * v + 100.0).collect();
+    let c = pearson(&x, &up).unwrap();
+    assert!((c.coefficient - 1.0).abs() < 1e-15 && c.p_value < 1e-12, "{c:?}");
+    let c = pearson(&x, &down).unwrap();
+    assert!((c.coefficient + 1.0).abs() < 1e-15 && c.p_value < 1e-12, "{c:?}");
+    // Any monotone transformation is a perfect rank correlation.
+    let cubed: Vec<f64> = x.iter().map(|v| v * v * v).collect();
+    assert_eq!(spearman(&x, &cubed).unwrap(), Correlation { coefficient: 1.0, n: 6, p_value: 0.0 });
+}
+
+#[test]
+fn undefined_statistics_have_reasons() {
+    assert_eq!(pearson(&[1.0, 2.0], &[3.0, 4.0]), Err(Undefined::TooFewPairs { n: 2 }));
+    assert_eq!(pearson(&[], &[]), Err(Undefined::TooFewPairs { n: 0 }));
+    assert_eq!(pearson(&[5.0; 4], &[1.0, 2.0, 3.0, 4.0]), Err(Undefined::ZeroVariance));
+    assert_eq!(spearman(&[1.0, 2.0, 3.0, 4.0], &[7.0; 4]), Err(Undefined::ZeroVariance));
+    assert_eq!(pearson(&[1.0, f64::NAN, 3.0], &[1.0, 2.0, 3.0]), Err(Undefined::NotFinite));
+    assert_eq!(spearman(&[1.0, 2.0, f64::INFINITY], &[1.0, 2.0, 3.0]), Err(Undefined::NotFinite));
+    assert_eq!(pearson(&[1.0, 2.0, 3.0], &[1.0, 2.0]), Err(Undefined::LengthMismatch));
+    assert_eq!(Undefined::TooFewPairs { n: 2 }.reason(), "n = 2 < 3");
+}
+
+#[test]
+fn ties_get_the_average_of_their_ranks() {
+    assert_eq!(ranks(&[10.0, 20.0, 20.0, 5.0, 20.0]), [2.0, 4.0, 4.0, 1.0, 4.0]);
+    assert_eq!(ranks(&[1.0, 1.0]), [1.5, 1.5]);
+    assert_eq!(ranks(&[]), Vec::<f64>::new());
+}
+
+#[test]
+fn large_index_levels_keep_their_digits() {
+    // DAX-like levels: one-pass sums (Σx², Σxy) would cancel catastrophically here.
+    let x: Vec<f64> = (0..50).map(|i| 13_000.0 + (i as f64 * 0.37).sin()).collect();
+    let y: Vec<f64> = (0..50).map(|i| 2.0 * (i as f64 * 0.37).sin() + 0.01 * (i % 3) as f64).collect();
+    let c = pearson(&x, &y).unwrap();
+    let shifted: Vec<f64> = x.iter().map(|v| v - 13_000.0).collect();
+    assert!((c.coefficient - pearson(&shifted, &y).unwrap().coefficient).abs() < 1e-9);
+}
+
+proptest::proptest! {
+    #[test]
+    fn coefficients_are_bounded_and_symmetric_and_affine_invariant(
+        pairs in proptest::collection::vec((-1e6f64..1e6, -1e6f64..1e6), 3..40),
+        scale in 0.001f64..1000.0,
+        shift in -1e4f64..1e4,
+    ) {
+        let (x, y): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+        if let Ok(c) = pearson(&x, &y) {
+            proptest::prop_assert!((-1.0..=1.0).contains(&c.coefficient));
+            proptest::prop_assert!((0.0..=1.0).contains(&c.p_value));
+            let swapped = pearson(&y, &x).unwrap();
+            proptest::prop_assert!((swapped.coefficient - c.coefficient).abs() < 1e-12);
+            let moved: Vec<f64> = x.iter().map(|v| v * scale + shift).collect();
+            proptest::prop_assert!((pearson(&moved, &y).unwrap().coefficient - c.coefficient).abs() < 1e-9);
+        }
+        if let Ok(s) = spearman(&x, &y) {
+            proptest::prop_assert!((-1.0..=1.0).contains(&s.coefficient) && (0.0..=1.0).contains(&s.p_value));
+        }
+    }
+}
