@@ -124,3 +124,25 @@ pub struct PriceBar {
     /// FSE `Turnover` (in the currency).
     pub turnover: Option<f64>,
 }
+
+/// The topic of [`DatasetUpdated`] events (the reference design's `spark_notification`).
+pub const DATASETS_TOPIC: &str = "datasets";
+
+/// "Dataset updated": an import changed a dataset in the lake. The batch runner recomputes the
+/// views that read it. One JSON record per import, keyed by the dataset's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetUpdated {
+    pub dataset: Dataset,
+    /// The lake's version of the dataset after the import.
+    pub version: u64,
+    /// Rows in the dataset after the import.
+    pub rows: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    /// The dates of the rows the import inserted or changed.
+    pub changed_from: Option<NaiveDate>,
+    pub changed_to: Option<NaiveDate>,
+    /// Where the data came from (URL or file).
+    pub source: String,
+    pub time_ms: i64,
+}

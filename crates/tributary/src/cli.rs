@@ -37,9 +37,31 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run streaming k-means over files of mobile events; print each model version as JSON.
     Kmeans(KmeansArgs),
+    /// Import a file of ECDC cases or market prices into the lake (and announce it on the log).
+    Import(ImportArgs),
     /// Measure performance and print throughput and latency figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file: a path or a file:// URL.
+    #[arg(value_name = "FILE_OR_URL")]
+    pub source: String,
+    /// The dataset the file must hold: covid_daily, covid_weekly or prices.
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+    /// Read the file as this format instead of recognising it: ecdc-daily-csv, ecdc-daily-json,
+    /// ecdc-weekly, yahoo or fse.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The symbol of a price series [default: the file name without its extension].
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Largest file accepted, in bytes (a size with a unit works too: "256MiB").
+    #[arg(long, default_value = "256MiB")]
+    pub max_size: tributary_log::ByteSize,
 }
 
 /// File formats of mobile events.

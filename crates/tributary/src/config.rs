@@ -20,7 +20,7 @@ use tributary_log::EmbeddedLogConfig;
 /// Sections of the config file (tables); every other key is top-level.
 const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile"];
 /// Top-level keys.
-const TOP_LEVEL: &[&str] = &["data_dir", "log", "store"];
+const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
 /// Environment variables with the prefix that are not config keys.
 const NOT_KEYS: &[&str] = &["TRIBUTARY_CONFIG", "TRIBUTARY_TEST_DATA"];
 
@@ -34,6 +34,8 @@ pub struct Config {
     pub log: LogBackend,
     /// Which serving store: "embedded" (SQLite in the data directory) or "sqlite://PATH".
     pub store: StoreBackend,
+    /// Where the lake is: "embedded" (`<data_dir>/lake`), a folder, or a `file://` URL.
+    pub lake: String,
     pub logging: LoggingConfig,
     pub embedded_log: EmbeddedLogConfig,
     pub mobile: MobileConfig,
@@ -45,6 +47,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./tributary-data"),
             log: LogBackend::Embedded,
             store: StoreBackend::Embedded,
+            lake: "embedded".into(),
             logging: LoggingConfig::default(),
             embedded_log: EmbeddedLogConfig::default(),
             mobile: MobileConfig::default(),
@@ -63,6 +66,14 @@ impl Config {
         match &self.store {
             StoreBackend::Embedded => self.data_dir.join("store.sqlite"),
             StoreBackend::Sqlite(path) => path.clone(),
+        }
+    }
+
+    /// The lake's location, as [`tributary_lake::Lake::open`] takes it.
+    pub fn lake_location(&self) -> String {
+        match self.lake.trim() {
+            "embedded" => self.data_dir.join("lake").display().to_string(),
+            other => other.to_string(),
         }
     }
 

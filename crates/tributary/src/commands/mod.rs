@@ -4,6 +4,7 @@ mod bench_log;
 mod bench_mobile;
 mod bench_stages;
 mod generate;
+mod import;
 mod kmeans;
 mod log_tools;
 mod produce;
@@ -30,6 +31,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Log(LogCommand::Tail(args)) => tail::run(&config, args).await,
         Command::Generate(args) => generate::run(&config, args).await,
         Command::Kmeans(args) => kmeans::run(args),
+        Command::Import(args) => import::run(&config, args).await,
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(&config, args).await,
         Command::Bench(BenchCommand::Mobile(args)) => bench_mobile::run(&config, args).await,
     }

@@ -1,0 +1,143 @@
+use chrono::NaiveDate;
+use tributary_schema::markets::{CovidDaily, CovidWeekly, Dataset, PriceBar};
+use tributary_sources::formats::{Rows, parse};
+
+use super::*;
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn bar(symbol: &str, d: NaiveDate, close: f64) -> PriceBar {
+    PriceBar {
+        symbol: symbol.into(),
+        date: d,
+        open: Some(close - 1.0),
+        high: None,
+        low: Some(close - 2.0),
+        close,
+        adj_close: Some(close),
+        volume: None,
+        turnover: Some(12.5),
+    }
+}
+
+fn daily_rows(relative: &str) -> Option<Vec<CovidDaily>> {
+    let content = tributary_test_data::read(relative)?;
+    match parse(&content, None, relative, "", 0).unwrap().rows {
+        Rows::CovidDaily(rows) => Some(rows),
+        other => panic!("{relative}: not daily rows ({} rows of another dataset)", other.len()),
+    }
+}
+
+#[tokio::test]
+async fn rows_round_trip_and_the_same_import_twice_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let rows = vec![bar("^GDAXI", date(2020, 3, 16), 8742.25), bar("^GDAXI", date(2019, 12, 30), 13249.01), bar("X", date(2020, 3, 16), 1.0)];
+    let first = lake.upsert(rows.clone()).await.unwrap();
+    assert_eq!((first.version, first.inserted, first.updated, first.total_rows), (Some(1), 3, 0, 3));
+    assert_eq!((first.changed_from, first.changed_to), (Some(date(2019, 12, 30)), Some(date(2020, 3, 16))));
+    let mut back: Vec<PriceBar> = lake.rows().await.unwrap();
+    let mut expected = rows.clone();
+    back.sort_by_key(|b| b.key());
+    expected.sort_by_key(|b| b.key());
+    assert_eq!(back, expected, "every field, NULLs included, round-trips");
+
+    let again = lake.upsert(rows).await.unwrap();
+    assert_eq!((again.version, again.unchanged, again.total_rows), (None, 3, 3), "no new version");
+    let m = lake.manifest(Dataset::Prices).await.unwrap().unwrap();
+    assert_eq!((m.version, m.rows(), m.partitions.len()), (1, 3, 2));
+    assert_eq!(m.date_range(), Some((date(2019, 12, 30), date(2020, 3, 16))));
+}
+
+#[tokio::test]
+async fn a_later_import_replaces_values_and_only_rewrites_the_years_it_touches() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(&format!("file://{}", dir.path().display())).unwrap();
+    lake.upsert(vec![bar("S", date(2019, 5, 1), 10.0), bar("S", date(2020, 5, 1), 20.0)]).await.unwrap();
+    let before = lake.manifest(Dataset::Prices).await.unwrap().unwrap();
+    // A revision of 2020 and a new day; the offer's own repeats keep the last.
+    let report = lake
+        .upsert(vec![bar("S", date(2020, 5, 1), 99.0), bar("S", date(2020, 5, 4), 1.0), bar("S", date(2020, 5, 4), 21.0)])
+        .await
+        .unwrap();
+    assert_eq!((report.version, report.inserted, report.updated, report.offered), (Some(2), 1, 1, 2));
+    let after = lake.manifest(Dataset::Prices).await.unwrap().unwrap();
+    assert_eq!(after.partitions[&2019], before.partitions[&2019], "2019 untouched");
+    assert_ne!(after.partitions[&2020].path, before.partitions[&2020].path);
+    assert!(!dir.path().join(&before.partitions[&2020].path).exists(), "the replaced file is deleted");
+    let closes: Vec<f64> = lake.rows::<PriceBar>().await.unwrap().iter().map(|b| b.close).collect();
+    assert_eq!(closes, [10.0, 99.0, 21.0]);
+}
+
+#[tokio::test]
+async fn an_older_then_a_newer_ecdc_snapshot_equal_the_newer_alone() {
+    let (Some(april), Some(fin)) = (
+        daily_rows("covid/ecdc_casedistribution_2020-04-23.csv"),
+        daily_rows("covid/ecdc_casedistribution_daily_final_2020-12-14.csv"),
+    ) else {
+        return;
+    };
+    let both = Lake::open("memory://").unwrap();
+    both.upsert(april.clone()).await.unwrap();
+    let report = both.upsert(fin.clone()).await.unwrap();
+    assert_eq!(report.version, Some(2));
+    assert_eq!(report.inserted + report.updated + report.unchanged, 61_900);
+    assert_eq!(report.updated, 513, "ECDC revised 513 of April's rows (cases, deaths or names)");
+    let alone = Lake::open("memory://").unwrap();
+    alone.upsert(fin.clone()).await.unwrap();
+    let (a, b): (Vec<CovidDaily>, Vec<CovidDaily>) = (both.rows().await.unwrap(), alone.rows().await.unwrap());
+    assert_eq!(a.len(), 61_900);
+    assert_eq!(a, b);
+    assert_eq!(a.iter().map(|r| r.cases).sum::<i64>(), 71_503_614);
+    // And the final file again: nothing changes.
+    assert_eq!(alone.upsert(fin).await.unwrap().version, None);
+}
+
+#[tokio::test]
+async fn weekly_rows_round_trip() {
+    let rows = vec![CovidWeekly {
+        country: "Europe (total)".into(),
+        country_code: None,
+        continent: "Europe".into(),
+        population: Some(1),
+        indicator: tributary_schema::markets::Indicator::Deaths,
+        year: 2020,
+        week: 53,
+        week_start: date(2020, 12, 28),
+        weekly_count: -4,
+        rate_14_day: None,
+        cumulative_count: Some(7),
+        source: "s, with a comma".into(),
+    }];
+    let lake = Lake::open("memory://").unwrap();
+    lake.upsert(rows.clone()).await.unwrap();
+    assert_eq!(lake.rows::<CovidWeekly>().await.unwrap(), rows);
+}
+
+#[tokio::test]
+async fn raw_payloads_are_kept_once_per_content_with_a_record_per_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let fetch = |ms| RawFetch { url: "file:///x.csv".into(), fetched_ms: ms, format: "yahoo".into(), etag: None, last_modified: None };
+    let a = lake.put_raw(Dataset::Prices, b"payload", fetch(1)).await.unwrap();
+    let b = lake.put_raw(Dataset::Prices, b"payload", fetch(2)).await.unwrap();
+    assert_eq!(a.payload, b.payload);
+    assert_eq!(a.sha256, "239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e5");
+    assert_eq!(std::fs::read(dir.path().join(&a.payload)).unwrap(), b"payload");
+    let fetches = lake.raw_fetches(Dataset::Prices).await.unwrap();
+    assert_eq!(fetches.iter().map(|f| f.fetch.fetched_ms).collect::<Vec<_>>(), [1, 2]);
+}
+
+#[tokio::test]
+async fn unusable_locations_and_damaged_manifests_are_clear_errors() {
+    let err = Lake::open("s3://bucket/prefix").err().unwrap().to_string();
+    assert!(err.contains("S3 is planned"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    std::fs::create_dir_all(dir.path().join("tables/prices")).unwrap();
+    std::fs::write(dir.path().join("tables/prices/_manifest.json"), b"{not json").unwrap();
+    let err = lake.manifest(Dataset::Prices).await.unwrap_err().to_string();
+    assert!(err.contains("manifest of prices is unreadable"), "{err}");
+}

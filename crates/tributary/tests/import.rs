@@ -1,0 +1,82 @@
+//! `tributary import` end to end: the real ECDC and DAX files into the lake, the "dataset
+//! updated" events on the log, idempotence, and bad input.
+
+mod common;
+
+use common::{stderr, tributary};
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn importing_the_real_files_fills_the_lake_once_and_announces_each_change() {
+    let (Some(ecdc), Some(dax)) = (
+        tributary_test_data::path("covid/ecdc_casedistribution_daily_final_2020-12-14.csv"),
+        tributary_test_data::path("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let import = |args: &[&str]| tributary(dir.path()).arg("import").args(args).output().unwrap();
+
+    let out = import(&[ecdc.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("as ecdc-daily-csv into covid_daily"), "{text}");
+    assert!(text.contains("61900 offered, 61900 new, 0 changed, 0 unchanged; 61900 in the dataset"), "{text}");
+    assert!(text.contains("version 1: changed 2019-12-31 … 2020-12-14"), "{text}");
+
+    let again = import(&[&format!("file://{}", ecdc.display())]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("nothing changed: no new version"), "{}", stdout(&again));
+
+    let out = import(&[dax.to_str().unwrap(), "--symbol", "^GDAXI", "--dataset", "prices"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("skipped: 166 rows without a close"), "{}", stdout(&out));
+
+    // Two changes, two events: the first import of each dataset.
+    let out = tributary(dir.path())
+        .args(["log", "tail", "datasets", "--from-beginning", "--timeout-ms", "500"])
+        .output()
+        .unwrap();
+    let events: Vec<serde_json::Value> =
+        stdout(&out).lines().map(|l| serde_json::from_str(l).expect("one JSON event per line")).collect();
+    assert_eq!(events.len(), 2, "{}", stdout(&out));
+    assert_eq!((events[0]["dataset"].as_str(), events[0]["rows"].as_u64()), (Some("covid_daily"), Some(61_900)));
+    assert_eq!((events[1]["dataset"].as_str(), events[1]["rows"].as_u64()), (Some("prices"), Some(8_846)));
+    assert!(dir.path().join("lake/tables/covid_daily/_manifest.json").is_file());
+}
+
+#[test]
+fn bad_files_and_arguments_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("garbage.csv");
+    std::fs::write(&file, b"\x00\x01\x02 not a dataset\n").unwrap();
+    let out = tributary(dir.path()).args(["import", file.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not a known format"), "{}", stderr(&out));
+
+    let out = tributary(dir.path()).args(["import", "/nonexistent/file.csv"]).output().unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("cannot open /nonexistent/file.csv"), "{}", stderr(&out));
+
+    let out = tributary(dir.path()).args(["import", file.to_str().unwrap(), "--format", "xml"]).output().unwrap();
+    assert!(stderr(&out).contains("'xml' is not a format; accepted:"), "{}", stderr(&out));
+
+    let prices = dir.path().join("p.csv");
+    std::fs::write(&prices, b"Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,1,1,1,1,1\n2020-01-03,1,1,1,oops,1,1\n").unwrap();
+    let out = tributary(dir.path()).args(["import", prices.to_str().unwrap(), "--dataset", "covid_daily"]).output().unwrap();
+    assert!(stderr(&out).contains("holds prices (yahoo), not covid_daily"), "{}", stderr(&out));
+    let out = tributary(dir.path()).args(["import", prices.to_str().unwrap(), "--max-size", "10"]).output().unwrap();
+    assert!(stderr(&out).contains("larger than --max-size (10 bytes)"), "{}", stderr(&out));
+
+    // A bad row is a dead letter; the good one is imported.
+    let out = tributary(dir.path()).args(["import", prices.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("1 offered, 1 new") && stdout(&out).contains("dead letters: 1 rows"), "{}", stdout(&out));
+    let out = tributary(dir.path())
+        .args(["log", "tail", "dead_letters", "--from-beginning", "--timeout-ms", "500"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("Close 'oops' is not a number") && stdout(&out).contains("line 3"), "{}", stdout(&out));
+}
