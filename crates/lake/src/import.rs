@@ -68,7 +68,8 @@ pub async fn import<R: LakeRow>(
         let records = dead_letters.iter().map(|d| Record::new(Bytes::from(d.to_json()))).collect();
         log.append(DEAD_LETTER_TOPIC, records).await?;
     }
-    metrics::counter!("tributary_import_rows_total", "dataset" => R::DATASET.name()).increment(upsert.offered);
+    metrics::counter!("tributary_import_rows_total", "dataset" => R::DATASET.name())
+        .increment(upsert.offered);
     metrics::counter!("tributary_import_dead_letters_total", "dataset" => R::DATASET.name()).increment(n);
     Ok(ImportReport { raw, upsert, event, dead_letters: n })
 }

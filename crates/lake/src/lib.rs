@@ -196,7 +196,12 @@ impl Lake {
             parquet_io::write(&*self.store, &path, &R::to_batch(&rows)).await?;
             written.push(path.clone());
             let (from, to) = (rows.iter().map(R::date).min(), rows.iter().map(R::date).max());
-            let new_part = PartitionFile { path: path.to_string(), rows: rows.len() as u64, min_date: from, max_date: to };
+            let new_part = PartitionFile {
+                path: path.to_string(),
+                rows: rows.len() as u64,
+                min_date: from,
+                max_date: to,
+            };
             if let Some(old_part) = manifest.partitions.insert(year, new_part) {
                 replaced.push(Path::from(old_part.path));
             }
@@ -220,7 +225,12 @@ impl Lake {
 
     /// Keeps a fetched payload as it came (stored once per distinct content) and a record of the
     /// fetch.
-    pub async fn put_raw(&self, dataset: Dataset, payload: &[u8], fetch: RawFetch) -> Result<RawStored, LakeError> {
+    pub async fn put_raw(
+        &self,
+        dataset: Dataset,
+        payload: &[u8],
+        fetch: RawFetch,
+    ) -> Result<RawStored, LakeError> {
         raw::put(&*self.store, dataset, payload, fetch).await
     }
 
@@ -231,7 +241,8 @@ impl Lake {
 }
 
 fn local(path: &str) -> Result<Arc<dyn ObjectStore>, LakeError> {
-    std::fs::create_dir_all(path).map_err(|e| LakeError::Invalid(format!("creating the lake folder {path}: {e}")))?;
+    std::fs::create_dir_all(path)
+        .map_err(|e| LakeError::Invalid(format!("creating the lake folder {path}: {e}")))?;
     let fs = object_store::local::LocalFileSystem::new_with_prefix(path)?;
     Ok(Arc::new(fs))
 }

@@ -12,7 +12,11 @@ use parquet::file::properties::WriterProperties;
 
 use crate::LakeError;
 
-pub(crate) async fn write(store: &dyn ObjectStore, path: &Path, batch: &RecordBatch) -> Result<(), LakeError> {
+pub(crate) async fn write(
+    store: &dyn ObjectStore,
+    path: &Path,
+    batch: &RecordBatch,
+) -> Result<(), LakeError> {
     let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let mut buf = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))?;

@@ -46,8 +46,14 @@ pub(crate) async fn put(
         store.put(&payload_path, PutPayload::from(payload.to_vec())).await?;
     }
     let stored = RawStored { sha256, bytes: payload.len() as u64, payload: payload_path.to_string(), fetch };
-    let record = Path::from(format!("raw/{dataset}/fetches/{:013}-{}.json", stored.fetch.fetched_ms, &stored.sha256[..8]));
-    store.put(&record, PutPayload::from(serde_json::to_vec_pretty(&stored).expect("records serialise"))).await?;
+    let record = Path::from(format!(
+        "raw/{dataset}/fetches/{:013}-{}.json",
+        stored.fetch.fetched_ms,
+        &stored.sha256[..8]
+    ));
+    store
+        .put(&record, PutPayload::from(serde_json::to_vec_pretty(&stored).expect("records serialise")))
+        .await?;
     Ok(stored)
 }
 

@@ -113,7 +113,8 @@ impl LakeRow for CovidDaily {
         let mut date = Date32Builder::with_capacity(rows.len());
         let (mut geo, mut country, mut code, mut continent) =
             (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-        let (mut pop, mut cases, mut deaths) = (Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
+        let (mut pop, mut cases, mut deaths) =
+            (Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
         let mut rate = Float64Builder::new();
         for r in rows {
             date.append_value(days(r.date));
@@ -199,11 +200,17 @@ impl LakeRow for CovidWeekly {
     }
 
     fn to_batch(rows: &[Self]) -> RecordBatch {
-        let (mut country, mut code, mut continent, mut indicator, mut source) =
-            (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        let (mut country, mut code, mut continent, mut indicator, mut source) = (
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+        );
         let (mut pop, mut year, mut count, mut cumulative) =
             (Int64Builder::new(), Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
-        let (mut week, mut start, mut rate) = (UInt32Builder::new(), Date32Builder::new(), Float64Builder::new());
+        let (mut week, mut start, mut rate) =
+            (UInt32Builder::new(), Date32Builder::new(), Float64Builder::new());
         for r in rows {
             country.append_value(&r.country);
             code.append_option(r.country_code.as_deref());
@@ -246,7 +253,8 @@ impl LakeRow for CovidWeekly {
         );
         let (pop, year, count, cumulative) =
             (c.ints("population")?, c.ints("year")?, c.ints("weekly_count")?, c.ints("cumulative_count")?);
-        let (week, start, rate) = (c.get::<UInt32Array>("week")?, c.dates("week_start")?, c.floats("rate_14_day")?);
+        let (week, start, rate) =
+            (c.get::<UInt32Array>("week")?, c.dates("week_start")?, c.floats("rate_14_day")?);
         (0..batch.num_rows())
             .map(|i| {
                 Ok(CovidWeekly {
@@ -306,7 +314,9 @@ impl LakeRow for PriceBar {
         for r in rows {
             symbol.append_value(&r.symbol);
             date.append_value(days(r.date));
-            for (b, v) in f.iter_mut().zip([r.open, r.high, r.low, Some(r.close), r.adj_close, r.volume, r.turnover]) {
+            for (b, v) in
+                f.iter_mut().zip([r.open, r.high, r.low, Some(r.close), r.adj_close, r.volume, r.turnover])
+            {
                 b.append_option(v);
             }
         }

@@ -24,7 +24,10 @@ fn importing_the_real_files_fills_the_lake_once_and_announces_each_change() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("as ecdc-daily-csv into covid_daily"), "{text}");
-    assert!(text.contains("61900 offered, 61900 new, 0 changed, 0 unchanged; 61900 in the dataset"), "{text}");
+    assert!(
+        text.contains("61900 offered, 61900 new, 0 changed, 0 unchanged; 61900 in the dataset"),
+        "{text}"
+    );
     assert!(text.contains("version 1: changed 2019-12-31 … 2020-12-14"), "{text}");
 
     let again = import(&[&format!("file://{}", ecdc.display())]);
@@ -43,7 +46,10 @@ fn importing_the_real_files_fills_the_lake_once_and_announces_each_change() {
     let events: Vec<serde_json::Value> =
         stdout(&out).lines().map(|l| serde_json::from_str(l).expect("one JSON event per line")).collect();
     assert_eq!(events.len(), 2, "{}", stdout(&out));
-    assert_eq!((events[0]["dataset"].as_str(), events[0]["rows"].as_u64()), (Some("covid_daily"), Some(61_900)));
+    assert_eq!(
+        (events[0]["dataset"].as_str(), events[0]["rows"].as_u64()),
+        (Some("covid_daily"), Some(61_900))
+    );
     assert_eq!((events[1]["dataset"].as_str(), events[1]["rows"].as_u64()), (Some("prices"), Some(8_846)));
     assert!(dir.path().join("lake/tables/covid_daily/_manifest.json").is_file());
 }
@@ -58,25 +64,48 @@ fn bad_files_and_arguments_get_clear_errors() {
     assert!(stderr(&out).contains("not a known format"), "{}", stderr(&out));
 
     let out = tributary(dir.path()).args(["import", "/nonexistent/file.csv"]).output().unwrap();
-    assert!(!out.status.success() && stderr(&out).contains("cannot open /nonexistent/file.csv"), "{}", stderr(&out));
+    assert!(
+        !out.status.success() && stderr(&out).contains("cannot open /nonexistent/file.csv"),
+        "{}",
+        stderr(&out)
+    );
 
-    let out = tributary(dir.path()).args(["import", file.to_str().unwrap(), "--format", "xml"]).output().unwrap();
+    let out =
+        tributary(dir.path()).args(["import", file.to_str().unwrap(), "--format", "xml"]).output().unwrap();
     assert!(stderr(&out).contains("'xml' is not a format; accepted:"), "{}", stderr(&out));
 
     let prices = dir.path().join("p.csv");
-    std::fs::write(&prices, b"Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,1,1,1,1,1\n2020-01-03,1,1,1,oops,1,1\n").unwrap();
-    let out = tributary(dir.path()).args(["import", prices.to_str().unwrap(), "--dataset", "covid_daily"]).output().unwrap();
+    std::fs::write(
+        &prices,
+        b"Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,1,1,1,1,1\n2020-01-03,1,1,1,oops,1,1\n",
+    )
+    .unwrap();
+    let out = tributary(dir.path())
+        .args(["import", prices.to_str().unwrap(), "--dataset", "covid_daily"])
+        .output()
+        .unwrap();
     assert!(stderr(&out).contains("holds prices (yahoo), not covid_daily"), "{}", stderr(&out));
-    let out = tributary(dir.path()).args(["import", prices.to_str().unwrap(), "--max-size", "10"]).output().unwrap();
+    let out = tributary(dir.path())
+        .args(["import", prices.to_str().unwrap(), "--max-size", "10"])
+        .output()
+        .unwrap();
     assert!(stderr(&out).contains("larger than --max-size (10 bytes)"), "{}", stderr(&out));
 
     // A bad row is a dead letter; the good one is imported.
     let out = tributary(dir.path()).args(["import", prices.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("1 offered, 1 new") && stdout(&out).contains("dead letters: 1 rows"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 offered, 1 new") && stdout(&out).contains("dead letters: 1 rows"),
+        "{}",
+        stdout(&out)
+    );
     let out = tributary(dir.path())
         .args(["log", "tail", "dead_letters", "--from-beginning", "--timeout-ms", "500"])
         .output()
         .unwrap();
-    assert!(stdout(&out).contains("Close 'oops' is not a number") && stdout(&out).contains("line 3"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Close 'oops' is not a number") && stdout(&out).contains("line 3"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -21,7 +21,10 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
     let path = match args.source.strip_prefix("file://") {
         Some(p) => PathBuf::from(p),
         None if args.source.contains("://") => {
-            anyhow::bail!("'{}': import reads files (a path or file://); HTTP sources are planned", args.source)
+            anyhow::bail!(
+                "'{}': import reads files (a path or file://); HTTP sources are planned",
+                args.source
+            )
         }
         None => PathBuf::from(&args.source),
     };
@@ -31,7 +34,9 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
         .as_deref()
         .map(|d| {
             Dataset::from_name(d).ok_or_else(|| {
-                anyhow::anyhow!("--dataset '{d}' is not a dataset; accepted: covid_daily, covid_weekly, prices")
+                anyhow::anyhow!(
+                    "--dataset '{d}' is not a dataset; accepted: covid_daily, covid_weekly, prices"
+                )
             })
         })
         .transpose()?;
@@ -42,7 +47,8 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
         .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     let url = format!("file://{}", std::fs::canonicalize(&path).unwrap_or(path.clone()).display());
     let now = tributary_log::now_ms();
-    let parsed = parse(&content, format, &url, &symbol, now).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let parsed = parse(&content, format, &url, &symbol, now)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if let Some(d) = dataset
         && d != parsed.format.dataset()
     {
@@ -51,7 +57,13 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
 
     let lake = Lake::open(&config.lake_location())?;
     let log = super::open_log(config).await?;
-    let fetch = RawFetch { url, fetched_ms: now, format: parsed.format.name().into(), etag: None, last_modified: None };
+    let fetch = RawFetch {
+        url,
+        fetched_ms: now,
+        format: parsed.format.name().into(),
+        etag: None,
+        last_modified: None,
+    };
     let (skipped, dead) = (parsed.skipped, parsed.dead_letters);
     let report = match parsed.rows {
         Rows::CovidDaily(rows) => import(&lake, &log, &content, fetch, rows, dead).await,
@@ -68,7 +80,9 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
 fn read_bounded(path: &std::path::Path, max: u64) -> anyhow::Result<Vec<u8>> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut content = Vec::new();
-    file.take(max + 1).read_to_end(&mut content).with_context(|| format!("cannot read {}", path.display()))?;
+    file.take(max + 1)
+        .read_to_end(&mut content)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     if content.len() as u64 > max {
         anyhow::bail!("{} is larger than --max-size ({max} bytes)", path.display());
     }
