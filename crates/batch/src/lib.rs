@@ -1,12 +1,18 @@
 //! **Layer: batch.** Batch views: full recomputation from the lake with SQL on DataFusion, started
 //! by dataset-updated events and by schedule.
 //!
-//! Views are SQL files a user can read and override; results are published to the serving store
-//! per view version, atomically.
-//!
+//! * [`views`]: the views as SQL files, shipped in `crates/batch/views/` and overridable by a
+//!   user's folder;
+//! * [`engine`]: a DataFusion session over the lake's current rows, with the views registered;
 //! * [`stats`]: the statistics of the correlation views (Pearson, Spearman, two-sided p-values),
 //!   exact to SPEC's definitions, with a reason wherever a statistic is undefined.
 //!
-//! Status: the statistics are here; the views on DataFusion land with the rest of issue #4.
+//! Status (issue #4, in progress): the series, aligned and reference views run; the correlation
+//! views, publishing to the serving store and the runner on `datasets` events are next.
 
+pub mod engine;
 pub mod stats;
+pub mod views;
+
+pub use engine::{BatchError, Engine, ViewResult};
+pub use views::View;

@@ -1,0 +1,243 @@
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use tributary_schema::markets::{CovidDaily, PriceBar};
+
+use super::*;
+use crate::views;
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn row(geo: &str, continent: &str, d: NaiveDate, cases: i64, population: Option<i64>) -> CovidDaily {
+    CovidDaily {
+        date: d,
+        geo_id: geo.into(),
+        country: format!("Country {geo}"),
+        country_code: None,
+        continent: continent.into(),
+        population,
+        cases,
+        deaths: cases / 10,
+        rate_14d: None,
+    }
+}
+
+fn bar(d: NaiveDate, open: Option<f64>, close: f64) -> PriceBar {
+    PriceBar {
+        symbol: "^GDAXI".into(),
+        date: d,
+        open,
+        high: None,
+        low: None,
+        close,
+        adj_close: None,
+        volume: None,
+        turnover: None,
+    }
+}
+
+/// `series, date → (c7, g_cases, cases_per_100k, population)` from `series_daily`.
+type SeriesRows = BTreeMap<(String, NaiveDate), (Option<f64>, Option<f64>, Option<f64>, Option<i64>)>;
+
+async fn series_daily(engine: &Engine) -> SeriesRows {
+    let batches = engine
+        .sql("SELECT series, date, c7, g_cases, cases_per_100k, population FROM series_daily")
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for b in batches {
+        let series =
+            datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)
+                .unwrap();
+        let series = series.as_string::<i32>();
+        let dates = b.column(1).as_primitive::<Date32Type>();
+        let (c7, g, per) = (
+            b.column(2).as_primitive::<Float64Type>(),
+            b.column(3).as_primitive::<Float64Type>(),
+            b.column(4).as_primitive::<Float64Type>(),
+        );
+        let pop = b.column(5).as_primitive::<Int64Type>();
+        let get = |a: &datafusion::arrow::array::Float64Array, i| (!a.is_null(i)).then(|| a.value(i));
+        for i in 0..b.num_rows() {
+            let d = NaiveDate::from_num_days_from_ce_opt(dates.value(i) + 719_163).unwrap();
+            out.insert(
+                (series.value(i).to_string(), d),
+                (get(c7, i), get(g, i), get(per, i), (!pop.is_null(i)).then(|| pop.value(i))),
+            );
+        }
+    }
+    out
+}
+
+async fn engine_with(covid: Vec<CovidDaily>, prices: Vec<PriceBar>) -> Engine {
+    let lake = Lake::open("memory://").unwrap();
+    if !covid.is_empty() {
+        lake.upsert(covid).await.unwrap();
+    }
+    if !prices.is_empty() {
+        lake.upsert(prices).await.unwrap();
+    }
+    Engine::new(&lake, views::load(None).unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn seven_day_averages_growth_and_aggregates_follow_the_definitions() {
+    let mut covid = Vec::new();
+    // Austria (EU-27, Europe): 1, 2, …, 9 on 9 consecutive days; population 1,000,000.
+    for (i, cases) in (1..=9).enumerate() {
+        covid.push(row(
+            "AT",
+            "Europe",
+            date(2020, 3, 1) + chrono::Days::new(i as u64),
+            cases,
+            Some(1_000_000),
+        ));
+    }
+    // Japan (Asia): days 1–3, a missing day 4, then days 5–12 with 10 cases each.
+    for day in (1..=3).chain(5..=12) {
+        covid.push(row("JP", "Asia", date(2020, 3, day), 10, Some(500_000)));
+    }
+    let engine = engine_with(covid, vec![]).await;
+    let s = series_daily(&engine).await;
+    let at = |d| s[&("AT".to_string(), date(2020, 3, d))];
+
+    assert_eq!(at(6).0, None, "6 days are not a week");
+    assert_eq!(at(7).0, Some(4.0), "mean of 1..=7");
+    assert_eq!(at(7).1, None, "c7 of the day before does not exist");
+    assert_eq!(at(8).0, Some(5.0));
+    assert!((at(8).1.unwrap() - (6.0f64 / 5.0).ln()).abs() < 1e-15, "g = ln((5 + 1) / (4 + 1))");
+    assert_eq!(at(9).2, Some(9.0 / 1_000_000.0 * 100_000.0));
+
+    // The missing day keeps Japan's c7 NULL until 7 consecutive days exist again.
+    let jp = |d| s[&("JP".to_string(), date(2020, 3, d))].0;
+    assert_eq!((jp(10), jp(11)), (None, Some(10.0)));
+
+    // World: both countries on a date; EU-27: only Austria; continents by continentExp.
+    let world = s[&("WORLD".to_string(), date(2020, 3, 5))];
+    assert_eq!(world.3, Some(1_500_000), "population: the members with a row that day");
+    assert_eq!(world.2, Some((5.0 + 10.0) / 1_500_000.0 * 100_000.0));
+    let world_day4 = s[&("WORLD".to_string(), date(2020, 3, 4))];
+    assert_eq!(world_day4.3, Some(1_000_000), "Japan has no row on the 4th");
+    assert_eq!(s[&("EU27".to_string(), date(2020, 3, 9))], at(9));
+    assert!(s.contains_key(&("CONTINENT:Asia".to_string(), date(2020, 3, 12))));
+    assert!(!s.contains_key(&("EU27".to_string(), date(2020, 3, 12))), "no member has a row");
+}
+
+#[tokio::test]
+async fn growth_is_null_where_an_average_plus_one_is_not_positive() {
+    // Corrections: a week of −2 per day makes c7 = −2, so c7 + 1 = −1 ≤ 0.
+    let covid: Vec<_> =
+        (0..8).map(|i| row("FR", "Europe", date(2020, 6, 1) + chrono::Days::new(i), -2, Some(100))).collect();
+    let engine = engine_with(covid, vec![]).await;
+    let s = series_daily(&engine).await;
+    let fr = s[&("FR".to_string(), date(2020, 6, 8))];
+    assert_eq!((fr.0, fr.1), (Some(-2.0), None));
+}
+
+#[tokio::test]
+async fn log_returns_alignment_and_the_reference_tables() {
+    let covid = vec![
+        row("DE", "Europe", date(2020, 3, 13), 100, Some(83_000_000)),
+        row("DE", "Europe", date(2020, 3, 14), 120, Some(83_000_000)),
+        row("DE", "Europe", date(2020, 3, 16), 150, Some(83_000_000)),
+    ];
+    let prices = vec![bar(date(2020, 3, 13), Some(9000.0), 9232.08), bar(date(2020, 3, 16), None, 8742.25)];
+    let engine = engine_with(covid, prices).await;
+
+    let aligned = engine.compute("aligned_daily").await.unwrap();
+    // Trading days × series with a row that day: DE, WORLD, CONTINENT:Europe and EU27, on the
+    // 13th and the 16th (the 14th is a Saturday: no trading day).
+    assert_eq!(aligned.rows, 8);
+    let r =
+        engine.sql("SELECT log_return FROM aligned_daily WHERE series = 'DE' ORDER BY date").await.unwrap();
+    let returns = r[0].column(0).as_primitive::<Float64Type>();
+    assert!(returns.is_null(0), "no return on the first trading day");
+    assert!((returns.value(1) - (8742.25f64 / 9232.08).ln()).abs() < 1e-15);
+
+    let covid_ref =
+        engine.sql("SELECT cases_prev, cases_change FROM reference_covid ORDER BY date").await.unwrap();
+    let prev = covid_ref[0].column(0).as_primitive::<Int64Type>();
+    let change = covid_ref[0].column(1).as_primitive::<Float64Type>();
+    assert!(prev.is_null(0) && prev.value(1) == 100 && prev.is_null(2), "the 15th is missing");
+    assert!((change.value(1) - 0.2).abs() < 1e-15);
+
+    let prices_ref = engine.sql("SELECT intraday_diff FROM reference_prices ORDER BY date").await.unwrap();
+    let diff = prices_ref[0].column(0).as_primitive::<Float64Type>();
+    assert!((diff.value(0) - 232.08).abs() < 1e-9 && diff.is_null(1));
+}
+
+#[tokio::test]
+async fn a_broken_user_view_names_itself_and_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.sql"), "SELECT no_such_column FROM prices").unwrap();
+    let lake = Lake::open("memory://").unwrap();
+    let err = Engine::new(&lake, views::load(Some(dir.path())).unwrap()).await.err().unwrap().to_string();
+    assert!(
+        err.starts_with("view broken (") && err.contains("broken.sql") && err.contains("no_such_column"),
+        "{err}"
+    );
+}
+
+/// The final ECDC file through `series_daily`, against the definitions computed here row by row
+/// for every country, the world and the EU-27 (SPEC: agreement to 1e-9).
+#[tokio::test]
+async fn series_daily_on_the_real_ecdc_file_matches_an_independent_computation() {
+    let Some(content) = tributary_test_data::read("covid/ecdc_casedistribution_daily_final_2020-12-14.csv")
+    else {
+        return;
+    };
+    let parsed = tributary_sources::formats::parse(&content, None, "final", "", 0).unwrap();
+    let tributary_sources::formats::Rows::CovidDaily(rows) = parsed.rows else { panic!() };
+    const EU27: [&str; 27] = [
+        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "EL", "HU", "IE", "IT", "LV", "LT",
+        "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    ];
+    // series → date → (cases, population)
+    let mut daily: BTreeMap<String, BTreeMap<NaiveDate, (i64, Option<i64>)>> = BTreeMap::new();
+    for r in &rows {
+        let mut add = |series: &str| {
+            let e = daily.entry(series.to_string()).or_default().entry(r.date).or_insert((0, None));
+            e.0 += r.cases;
+            if let Some(p) = r.population {
+                e.1 = Some(e.1.unwrap_or(0) + p);
+            }
+        };
+        add(&r.geo_id);
+        add("WORLD");
+        if EU27.contains(&r.geo_id.as_str()) {
+            add("EU27");
+        }
+    }
+    let engine = engine_with(rows, vec![]).await;
+    let sql = series_daily(&engine).await;
+    let mut checked = 0;
+    for (series, days) in &daily {
+        for (d, (cases, population)) in days {
+            let window: Vec<i64> =
+                (0..7).filter_map(|k| days.get(&(*d - chrono::Days::new(k))).map(|v| v.0)).collect();
+            let c7 = (window.len() == 7).then(|| window.iter().sum::<i64>() as f64 / 7.0);
+            let prev: Vec<i64> =
+                (1..8).filter_map(|k| days.get(&(*d - chrono::Days::new(k))).map(|v| v.0)).collect();
+            let c7_prev = (prev.len() == 7).then(|| prev.iter().sum::<i64>() as f64 / 7.0);
+            let g = match (c7, c7_prev) {
+                (Some(a), Some(b)) if a + 1.0 > 0.0 && b + 1.0 > 0.0 => Some(((a + 1.0) / (b + 1.0)).ln()),
+                _ => None,
+            };
+            let per_100k = population.map(|p| *cases as f64 / p as f64 * 100_000.0);
+            let got = sql[&(series.clone(), *d)];
+            let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            assert!(close(got.0, c7), "{series} {d}: c7 {:?} vs {c7:?}", got.0);
+            assert!(close(got.1, g), "{series} {d}: g {:?} vs {g:?}", got.1);
+            assert!(close(got.2, per_100k), "{series} {d}: per 100k {:?} vs {per_100k:?}", got.2);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 61_900 + daily["WORLD"].len() + daily["EU27"].len());
+}
