@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::RecordBatch;
+pub use datafusion::arrow::array::RecordBatch;
+pub use datafusion::arrow::util::pretty::pretty_format_batches as pretty_format;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use tributary_lake::Lake;

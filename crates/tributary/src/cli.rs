@@ -39,9 +39,38 @@ pub enum Command {
     Kmeans(KmeansArgs),
     /// Import a file of ECDC cases or market prices into the lake (and announce it on the log).
     Import(ImportArgs),
+    /// The batch views (SQL on DataFusion over the lake): list them, or compute them.
+    #[command(subcommand)]
+    Batch(BatchCommand),
     /// Measure performance and print throughput and latency figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// List the views: name, whether it is published, the datasets it reads, where its SQL is.
+    List(BatchViewsArgs),
+    /// Compute every view (or one) over the lake's current data; print rows and timings.
+    Run(BatchRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BatchViewsArgs {
+    /// A folder of `.sql` files that override shipped views by name and add views.
+    #[arg(long, value_name = "DIR")]
+    pub views: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchRunArgs {
+    /// The view to compute (default: every published view).
+    pub view: Option<String>,
+    #[command(flatten)]
+    pub views: BatchViewsArgs,
+    /// Print the first rows of each view computed.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub show: usize,
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,18 @@ fn importing_the_real_files_fills_the_lake_once_and_announces_each_change() {
     );
     assert_eq!((events[1]["dataset"].as_str(), events[1]["rows"].as_u64()), (Some("prices"), Some(8_846)));
     assert!(dir.path().join("lake/tables/covid_daily/_manifest.json").is_file());
+
+    // The views over what was imported.
+    let out = tributary(dir.path()).args(["batch", "run"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = |view: &str| -> u64 {
+        let line = stdout(&out).lines().find(|l| l.starts_with(view)).unwrap_or_default().to_string();
+        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{view}: {line}"))
+    };
+    assert_eq!((rows("reference_covid"), rows("reference_prices")), (61_900, 8_846));
+    assert!(rows("aligned_daily") > 40_000, "trading days of 2020 × series with data");
+    let out = tributary(dir.path()).args(["batch", "run", "nope"]).output().unwrap();
+    assert!(stderr(&out).contains("no view 'nope'; the views are: series_daily"), "{}", stderr(&out));
 }
 
 #[test]

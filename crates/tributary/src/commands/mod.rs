@@ -1,5 +1,6 @@
 //! One module per subcommand. Each takes the loaded [`Config`] and its own arguments.
 
+mod batch;
 mod bench_log;
 mod bench_mobile;
 mod bench_stages;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tributary_log::{EmbeddedLog, LogError};
 
-use crate::cli::{BenchCommand, Command, LogCommand};
+use crate::cli::{BatchCommand, BenchCommand, Command, LogCommand};
 use crate::config::{Config, LogBackend};
 
 /// Runs a subcommand; the exit code says whether everything went through.
@@ -32,6 +33,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(&config, args).await,
         Command::Kmeans(args) => kmeans::run(args),
         Command::Import(args) => import::run(&config, args).await,
+        Command::Batch(BatchCommand::List(args)) => batch::list(args),
+        Command::Batch(BatchCommand::Run(args)) => batch::run(&config, args).await,
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(&config, args).await,
         Command::Bench(BenchCommand::Mobile(args)) => bench_mobile::run(&config, args).await,
     }
