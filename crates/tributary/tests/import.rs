@@ -58,7 +58,10 @@ fn importing_the_real_files_fills_the_lake_once_and_announces_each_change() {
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = |view: &str| -> u64 {
         let line = stdout(&out).lines().find(|l| l.starts_with(view)).unwrap_or_default().to_string();
-        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{view}: {line}"))
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{view}: {line}"))
     };
     assert_eq!((rows("reference_covid"), rows("reference_prices")), (61_900, 8_846));
     assert!(rows("aligned_daily") > 40_000, "trading days of 2020 × series with data");

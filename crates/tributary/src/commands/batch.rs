@@ -14,7 +14,13 @@ pub fn list(args: BatchViewsArgs) -> anyhow::Result<ExitCode> {
     println!("{:<18} {:<9} {:<28} sql", "view", "published", "reads");
     for v in views {
         let reads: Vec<_> = v.reads.iter().map(|d| d.name()).collect();
-        println!("{:<18} {:<9} {:<28} {}", v.name, if v.published { "yes" } else { "no" }, reads.join(", "), v.origin);
+        println!(
+            "{:<18} {:<9} {:<28} {}",
+            v.name,
+            if v.published { "yes" } else { "no" },
+            reads.join(", "),
+            v.origin
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -41,7 +47,7 @@ pub async fn run(config: &Config, args: BatchRunArgs) -> anyhow::Result<ExitCode
             println!("{}", datafusion_pretty(&shown)?);
         }
     }
-    println!("all views in {:.0} ms", started.elapsed().as_secs_f64() * 1e3);
+    println!("all views: {}", super::timing_line(started));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,6 +18,7 @@ use crate::cli::ImportArgs;
 use crate::config::Config;
 
 pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let path = match args.source.strip_prefix("file://") {
         Some(p) => PathBuf::from(p),
         None if args.source.contains("://") => {
@@ -73,6 +74,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
     log.close().await?;
     let report = report.context("import failed")?;
     print_report(&report, parsed.format, skipped);
+    println!("  {}", super::timing_line(started));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -60,3 +60,26 @@ pub async fn open_log(config: &Config) -> anyhow::Result<EmbeddedLog> {
         }
     }
 }
+
+/// This process's peak resident memory in MiB (`VmHWM`), where the OS tells it.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// "took N ms, peak memory M MiB" for a step that started at `started`.
+pub fn timing_line(started: std::time::Instant) -> String {
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    match peak_rss_mib() {
+        Some(mib) => format!("took {ms:.0} ms, peak memory {mib:.0} MiB"),
+        None => format!("took {ms:.0} ms"),
+    }
+}
