@@ -6,13 +6,17 @@
 
 use std::path::PathBuf;
 
-/// The folder of the data sets: `TRIBUTARY_TEST_DATA`, or `../shared/data` beside the repository.
+/// The folder of the data sets: `TRIBUTARY_TEST_DATA`, or `../shared/data` beside the repository,
+/// or the nearest `shared/data` in a folder further up (as `scripts/test` looks for it).
 pub fn root() -> PathBuf {
-    match std::env::var_os("TRIBUTARY_TEST_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        // crates/test-data → the repository → its parent.
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+    if let Some(dir) = std::env::var_os("TRIBUTARY_TEST_DATA") {
+        return PathBuf::from(dir);
     }
+    // crates/test-data → crates → the repository.
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = repo.canonicalize().unwrap_or(repo);
+    let beside = repo.join("../shared/data");
+    repo.ancestors().skip(1).map(|dir| dir.join("shared/data")).find(|d| d.is_dir()).unwrap_or(beside)
 }
 
 /// The path of a data file (e.g. `covid/ecdc_casedistribution_daily_final_2020-12-14.csv`), or
