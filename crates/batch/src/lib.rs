@@ -12,6 +12,7 @@
 
 pub mod engine;
 pub mod stats;
+pub mod udaf;
 pub mod views;
 
 pub use engine::{BatchError, Engine, ViewResult};

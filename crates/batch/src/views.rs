@@ -29,6 +29,12 @@ const SHIPPED: &[(&str, &str, bool, &[Dataset])] = &[
         true,
         &[Dataset::CovidDaily, Dataset::Prices],
     ),
+    (
+        "correlations",
+        include_str!("../views/correlations.sql"),
+        true,
+        &[Dataset::CovidDaily, Dataset::Prices],
+    ),
     ("reference_covid", include_str!("../views/reference_covid.sql"), true, &[Dataset::CovidDaily]),
     ("reference_prices", include_str!("../views/reference_prices.sql"), true, &[Dataset::Prices]),
 ];
@@ -100,13 +106,14 @@ mod tests {
                 "series_daily",
                 "trading_days",
                 "aligned_daily",
+                "correlations",
                 "reference_covid",
                 "reference_prices",
                 "my_view"
             ]
         );
-        assert_eq!(views[4].sql, "SELECT 1 AS x");
-        assert!(views[4].origin.ends_with("reference_prices.sql"));
+        assert_eq!(views[5].sql, "SELECT 1 AS x");
+        assert!(views[5].origin.ends_with("reference_prices.sql"));
         std::fs::write(dir.path().join("bad-name.sql"), "SELECT 1").unwrap();
         assert!(load(Some(dir.path())).unwrap_err().contains("a view name is letters"));
         assert!(

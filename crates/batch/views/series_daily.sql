@@ -3,6 +3,7 @@
 -- the series has data (an aggregate: at least one member has a row).
 --
 --   series      geoId for a country; WORLD, EU27, or CONTINENT:<name> for an aggregate
+--   day         the date as days since 1970-01-01 (for joins at a lag)
 --   c7, d7      mean of the 7 calendar days d−6..d; NULL unless all 7 rows exist
 --   g_cases     ln((c7(d) + 1) / (c7(d−1) + 1)); NULL where either side is ≤ 0 (deaths: g_deaths)
 --   *_per_100k  value / population × 100,000 (an aggregate's population on a date is the sum over
@@ -40,7 +41,7 @@ previous AS (
     FROM averaged
     WINDOW s AS (PARTITION BY series ORDER BY day)
 )
-SELECT series, series_name, kind, date, cases, deaths, population, c7, d7,
+SELECT series, series_name, kind, date, day, cases, deaths, population, c7, d7,
        CASE WHEN c7 + 1 > 0 AND c7_prev + 1 > 0 THEN ln((c7 + 1) / (c7_prev + 1)) END AS g_cases,
        CASE WHEN d7 + 1 > 0 AND d7_prev + 1 > 0 THEN ln((d7 + 1) / (d7_prev + 1)) END AS g_deaths,
        CAST(cases AS DOUBLE) / population * 100000 AS cases_per_100k,

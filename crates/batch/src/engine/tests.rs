@@ -241,3 +241,84 @@ async fn series_daily_on_the_real_ecdc_file_matches_an_independent_computation()
     }
     assert_eq!(checked, 61_900 + daily["WORLD"].len() + daily["EU27"].len());
 }
+
+#[tokio::test]
+async fn correlations_peak_at_the_lag_where_covid_leads_the_market() {
+    // Cases that wander; the "index" follows their 7-day average three days later.
+    let start = date(2020, 3, 1);
+    // A linear congruential sequence: no period within 80 days, so no other lag lines up.
+    let mut state = 12_345u64;
+    let cases: Vec<i64> = (0..80)
+        .map(|_| {
+            state = (state * 1_103_515_245 + 12_345) % (1 << 31);
+            100 + (state % 500) as i64
+        })
+        .collect();
+    let covid: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| row("IT", "Europe", start + chrono::Days::new(i as u64), *c, Some(1000)))
+        .collect();
+    let c7 = |i: usize| (i >= 6).then(|| cases[i - 6..=i].iter().sum::<i64>() as f64 / 7.0);
+    let prices: Vec<_> = (9..80usize)
+        .map(|i| bar(start + chrono::Days::new(i as u64), None, 1000.0 + c7(i - 3).unwrap()))
+        .collect();
+    let engine = engine_with(covid, prices).await;
+    let got = engine
+        .sql("SELECT lag, n, pearson, spearman, pearson_p, reason FROM correlations WHERE series = 'IT' AND measure = 'cases' AND kind = 'levels' ORDER BY lag")
+        .await
+        .unwrap();
+    let mut by_lag = BTreeMap::new();
+    for b in &got {
+        let (lag, n) = (
+            b.column(0).as_primitive::<datafusion::arrow::datatypes::Int32Type>(),
+            b.column(1).as_primitive::<Int64Type>(),
+        );
+        let (p, s, pp) = (
+            b.column(2).as_primitive::<Float64Type>(),
+            b.column(3).as_primitive::<Float64Type>(),
+            b.column(4).as_primitive::<Float64Type>(),
+        );
+        for i in 0..b.num_rows() {
+            by_lag.insert(lag.value(i), (n.value(i), p.value(i), s.value(i), pp.value(i)));
+        }
+    }
+    assert_eq!(by_lag.len(), 57, "lags −28..=28");
+    let (n, pearson, spearman, p) = by_lag[&3];
+    assert_eq!(n, 71, "every trading day has c7 three days earlier");
+    assert!((pearson - 1.0).abs() < 1e-12 && (spearman - 1.0).abs() < 1e-12 && p < 1e-12, "{:?}", by_lag[&3]);
+    for (lag, (_, r, _, _)) in &by_lag {
+        if *lag != 3 {
+            assert!(*r < 1.0 - 1e-9, "lag {lag}: r = {r}, only lag 3 is perfect");
+        }
+    }
+    // The same pairs through the statistics directly.
+    let xs: Vec<f64> = (9..80usize).map(|i| 1000.0 + c7(i - 3).unwrap()).collect();
+    let ys: Vec<f64> = (9..80usize).filter_map(|i| c7(i - 5)).collect();
+    let direct = crate::stats::pearson(&xs[xs.len() - ys.len()..], &ys).unwrap();
+    assert!((by_lag[&5].1 - direct.coefficient).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn undefined_correlations_are_null_with_their_reason() {
+    let start = date(2020, 3, 1);
+    // A constant country: its c7 never varies. Two trading days only for the market.
+    let covid: Vec<_> =
+        (0..20u64).map(|i| row("SM", "Europe", start + chrono::Days::new(i), 4, Some(1))).collect();
+    let prices = vec![
+        bar(date(2020, 3, 18), None, 10.0),
+        bar(date(2020, 3, 19), None, 11.0),
+        bar(date(2020, 3, 20), None, 12.5),
+    ];
+    let engine = engine_with(covid, prices).await;
+    let got = engine
+        .sql("SELECT lag, n, pearson, reason FROM correlations WHERE series = 'SM' AND measure = 'cases' AND kind = 'levels' AND lag IN (0, 12, 28) ORDER BY lag")
+        .await
+        .unwrap();
+    let b = &got[0];
+    assert_eq!(b.num_rows(), 2, "lag 28: no trading day has COVID data 28 days before, so no row");
+    let (n, reasons) = (b.column(1).as_primitive::<Int64Type>(), b.column(3).as_string::<i32>());
+    assert!(b.column(2).is_null(0) && b.column(2).is_null(1));
+    assert_eq!((n.value(0), reasons.value(0)), (3, "zero variance"), "lag 0: 3 pairs, c7 constant");
+    assert_eq!((n.value(1), reasons.value(1)), (2, "n = 2 < 3"), "lag 12: c7 exists from the 7th only");
+}
