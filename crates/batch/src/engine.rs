@@ -50,17 +50,10 @@ impl Engine {
         let ctx = SessionContext::new_with_config(session_config());
         ctx.register_udaf(crate::udaf::correlation());
         for dataset in Dataset::ALL {
+            let fail = |error| BatchError::View { view: dataset.name().into(), origin: "lake".into(), error };
             let (schema, batches) = lake.batches(dataset).await?;
-            let table = MemTable::try_new(schema, vec![batches]).map_err(|error| BatchError::View {
-                view: dataset.name().into(),
-                origin: "lake".into(),
-                error,
-            })?;
-            ctx.register_table(dataset.name(), Arc::new(table)).map_err(|error| BatchError::View {
-                view: dataset.name().into(),
-                origin: "lake".into(),
-                error,
-            })?;
+            let table = MemTable::try_new(schema, vec![batches]).map_err(fail)?;
+            ctx.register_table(dataset.name(), Arc::new(table)).map_err(fail)?;
         }
         for v in &views {
             let fail = |error| BatchError::View { view: v.name.clone(), origin: v.origin.clone(), error };

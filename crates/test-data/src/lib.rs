@@ -6,17 +6,23 @@
 
 use std::path::PathBuf;
 
-/// The folder of the data sets: `TRIBUTARY_TEST_DATA`, or `../shared/data` beside the repository,
-/// or the nearest `shared/data` in a folder further up (as `scripts/test` looks for it).
+/// The folder of the data sets: `TRIBUTARY_TEST_DATA`, or the nearest `shared/data` in a folder
+/// above the crate under test (`../shared/data` beside the repository, or further up).
+///
+/// The crate is found through `CARGO_MANIFEST_DIR` as cargo sets it when it *runs* a test, not
+/// as it was when this crate was compiled: builds share one target folder across checkouts, and
+/// a compiled-in path can name a checkout that is gone.
 pub fn root() -> PathBuf {
     if let Some(dir) = std::env::var_os("TRIBUTARY_TEST_DATA") {
         return PathBuf::from(dir);
     }
-    // crates/test-data → crates → the repository.
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let repo = repo.canonicalize().unwrap_or(repo);
-    let beside = repo.join("../shared/data");
-    repo.ancestors().skip(1).map(|dir| dir.join("shared/data")).find(|d| d.is_dir()).unwrap_or(beside)
+    let start = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let start = start.canonicalize().unwrap_or(start);
+    start
+        .ancestors()
+        .map(|dir| dir.join("shared/data"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| start.join("../../../shared/data"))
 }
 
 /// The path of a data file (e.g. `covid/ecdc_casedistribution_daily_final_2020-12-14.csv`), or

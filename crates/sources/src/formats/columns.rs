@@ -16,12 +16,14 @@ impl Header {
         let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
         let mut record = csv::ByteRecord::new();
         match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => return Err("the file is empty".into()),
-            Err(e) => return Err(format!("header: {e}")),
+            Ok(true) => Ok(Self::from_record(&record)),
+            Ok(false) => Err("the file is empty".into()),
+            Err(e) => Err(format!("header: {e}")),
         }
-        let names = record.iter().map(|n| String::from_utf8_lossy(n).trim().to_string()).collect();
-        Ok(Self { names })
+    }
+
+    fn from_record(record: &csv::ByteRecord) -> Self {
+        Self { names: record.iter().map(|n| String::from_utf8_lossy(n).trim().to_string()).collect() }
     }
 
     /// Whether a column of this name exists.
@@ -87,11 +89,9 @@ pub(super) fn for_each_row<C>(
     mut row: impl FnMut(&C, &Row<'_>, &mut Output<'_>) -> Result<(), String>,
 ) -> Result<(), String> {
     let content = content.strip_prefix(b"\xef\xbb\xbf").unwrap_or(content);
-    let header_end = memchr::memchr(b'\n', content).unwrap_or(content.len());
-    let head = Header::parse(&content[..header_end])?;
-    let columns = header(&head)?;
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(content);
-    reader.byte_headers().map_err(|e| format!("header: {e}"))?;
+    let head = Header::from_record(reader.byte_headers().map_err(|e| format!("header: {e}"))?);
+    let columns = header(&head)?;
     let mut record = csv::ByteRecord::new();
     // Line numbers counted here: csv's own lag a line behind after a CRLF.
     let (mut line, mut counted_to) = (1u64, 0usize);
