@@ -518,7 +518,10 @@ mod tests {
 
     #[test]
     fn the_example_file_is_valid_and_matches_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tributary.example.toml");
+        // The folder cargo runs the test in, not the one compiled in (builds share a target folder
+        // across checkouts).
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+        let path = Path::new(&manifest_dir).join("../../tributary.example.toml");
         let c = load(Some(&path), env(&[]), &FlagOverrides::default()).unwrap();
         assert_eq!(c, Config::default(), "the example documents the defaults");
     }
