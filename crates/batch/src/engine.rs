@@ -1,9 +1,11 @@
 //! Running the views on DataFusion over the lake's current rows.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use datafusion::arrow::array::RecordBatch;
+pub use datafusion::arrow::datatypes::SchemaRef;
 pub use datafusion::arrow::util::pretty::pretty_format_batches as pretty_format;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
@@ -17,14 +19,27 @@ use crate::views::View;
 pub enum BatchError {
     #[error(transparent)]
     Lake(#[from] tributary_lake::LakeError),
+    #[error(transparent)]
+    Store(#[from] tributary_store::StoreError),
+    #[error("batch runner: {0}")]
+    Log(#[from] tributary_log::LogError),
     #[error("view {view} ({origin}): {error}")]
     View { view: String, origin: String, error: datafusion::error::DataFusionError },
 }
 
+/// A dataset and the lake version of it that a computation read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasetVersion {
+    pub dataset: Dataset,
+    pub version: u64,
+}
+
 /// One view's result.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ViewResult {
     pub name: String,
+    /// The columns (also when there are no rows).
+    pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
     pub rows: usize,
     pub elapsed: Duration,
@@ -37,30 +52,38 @@ fn session_config() -> datafusion::prelude::SessionConfig {
     datafusion::prelude::SessionConfig::new().with_target_partitions(1)
 }
 
-/// A DataFusion session with the lake's datasets as tables (`covid_daily`, `covid_weekly`,
-/// `prices`) and every view registered, in order.
+/// A DataFusion session over the lake's datasets (`covid_daily`, `covid_weekly`, `prices`) that
+/// computes views on demand. A view is computed once per engine: its result is registered as an
+/// in-memory table under its name, so the views that read it (and queries) reuse it instead of
+/// recomputing it. The lake's rows are loaded once, when the engine is made: one engine is one
+/// consistent snapshot.
 pub struct Engine {
     ctx: SessionContext,
     views: Vec<View>,
+    dataset_versions: Vec<DatasetVersion>,
+    computed: Mutex<HashMap<String, ViewResult>>,
 }
 
 impl Engine {
-    /// Loads the datasets' current rows from the lake and registers the views.
+    /// Loads the datasets' current rows from the lake.
     pub async fn new(lake: &Lake, views: Vec<View>) -> Result<Self, BatchError> {
         let ctx = SessionContext::new_with_config(session_config());
+        let mut dataset_versions = Vec::new();
         ctx.register_udaf(crate::udaf::correlation());
         for dataset in Dataset::ALL {
             let fail = |error| BatchError::View { view: dataset.name().into(), origin: "lake".into(), error };
-            let (schema, batches) = lake.batches(dataset).await?;
-            let table = MemTable::try_new(schema, vec![batches]).map_err(fail)?;
+            let snapshot = lake.snapshot(dataset).await?;
+            let table =
+                MemTable::try_new(snapshot.schema.clone(), vec![snapshot.batches.clone()]).map_err(fail)?;
             ctx.register_table(dataset.name(), Arc::new(table)).map_err(fail)?;
+            dataset_versions.push(DatasetVersion { dataset, version: snapshot.version });
         }
-        for v in &views {
-            let fail = |error| BatchError::View { view: v.name.clone(), origin: v.origin.clone(), error };
-            let df = ctx.sql(&v.sql).await.map_err(fail)?;
-            ctx.register_table(v.name.as_str(), df.into_view()).map_err(fail)?;
-        }
-        Ok(Self { ctx, views })
+        Ok(Self { ctx, views, dataset_versions, computed: Mutex::new(HashMap::new()) })
+    }
+
+    /// The version of each dataset this engine read (its snapshot of the lake).
+    pub fn dataset_versions(&self) -> &[DatasetVersion] {
+        &self.dataset_versions
     }
 
     /// The views, in order.
@@ -68,21 +91,95 @@ impl Engine {
         &self.views
     }
 
-    /// Computes one view.
+    /// Computes one view (and first the views it reads, if not yet computed).
     pub async fn compute(&self, name: &str) -> Result<ViewResult, BatchError> {
-        let started = Instant::now();
-        let origin = self.views.iter().find(|v| v.name == name).map_or("?".into(), |v| v.origin.clone());
-        let fail = |error| BatchError::View { view: name.into(), origin: origin.clone(), error };
-        let df = self.ctx.table(name).await.map_err(fail)?;
-        let batches = df.collect().await.map_err(fail)?;
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        Ok(ViewResult { name: name.into(), batches, rows, elapsed: started.elapsed() })
+        match self.compute_with_dependencies(name).await?.pop() {
+            Some(result) => Ok(result),
+            None => Ok(self.computed.lock().expect("not poisoned")[name].clone()),
+        }
     }
 
-    /// Runs any SQL over the tables and views (for tests and the CLI).
+    /// Computes the views `name` reads that are not yet computed, then `name` itself (unless it
+    /// was computed before), and returns those newly computed, in order.
+    pub async fn compute_with_dependencies(&self, name: &str) -> Result<Vec<ViewResult>, BatchError> {
+        if !self.views.iter().any(|v| v.name == name) {
+            let error = datafusion::error::DataFusionError::Plan(format!("no view named {name}"));
+            return Err(BatchError::View { view: name.into(), origin: "?".into(), error });
+        }
+        let mut results = Vec::new();
+        for v in self.pending(&[name.to_string()]) {
+            results.push(self.materialize(v).await?);
+        }
+        Ok(results)
+    }
+
+    /// Computes every view, in order; each result's time is its own (the views it reads were
+    /// computed before it).
+    pub async fn compute_all(&self) -> Result<Vec<ViewResult>, BatchError> {
+        let names: Vec<String> = self.views.iter().map(|v| v.name.clone()).collect();
+        let mut results = Vec::new();
+        for v in self.pending(&names) {
+            results.push(self.materialize(v).await?);
+        }
+        Ok(results)
+    }
+
+    /// Runs any SQL over the datasets and views (for tests and the CLI); the views it reads are
+    /// computed first.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, BatchError> {
         let fail = |error| BatchError::View { view: "query".into(), origin: "sql".into(), error };
+        let tables =
+            crate::views::tables_read(sql).map_err(|e| fail(datafusion::error::DataFusionError::Plan(e)))?;
+        for v in self.pending(&tables) {
+            self.materialize(v).await?;
+        }
         self.ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)
+    }
+
+    /// The views among `names` not yet computed, with the views they read (transitively),
+    /// dependencies first. `views::load` has ruled out cycles.
+    fn pending(&self, names: &[String]) -> Vec<&View> {
+        let computed = self.computed.lock().expect("not poisoned");
+        let mut order: Vec<&View> = Vec::new();
+        // Depth-first, post-order: a view is placed after everything it reads.
+        fn visit<'a>(
+            v: &'a View,
+            all: &'a [View],
+            done: &HashMap<String, ViewResult>,
+            order: &mut Vec<&'a View>,
+        ) {
+            if done.contains_key(&v.name) || order.iter().any(|o| o.name == v.name) {
+                return;
+            }
+            for dep in &v.depends_on {
+                if let Some(d) = all.iter().find(|x| &x.name == dep) {
+                    visit(d, all, done, order);
+                }
+            }
+            order.push(v);
+        }
+        for name in names {
+            if let Some(v) = self.views.iter().find(|v| &v.name == name) {
+                visit(v, &self.views, &computed, &mut order);
+            }
+        }
+        order
+    }
+
+    /// Runs a view's SQL and registers its result as a table under its name.
+    async fn materialize(&self, view: &View) -> Result<ViewResult, BatchError> {
+        let started = Instant::now();
+        let fail = |error| BatchError::View { view: view.name.clone(), origin: view.origin.clone(), error };
+        let df = self.ctx.sql(&view.sql).await.map_err(fail)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(fail)?;
+        let table = MemTable::try_new(schema.clone(), vec![batches.clone()]).map_err(fail)?;
+        self.ctx.register_table(view.name.as_str(), Arc::new(table)).map_err(fail)?;
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        let result =
+            ViewResult { name: view.name.clone(), schema, batches, rows, elapsed: started.elapsed() };
+        self.computed.lock().expect("not poisoned").insert(view.name.clone(), result.clone());
+        Ok(result)
     }
 }
 

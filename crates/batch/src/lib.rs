@@ -11,9 +11,14 @@
 //! views, publishing to the serving store and the runner on `datasets` events are next.
 
 pub mod engine;
+pub mod runner;
 pub mod stats;
 pub mod udaf;
 pub mod views;
 
-pub use engine::{BatchError, Engine, ViewResult};
+#[cfg(test)]
+mod test_support;
+
+pub use engine::{BatchError, DatasetVersion, Engine, ViewResult};
+pub use runner::{FollowConfig, RunReport, Runner, Selection, ViewRun, follow};
 pub use views::View;

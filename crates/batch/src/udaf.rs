@@ -1,27 +1,48 @@
-//! `correlation(x, y)`: a DataFusion aggregate over the pairs of a group where both values are
-//! present, returning a struct of every statistic of [`crate::stats`] for them:
+//! `correlation(x, y [, required_n])`: a DataFusion aggregate over the pairs of a group where
+//! both values are present, returning a struct of every statistic of [`crate::stats`] for them:
 //! `{n, pearson, pearson_p, spearman, spearman_p, reason}`. Statistics that are undefined are
-//! NULL and `reason` says why. Spearman needs all the pairs (ranks), so the accumulator keeps
-//! them; groups are small (a few hundred trading days).
+//! NULL and `reason` says why.
+//!
+//! With `required_n` (a constant), the whole struct is NULL unless exactly that many pairs are
+//! present: a rolling window `ROWS BETWEEN W − 1 PRECEDING AND CURRENT ROW` with
+//! `correlation(x, y, W)` reports only the windows in which all W pairs exist.
+//!
+//! Spearman needs all the pairs (ranks), so the state is the pairs themselves; groups are small
+//! (a few hundred trading days). The aggregate has a groups accumulator (one vector of pairs per
+//! group, filled straight from the input columns) for `GROUP BY`, and retracts pairs for sliding
+//! window frames.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StringArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Float64Builder, Int64Array, ListBuilder,
+    StringArray, StructArray,
 };
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, TypeSignature,
+    Volatility,
+};
+use datafusion::physical_expr::expressions::Literal;
 
 use crate::stats::{Correlation, Undefined, pearson, spearman};
 
 /// The `correlation` aggregate, ready to register.
 pub fn correlation() -> AggregateUDF {
+    use DataType::{Float64, Int64};
     AggregateUDF::from(CorrelationUdaf {
-        signature: Signature::exact(vec![DataType::Float64, DataType::Float64], Volatility::Immutable),
+        signature: Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![Float64, Float64]),
+                TypeSignature::Exact(vec![Float64, Float64, Int64]),
+            ],
+            Volatility::Immutable,
+        ),
     })
 }
 
@@ -45,6 +66,17 @@ fn list_of_f64() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
 }
 
+/// The constant third argument, if given.
+fn required_n(args: &AccumulatorArgs) -> Result<Option<usize>> {
+    let Some(expr) = args.exprs.get(2) else { return Ok(None) };
+    match expr.as_any().downcast_ref::<Literal>().map(Literal::value) {
+        Some(ScalarValue::Int64(Some(n))) if *n >= 1 => Ok(Some(*n as usize)),
+        _ => plan_err!(
+            "the third argument of correlation (the required number of pairs) must be a constant ≥ 1"
+        ),
+    }
+}
+
 impl AggregateUDFImpl for CorrelationUdaf {
     fn as_any(&self) -> &dyn Any {
         self
@@ -58,8 +90,8 @@ impl AggregateUDFImpl for CorrelationUdaf {
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(DataType::Struct(result_fields()))
     }
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Pairs::default()))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(PairsAccumulator { pairs: Pairs::default(), required: required_n(&args)? }))
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![
@@ -67,35 +99,131 @@ impl AggregateUDFImpl for CorrelationUdaf {
             Arc::new(Field::new(format_state_name(args.name, "y"), list_of_f64(), true)),
         ])
     }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(GroupsPairs { groups: Vec::new(), required: required_n(&args)? }))
+    }
 }
 
-/// The pairs seen so far, both values present.
+/// The pairs of one group in which both values are present. `start` skips pairs retracted by a
+/// sliding window frame (compacted now and then, so that memory stays bounded).
 #[derive(Debug, Default)]
 struct Pairs {
     x: Vec<f64>,
     y: Vec<f64>,
+    start: usize,
 }
 
 impl Pairs {
+    fn push(&mut self, x: f64, y: f64) {
+        self.x.push(x);
+        self.y.push(y);
+    }
+
+    /// Appends the rows of `x` and `y` where both are valid.
     fn push_arrays(&mut self, x: &ArrayRef, y: &ArrayRef) {
         let (x, y) = (x.as_primitive::<Float64Type>(), y.as_primitive::<Float64Type>());
         for i in 0..x.len().min(y.len()) {
             if x.is_valid(i) && y.is_valid(i) {
-                self.x.push(x.value(i));
-                self.y.push(y.value(i));
+                self.push(x.value(i), y.value(i));
             }
         }
     }
+
+    /// Drops the oldest pairs: as many as the rows of `x` and `y` where both are valid.
+    fn retract_arrays(&mut self, x: &ArrayRef, y: &ArrayRef) {
+        let both_valid = (0..x.len().min(y.len())).filter(|&i| x.is_valid(i) && y.is_valid(i)).count();
+        self.start = (self.start + both_valid).min(self.x.len());
+        if self.start > 1024 && self.start * 2 > self.x.len() {
+            self.x.drain(..self.start);
+            self.y.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    fn xs(&self) -> &[f64] {
+        &self.x[self.start..]
+    }
+
+    fn ys(&self) -> &[f64] {
+        &self.y[self.start..]
+    }
+
+    fn len(&self) -> usize {
+        self.x.len() - self.start
+    }
+
+    fn heap_size(&self) -> usize {
+        (self.x.capacity() + self.y.capacity()) * std::mem::size_of::<f64>()
+    }
 }
 
-fn list(values: &[f64]) -> ScalarValue {
-    let array = ListArray::from_iter_primitive::<Float64Type, _, _>([Some(values.iter().map(|v| Some(*v)))]);
-    ScalarValue::List(Arc::new(array))
+/// The statistics of one group, or `None` where `required` pairs were asked for and not present.
+struct Statistics {
+    n: usize,
+    pearson: Result<Correlation, Undefined>,
+    spearman: Result<Correlation, Undefined>,
 }
 
-impl Accumulator for Pairs {
+fn statistics(pairs: &Pairs, required: Option<usize>) -> Option<Statistics> {
+    if required.is_some_and(|r| r != pairs.len()) {
+        return None;
+    }
+    let (x, y) = (pairs.xs(), pairs.ys());
+    Some(Statistics { n: x.len(), pearson: pearson(x, y), spearman: spearman(x, y) })
+}
+
+/// One struct per group; a group without statistics is a NULL struct.
+fn struct_array(stats: &[Option<Statistics>]) -> Result<StructArray> {
+    let coefficient = |c: &Result<Correlation, Undefined>| c.as_ref().ok().map(|c| c.coefficient);
+    let p_value = |c: &Result<Correlation, Undefined>| c.as_ref().ok().map(|c| c.p_value);
+    let field = |f: &dyn Fn(&Statistics) -> Option<f64>| -> ArrayRef {
+        Arc::new(stats.iter().map(|s| s.as_ref().and_then(f)).collect::<Float64Array>())
+    };
+    // Spearman can be undefined where Pearson is not (never the other way round for finite
+    // data), so the reason reports the first that failed.
+    let reasons: StringArray = stats
+        .iter()
+        .map(|s| s.as_ref().and_then(|s| s.pearson.err().or(s.spearman.err()).map(Undefined::reason)))
+        .collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(stats.iter().map(|s| s.as_ref().map_or(0, |s| s.n as i64)).collect::<Int64Array>()),
+        field(&|s| coefficient(&s.pearson)),
+        field(&|s| p_value(&s.pearson)),
+        field(&|s| coefficient(&s.spearman)),
+        field(&|s| p_value(&s.spearman)),
+        Arc::new(reasons),
+    ];
+    let nulls =
+        stats.iter().any(Option::is_none).then(|| NullBuffer::from_iter(stats.iter().map(Option::is_some)));
+    Ok(StructArray::try_new(result_fields(), columns, nulls)?)
+}
+
+/// The state of groups: the x values and the y values, each a list per group.
+fn state_lists<'a>(groups: impl Iterator<Item = &'a Pairs> + Clone) -> Vec<ArrayRef> {
+    let list = |values: &dyn Fn(&'a Pairs) -> &'a [f64]| -> ArrayRef {
+        let mut builder = ListBuilder::new(Float64Builder::new());
+        for pairs in groups.clone() {
+            builder.values().append_slice(values(pairs));
+            builder.append(true);
+        }
+        Arc::new(builder.finish())
+    };
+    vec![list(&Pairs::xs), list(&Pairs::ys)]
+}
+
+/// The accumulator of one group (window frames, and aggregates without `GROUP BY`).
+#[derive(Debug)]
+struct PairsAccumulator {
+    pairs: Pairs,
+    required: Option<usize>,
+}
+
+impl Accumulator for PairsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.push_arrays(&values[0], &values[1]);
+        self.pairs.push_arrays(&values[0], &values[1]);
         Ok(())
     }
 
@@ -103,35 +231,115 @@ impl Accumulator for Pairs {
         let (xs, ys) = (states[0].as_list::<i32>(), states[1].as_list::<i32>());
         for i in 0..xs.len() {
             if xs.is_valid(i) && ys.is_valid(i) {
-                self.push_arrays(&xs.value(i), &ys.value(i));
+                self.pairs.push_arrays(&xs.value(i), &ys.value(i));
             }
         }
         Ok(())
     }
 
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.pairs.retract_arrays(&values[0], &values[1]);
+        Ok(())
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![list(&self.x), list(&self.y)])
+        state_lists(std::iter::once(&self.pairs))
+            .iter()
+            .map(|list| ScalarValue::try_from_array(list, 0))
+            .collect()
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let (p, s) = (pearson(&self.x, &self.y), spearman(&self.x, &self.y));
-        let value = |c: &Result<Correlation, Undefined>| c.as_ref().ok().map(|c| c.coefficient);
-        let p_value = |c: &Result<Correlation, Undefined>| c.as_ref().ok().map(|c| c.p_value);
-        // Spearman can be undefined where Pearson is not (never the other way round for finite
-        // data), so the reason reports the first that failed.
-        let reason = p.err().or(s.err()).map(Undefined::reason);
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(vec![self.x.len() as i64])),
-            Arc::new(Float64Array::from(vec![value(&p)])),
-            Arc::new(Float64Array::from(vec![p_value(&p)])),
-            Arc::new(Float64Array::from(vec![value(&s)])),
-            Arc::new(Float64Array::from(vec![p_value(&s)])),
-            Arc::new(StringArray::from(vec![reason])),
-        ];
-        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(result_fields(), columns, None)?)))
+        let array = struct_array(&[statistics(&self.pairs, self.required)])?;
+        ScalarValue::try_from_array(&array, 0)
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + (self.x.capacity() + self.y.capacity()) * std::mem::size_of::<f64>()
+        std::mem::size_of_val(self) + self.pairs.heap_size()
     }
 }
+
+/// The accumulator of many groups (`GROUP BY`): one [`Pairs`] per group index.
+#[derive(Debug)]
+struct GroupsPairs {
+    groups: Vec<Pairs>,
+    required: Option<usize>,
+}
+
+impl GroupsPairs {
+    fn push_rows(
+        &mut self,
+        x: &Float64Array,
+        y: &Float64Array,
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) {
+        if self.groups.len() < total_num_groups {
+            self.groups.resize_with(total_num_groups, Pairs::default);
+        }
+        for (i, &group) in group_indices.iter().enumerate() {
+            let selected = filter.is_none_or(|f| f.is_valid(i) && f.value(i));
+            if selected && x.is_valid(i) && y.is_valid(i) {
+                self.groups[group].push(x.value(i), y.value(i));
+            }
+        }
+    }
+}
+
+impl GroupsAccumulator for GroupsPairs {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let (x, y) = (values[0].as_primitive::<Float64Type>(), values[1].as_primitive::<Float64Type>());
+        self.push_rows(x, y, group_indices, opt_filter, total_num_groups);
+        Ok(())
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        if self.groups.len() < total_num_groups {
+            self.groups.resize_with(total_num_groups, Pairs::default);
+        }
+        let (xs, ys) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
+        for (i, &group) in group_indices.iter().enumerate() {
+            let selected = opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
+            if selected && xs.is_valid(i) && ys.is_valid(i) {
+                self.groups[group].push_arrays(&xs.value(i), &ys.value(i));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        let stats: Vec<_> = groups.iter().map(|g| statistics(g, self.required)).collect();
+        Ok(Arc::new(struct_array(&stats)?))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        Ok(state_lists(groups.iter()))
+    }
+
+    fn size(&self) -> usize {
+        self.groups.capacity() * std::mem::size_of::<Pairs>()
+            + self.groups.iter().map(Pairs::heap_size).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests;

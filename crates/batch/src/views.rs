@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use datafusion::sql::parser::DFParser;
+use datafusion::sql::resolve::resolve_table_references;
 use tributary_schema::markets::Dataset;
 
 /// One view: its name (the file name without `.sql`), its SQL, and whether its rows are
@@ -15,43 +17,45 @@ pub struct View {
     pub published: bool,
     /// Where the SQL came from: `shipped` or the user's file.
     pub origin: String,
-    /// The datasets it reads, directly or through the views before it.
+    /// The views it reads directly (found in its SQL).
+    pub depends_on: Vec<String>,
+    /// The datasets it reads, directly or through the views it depends on.
     pub reads: Vec<Dataset>,
 }
 
-/// The shipped views, in dependency order: (name, SQL, published, datasets read).
-const SHIPPED: &[(&str, &str, bool, &[Dataset])] = &[
-    ("series_daily", include_str!("../views/series_daily.sql"), false, &[Dataset::CovidDaily]),
-    ("trading_days", include_str!("../views/trading_days.sql"), false, &[Dataset::Prices]),
-    (
-        "aligned_daily",
-        include_str!("../views/aligned_daily.sql"),
-        true,
-        &[Dataset::CovidDaily, Dataset::Prices],
-    ),
-    (
-        "correlations",
-        include_str!("../views/correlations.sql"),
-        true,
-        &[Dataset::CovidDaily, Dataset::Prices],
-    ),
-    ("reference_covid", include_str!("../views/reference_covid.sql"), true, &[Dataset::CovidDaily]),
-    ("reference_prices", include_str!("../views/reference_prices.sql"), true, &[Dataset::Prices]),
+/// The shipped views, in dependency order: (name, SQL, published).
+const SHIPPED: &[(&str, &str, bool)] = &[
+    ("series_daily", include_str!("../views/series_daily.sql"), false),
+    ("trading_days", include_str!("../views/trading_days.sql"), false),
+    ("aligned_daily", include_str!("../views/aligned_daily.sql"), true),
+    ("correlations", include_str!("../views/correlations.sql"), true),
+    ("rolling_correlations", include_str!("../views/rolling_correlations.sql"), true),
+    ("reference_covid", include_str!("../views/reference_covid.sql"), true),
+    ("reference_prices", include_str!("../views/reference_prices.sql"), true),
 ];
 
-/// The views: the shipped ones, with a user's folder (if any) applied.
+/// The views: the shipped ones, with a user's folder (if any) applied, each with the views and
+/// datasets it reads.
 pub fn load(user_dir: Option<&Path>) -> Result<Vec<View>, String> {
     let mut views: Vec<View> = SHIPPED
         .iter()
-        .map(|(name, sql, published, reads)| View {
+        .map(|(name, sql, published)| View {
             name: name.to_string(),
             sql: sql.to_string(),
             published: *published,
             origin: "shipped".into(),
-            reads: reads.to_vec(),
+            depends_on: Vec::new(),
+            reads: Vec::new(),
         })
         .collect();
-    let Some(dir) = user_dir else { return Ok(views) };
+    if let Some(dir) = user_dir {
+        apply_user_folder(&mut views, dir)?;
+    }
+    resolve_dependencies(&mut views)?;
+    Ok(views)
+}
+
+fn apply_user_folder(views: &mut Vec<View>, dir: &Path) -> Result<(), String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read the views folder {}: {e}", dir.display()))?;
     let mut files: Vec<_> = entries
@@ -76,10 +80,88 @@ pub fn load(user_dir: Option<&Path>) -> Result<Vec<View>, String> {
                 v.sql = sql;
                 v.origin = origin;
             }
-            None => views.push(View { name, sql, published: true, origin, reads: Dataset::ALL.to_vec() }),
+            None => views.push(View {
+                name,
+                sql,
+                published: true,
+                origin,
+                depends_on: Vec::new(),
+                reads: Vec::new(),
+            }),
         }
     }
-    Ok(views)
+    Ok(())
+}
+
+/// The tables one SQL statement reads (without its own common table expressions).
+pub fn tables_read(sql: &str) -> Result<Vec<String>, String> {
+    let mut statements = DFParser::parse_sql(sql).map_err(|e| e.to_string())?;
+    let statement = match (statements.pop_front(), statements.is_empty()) {
+        (Some(statement), true) => statement,
+        _ => return Err("a view is exactly one SQL statement".into()),
+    };
+    let (relations, _ctes) = resolve_table_references(&statement, true).map_err(|e| e.to_string())?;
+    Ok(relations.iter().map(|r| r.table().to_string()).collect())
+}
+
+/// Fills each view's `depends_on` and `reads` from its SQL; a cycle is an error.
+fn resolve_dependencies(views: &mut [View]) -> Result<(), String> {
+    let names: Vec<String> = views.iter().map(|v| v.name.clone()).collect();
+    let mut direct_datasets = Vec::with_capacity(views.len());
+    for v in views.iter_mut() {
+        let tables = tables_read(&v.sql).map_err(|e| format!("view {} ({}): {e}", v.name, v.origin))?;
+        v.depends_on = tables.iter().filter(|t| names.contains(t)).cloned().collect();
+        direct_datasets.push(
+            Dataset::ALL.iter().copied().filter(|d| tables.iter().any(|t| t == d.name())).collect::<Vec<_>>(),
+        );
+    }
+    for i in 0..views.len() {
+        // Depth-first over the dependencies, collecting datasets; a view met again on the
+        // current path is a cycle.
+        let mut reads: Vec<Dataset> = Vec::new();
+        let mut stack = vec![(i, vec![i])];
+        while let Some((at, path)) = stack.pop() {
+            reads.extend(&direct_datasets[at]);
+            for dep in &views[at].depends_on {
+                let j = names.iter().position(|n| n == dep).expect("a dependency is a view");
+                if path.contains(&j) {
+                    let cycle: Vec<_> = path.iter().chain([&j]).map(|&k| names[k].as_str()).collect();
+                    return Err(format!("views read each other in a cycle: {}", cycle.join(" → ")));
+                }
+                stack.push((j, path.iter().copied().chain([j]).collect()));
+            }
+        }
+        reads.sort_by_key(|d| Dataset::ALL.iter().position(|x| x == d));
+        reads.dedup();
+        views[i].reads = reads;
+    }
+    Ok(())
+}
+
+/// Identifies what a view computes: a hash of its SQL and of the SQL of every view it reads,
+/// directly or not. A published version made from the same definition and the same dataset
+/// versions is up to date.
+pub fn definition(views: &[View], name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut closure: Vec<&View> = Vec::new();
+    let mut stack: Vec<&str> = vec![name];
+    while let Some(n) = stack.pop() {
+        if let Some(v) = views.iter().find(|v| v.name == n)
+            && !closure.iter().any(|c| c.name == n)
+        {
+            closure.push(v);
+            stack.extend(v.depends_on.iter().map(String::as_str));
+        }
+    }
+    closure.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut hash = Sha256::new();
+    for v in closure {
+        hash.update(v.name.as_bytes());
+        hash.update([0]);
+        hash.update(v.sql.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 fn valid_name(name: &str) -> bool {
@@ -107,17 +189,60 @@ mod tests {
                 "trading_days",
                 "aligned_daily",
                 "correlations",
+                "rolling_correlations",
                 "reference_covid",
                 "reference_prices",
                 "my_view"
             ]
         );
-        assert_eq!(views[5].sql, "SELECT 1 AS x");
-        assert!(views[5].origin.ends_with("reference_prices.sql"));
+        assert_eq!(views[6].sql, "SELECT 1 AS x");
+        assert!(views[6].origin.ends_with("reference_prices.sql"));
         std::fs::write(dir.path().join("bad-name.sql"), "SELECT 1").unwrap();
         assert!(load(Some(dir.path())).unwrap_err().contains("a view name is letters"));
         assert!(
             load(Some(&dir.path().join("missing"))).unwrap_err().contains("cannot read the views folder")
         );
+    }
+
+    #[test]
+    fn dependencies_and_datasets_are_found_in_the_sql() {
+        let views = load(None).unwrap();
+        let view = |name: &str| views.iter().find(|v| v.name == name).unwrap();
+        assert_eq!(view("aligned_daily").depends_on, ["series_daily", "trading_days"]);
+        assert_eq!(view("aligned_daily").reads, [Dataset::CovidDaily, Dataset::Prices]);
+        assert_eq!(view("reference_prices").reads, [Dataset::Prices]);
+        assert!(view("series_daily").depends_on.is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mine.sql"), "WITH a AS (SELECT * FROM correlations) SELECT * FROM a")
+            .unwrap();
+        let mine = load(Some(dir.path())).unwrap().pop().unwrap();
+        assert_eq!(
+            (mine.depends_on, mine.reads),
+            (vec!["correlations".to_string()], vec![Dataset::CovidDaily, Dataset::Prices])
+        );
+
+        std::fs::write(dir.path().join("trading_days.sql"), "SELECT * FROM mine").unwrap();
+        let error = load(Some(dir.path())).unwrap_err();
+        assert!(error.contains("cycle") && error.contains("mine"), "{error}");
+        std::fs::remove_file(dir.path().join("trading_days.sql")).unwrap();
+        let shipped = load(None).unwrap();
+        let mut changed = shipped.clone();
+        changed[0].sql.push_str(" -- edited");
+        assert_ne!(
+            definition(&shipped, "aligned_daily"),
+            definition(&changed, "aligned_daily"),
+            "a helper it reads changed"
+        );
+        assert_eq!(
+            definition(&shipped, "reference_prices"),
+            definition(&changed, "reference_prices"),
+            "series_daily is not read"
+        );
+        std::fs::write(dir.path().join("broken.sql"), "SELEC 1").unwrap();
+        let error = load(Some(dir.path())).unwrap_err();
+        assert!(error.starts_with("view broken (") && error.contains("broken.sql"), "{error}");
+        std::fs::write(dir.path().join("broken.sql"), "SELECT 1; SELECT 2").unwrap();
+        assert!(load(Some(dir.path())).unwrap_err().contains("exactly one SQL statement"));
     }
 }

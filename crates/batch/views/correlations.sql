@@ -9,28 +9,38 @@
 WITH lags AS (
     SELECT CAST(value AS INT) AS lag FROM generate_series(-28, 28)
 ),
-base AS (
-    SELECT t.symbol, s.series, s.series_name, l.lag,
-           t.close, t.log_return, s.c7, s.d7, s.g_cases, s.g_deaths
+-- Only trading days within 28 days of the COVID data can pair with it at some lag.
+covid_range AS (
+    SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM series_daily
+),
+days AS (
+    SELECT t.symbol, t.day, t.close, t.log_return
     FROM trading_days t
-    CROSS JOIN lags l
-    JOIN series_daily s ON s.day = t.day - l.lag
+    JOIN covid_range r ON t.day BETWEEN r.first_day - 28 AND r.last_day + 28
 ),
-pairs AS (
-    SELECT symbol, series, series_name, lag, 'cases' AS measure, 'levels' AS kind, close AS x, c7 AS y FROM base
-    UNION ALL
-    SELECT symbol, series, series_name, lag, 'deaths', 'levels', close, d7 FROM base
-    UNION ALL
-    SELECT symbol, series, series_name, lag, 'cases', 'changes', log_return, g_cases FROM base
-    UNION ALL
-    SELECT symbol, series, series_name, lag, 'deaths', 'changes', log_return, g_deaths FROM base
-),
+-- The four measures of a (price series, COVID series, lag) in one pass over its pairs.
 grouped AS (
-    SELECT symbol, series, series_name, measure, kind, lag, correlation(x, y) AS c
-    FROM pairs
-    GROUP BY symbol, series, series_name, measure, kind, lag
+    SELECT d.symbol, s.series, s.series_name, l.lag,
+           correlation(d.close, s.c7) AS levels_cases,
+           correlation(d.close, s.d7) AS levels_deaths,
+           correlation(d.log_return, s.g_cases) AS changes_cases,
+           correlation(d.log_return, s.g_deaths) AS changes_deaths
+    FROM days d
+    CROSS JOIN lags l
+    JOIN series_daily s ON s.day = d.day - l.lag
+    GROUP BY d.symbol, s.series, s.series_name, l.lag
+),
+measures AS (
+    SELECT symbol, series, series_name, lag,
+           unnest(make_array(
+               named_struct('measure', 'cases', 'kind', 'levels', 'c', levels_cases),
+               named_struct('measure', 'deaths', 'kind', 'levels', 'c', levels_deaths),
+               named_struct('measure', 'cases', 'kind', 'changes', 'c', changes_cases),
+               named_struct('measure', 'deaths', 'kind', 'changes', 'c', changes_deaths)
+           )) AS m
+    FROM grouped
 )
-SELECT symbol, series, series_name, measure, kind, lag,
-       c['n'] AS n, c['pearson'] AS pearson, c['pearson_p'] AS pearson_p,
-       c['spearman'] AS spearman, c['spearman_p'] AS spearman_p, c['reason'] AS reason
-FROM grouped
+SELECT symbol, series, series_name, m['measure'] AS measure, m['kind'] AS kind, lag,
+       m['c']['n'] AS n, m['c']['pearson'] AS pearson, m['c']['pearson_p'] AS pearson_p,
+       m['c']['spearman'] AS spearman, m['c']['spearman_p'] AS spearman_p, m['c']['reason'] AS reason
+FROM measures

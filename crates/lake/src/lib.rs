@@ -61,6 +61,19 @@ pub enum LakeError {
     Invalid(String),
 }
 
+/// One dataset's rows at one version, as [`Lake::snapshot`] read them.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub dataset: Dataset,
+    /// The manifest's version (0: the dataset has no rows yet).
+    pub version: u64,
+    pub schema: SchemaRef,
+    /// One batch per year.
+    pub batches: Vec<RecordBatch>,
+    /// The first and last date with a row.
+    pub date_range: Option<(NaiveDate, NaiveDate)>,
+}
+
 /// The lake.
 #[derive(Clone)]
 pub struct Lake {
@@ -114,26 +127,41 @@ impl Lake {
         manifest::load(&*self.store, dataset).await
     }
 
-    /// The current rows of a dataset as record batches (one per year), with the table's schema.
-    pub async fn batches(&self, dataset: Dataset) -> Result<(SchemaRef, Vec<RecordBatch>), LakeError> {
+    /// The current rows of a dataset as record batches (one per year), with the table's schema
+    /// and the version they belong to, read consistently: a writer that replaces the version
+    /// while this reads (and deletes the files this was about to read) makes it start over from
+    /// the new manifest.
+    pub async fn snapshot(&self, dataset: Dataset) -> Result<Snapshot, LakeError> {
         let schema = match dataset {
             Dataset::CovidDaily => CovidDaily::schema(),
             Dataset::CovidWeekly => CovidWeekly::schema(),
             Dataset::Prices => PriceBar::schema(),
         };
-        let mut batches = Vec::new();
-        if let Some(m) = self.manifest(dataset).await? {
+        let mut attempt = 0;
+        'again: loop {
+            attempt += 1;
+            let Some(m) = self.manifest(dataset).await? else {
+                return Ok(Snapshot { dataset, version: 0, schema, batches: Vec::new(), date_range: None });
+            };
+            let mut batches = Vec::new();
             for part in m.partitions.values() {
-                batches.extend(parquet_io::read(&*self.store, &Path::from(part.path.as_str())).await?);
+                match parquet_io::read(&*self.store, &Path::from(part.path.as_str())).await {
+                    Ok(b) => batches.extend(b),
+                    Err(LakeError::Store(object_store::Error::NotFound { .. })) if attempt < 5 => {
+                        tracing::debug!(%dataset, version = m.version, "lake version replaced while reading; reading the new one");
+                        continue 'again;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
+            return Ok(Snapshot { dataset, version: m.version, schema, batches, date_range: m.date_range() });
         }
-        Ok((schema, batches))
     }
 
     /// The current rows of a dataset, in key order within each year.
     pub async fn rows<R: LakeRow>(&self) -> Result<Vec<R>, LakeError> {
         let mut rows = Vec::new();
-        for b in self.batches(R::DATASET).await?.1 {
+        for b in self.snapshot(R::DATASET).await?.batches {
             rows.extend(R::from_batch(&b)?);
         }
         Ok(rows)

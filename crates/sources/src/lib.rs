@@ -9,6 +9,8 @@
 //! * [`mobile_file`]: files of mobile events (CSV, NDJSON) into events and dead letters.
 //! * [`formats`]: the Markets × COVID source formats (ECDC daily and weekly, Yahoo and FSE
 //!   prices) into rows and dead letters.
+//! * [`pull`]: payloads from HTTP(S) or `file://` URLs: conditional requests, timeouts, retries
+//!   with backoff, a size limit.
 //! * [`lines`]: line reading with bounded memory, for any input.
 
 pub mod directory;
@@ -16,3 +18,4 @@ pub mod formats;
 pub mod generator;
 pub mod lines;
 pub mod mobile_file;
+pub mod pull;

@@ -6,9 +6,11 @@
 //! a processor restarted after a crash resumes exactly where its last result left off.
 
 mod migrations;
+pub mod published_views;
 mod sqlite;
 mod types;
 
+pub use published_views::{ViewPublication, ViewVersionRow};
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -62,6 +64,16 @@ pub trait ServingStore: Send + Sync + 'static {
 
     /// Number of dead letters.
     async fn dead_letter_count(&self) -> Result<u64>;
+
+    /// Publishes a new version of a batch view and makes it current atomically (see
+    /// [`published_views`]); returns the version's record.
+    async fn publish_view(&self, publication: &ViewPublication<'_>) -> Result<ViewVersionRow>;
+
+    /// The current version of each published view, by name.
+    async fn current_views(&self) -> Result<Vec<ViewVersionRow>>;
+
+    /// The current version of one view, if it was ever published.
+    async fn current_view(&self, view: &str) -> Result<Option<ViewVersionRow>>;
 }
 
 /// What [`ServingStore::commit_batch`] writes.

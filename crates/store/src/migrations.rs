@@ -24,8 +24,15 @@ impl Migration {
 }
 
 /// The SQLite migrations, in order.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "kmeans_offsets_dead_letters",
-    sql: include_str!("../migrations/sqlite/0001_kmeans_offsets_dead_letters.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "kmeans_offsets_dead_letters",
+        sql: include_str!("../migrations/sqlite/0001_kmeans_offsets_dead_letters.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "batch_view_versions",
+        sql: include_str!("../migrations/sqlite/0002_batch_view_versions.sql"),
+    },
+];

@@ -18,7 +18,7 @@ use tributary_schema::DeadLetter;
 use crate::migrations::{Migration, SQLITE};
 use crate::{
     BatchCommit, CentreRow, KMeansVersionRow, OffsetCheckpoint, OffsetRange, Result, ServingStore,
-    StoreError, StoredDeadLetter,
+    StoreError, StoredDeadLetter, ViewPublication, ViewVersionRow,
 };
 
 /// The SQLite [`ServingStore`].
@@ -364,11 +364,25 @@ impl ServingStore for SqliteStore {
             .collect()
     }
 
+    async fn publish_view(&self, publication: &ViewPublication<'_>) -> Result<ViewVersionRow> {
+        views::publish(&self.pool, publication).await
+    }
+
+    async fn current_views(&self) -> Result<Vec<ViewVersionRow>> {
+        views::current(&self.pool, None).await
+    }
+
+    async fn current_view(&self, view: &str) -> Result<Option<ViewVersionRow>> {
+        Ok(views::current(&self.pool, Some(view)).await?.pop())
+    }
+
     async fn dead_letter_count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters").fetch_one(&self.pool).await?;
         Ok(n as u64)
     }
 }
+
+mod views;
 
 #[cfg(test)]
 mod tests;

@@ -51,7 +51,7 @@ pub enum Command {
 pub enum BatchCommand {
     /// List the views: name, whether it is published, the datasets it reads, where its SQL is.
     List(BatchViewsArgs),
-    /// Compute every view (or one) over the lake's current data; print rows and timings.
+    /// Compute every view (or one, with the views it reads) over the lake's current data; print rows and timings.
     Run(BatchRunArgs),
 }
 
@@ -75,7 +75,7 @@ pub struct BatchRunArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The file: a path or a file:// URL.
+    /// The payload: a path, a file:// URL, or an http(s):// URL.
     #[arg(value_name = "FILE_OR_URL")]
     pub source: String,
     /// The dataset the file must hold: covid_daily, covid_weekly or prices.

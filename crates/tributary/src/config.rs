@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tributary_log::EmbeddedLogConfig;
 
 /// Sections of the config file (tables); every other key is top-level.
-const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile"];
+const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile", "markets"];
 /// Top-level keys.
 const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
 /// Environment variables with the prefix that are not config keys.
@@ -39,6 +39,7 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub embedded_log: EmbeddedLogConfig,
     pub mobile: MobileConfig,
+    pub markets: MarketsConfig,
 }
 
 impl Default for Config {
@@ -51,6 +52,7 @@ impl Default for Config {
             logging: LoggingConfig::default(),
             embedded_log: EmbeddedLogConfig::default(),
             mobile: MobileConfig::default(),
+            markets: MarketsConfig::default(),
         }
     }
 }
@@ -109,6 +111,108 @@ impl<'de> Deserialize<'de> for StoreBackend {
                 ))),
             },
         }
+    }
+}
+
+/// The Markets × COVID pipeline of `tributary up` (`[markets]`): pull sources on a schedule into
+/// the lake, and the batch runner that keeps the views in the serving store current.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketsConfig {
+    /// Fetched at start and then every `pull_interval`; unchanged payloads are not imported again.
+    pub sources: Vec<PullSourceConfig>,
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub pull_interval: std::time::Duration,
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub pull_timeout: std::time::Duration,
+    pub pull_retries: u32,
+    pub pull_max_size: tributary_log::ByteSize,
+    /// The views are also recomputed this often (only those whose inputs or SQL changed).
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub batch_interval: std::time::Duration,
+    /// After a "dataset updated" event, wait this long for more before recomputing.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub batch_debounce: std::time::Duration,
+    /// A folder of `.sql` files overriding and adding views.
+    pub views: Option<PathBuf>,
+}
+
+impl Default for MarketsConfig {
+    fn default() -> Self {
+        Self {
+            sources: vec![
+                PullSourceConfig {
+                    url: "https://opendata.ecdc.europa.eu/covid19/casedistribution/csv/data.csv".into(),
+                    dataset: Some("covid_daily".into()),
+                    format: None,
+                    symbol: None,
+                },
+                PullSourceConfig {
+                    url: "https://stooq.com/q/d/l/?s=%5Edax&i=d".into(),
+                    dataset: Some("prices".into()),
+                    format: None,
+                    symbol: Some("^GDAXI".into()),
+                },
+            ],
+            pull_interval: std::time::Duration::from_secs(3600),
+            pull_timeout: std::time::Duration::from_secs(60),
+            pull_retries: 4,
+            pull_max_size: tributary_log::ByteSize(256 << 20),
+            batch_interval: std::time::Duration::from_secs(3600),
+            batch_debounce: std::time::Duration::from_secs(2),
+            views: None,
+        }
+    }
+}
+
+/// One pull source of `[markets]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullSourceConfig {
+    /// `https://…`, `http://…` or `file:///…`.
+    pub url: String,
+    /// The dataset it must hold (`covid_daily`, `covid_weekly`, `prices`); any, if not given.
+    #[serde(default)]
+    pub dataset: Option<String>,
+    /// Force a format instead of recognising it from the content.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The symbol of a price series (default: the URL's file name).
+    #[serde(default)]
+    pub symbol: Option<String>,
+}
+
+impl MarketsConfig {
+    /// Checks what serde cannot: URLs, dataset and format names.
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, s) in self.sources.iter().enumerate() {
+            let key = format!("markets.sources[{i}]");
+            match url::Url::parse(&s.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {}
+                Ok(u) => {
+                    return Err(format!(
+                        "`{key}.url`: scheme {}:// is not supported; accepted: http, https, file",
+                        u.scheme()
+                    ));
+                }
+                Err(e) => return Err(format!("`{key}.url`: '{}' is not a URL ({e})", s.url)),
+            }
+            if let Some(d) = &s.dataset
+                && tributary_schema::markets::Dataset::from_name(d).is_none()
+            {
+                return Err(format!(
+                    "`{key}.dataset`: '{d}' is not a dataset; accepted: covid_daily, covid_weekly, prices"
+                ));
+            }
+            if let Some(f) = &s.format {
+                tributary_sources::formats::Format::from_name(f)
+                    .map_err(|e| format!("`{key}.format`: {e}"))?;
+            }
+        }
+        if self.pull_interval.is_zero() || self.batch_interval.is_zero() {
+            return Err("`markets.pull_interval` and `markets.batch_interval` must be longer than 0".into());
+        }
+        Ok(())
     }
 }
 
@@ -356,6 +460,9 @@ pub fn load(
         bail!(
             "config key `logging.filter`{from}: {e}; accepted: a tracing filter such as \"info\" or \"warn,tributary_log=debug\""
         );
+    }
+    if let Err(msg) = config.markets.validate() {
+        bail!("config {msg}");
     }
     if let Err(msg) = config.mobile.kmeans_settings() {
         bail!("config section `mobile`: {msg}");

@@ -6,39 +6,8 @@ use datafusion::arrow::datatypes::{Date32Type, Float64Type, Int64Type};
 use tributary_schema::markets::{CovidDaily, PriceBar};
 
 use super::*;
+use crate::test_support::{bar, date, row};
 use crate::views;
-
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-fn row(geo: &str, continent: &str, d: NaiveDate, cases: i64, population: Option<i64>) -> CovidDaily {
-    CovidDaily {
-        date: d,
-        geo_id: geo.into(),
-        country: format!("Country {geo}"),
-        country_code: None,
-        continent: continent.into(),
-        population,
-        cases,
-        deaths: cases / 10,
-        rate_14d: None,
-    }
-}
-
-fn bar(d: NaiveDate, open: Option<f64>, close: f64) -> PriceBar {
-    PriceBar {
-        symbol: "^GDAXI".into(),
-        date: d,
-        open,
-        high: None,
-        low: None,
-        close,
-        adj_close: None,
-        volume: None,
-        turnover: None,
-    }
-}
 
 /// `series, date → (c7, g_cases, cases_per_100k, population)` from `series_daily`.
 type SeriesRows = BTreeMap<(String, NaiveDate), (Option<f64>, Option<f64>, Option<f64>, Option<i64>)>;
@@ -74,13 +43,7 @@ async fn series_daily(engine: &Engine) -> SeriesRows {
 }
 
 async fn engine_with(covid: Vec<CovidDaily>, prices: Vec<PriceBar>) -> Engine {
-    let lake = Lake::open("memory://").unwrap();
-    if !covid.is_empty() {
-        lake.upsert(covid).await.unwrap();
-    }
-    if !prices.is_empty() {
-        lake.upsert(prices).await.unwrap();
-    }
+    let lake = crate::test_support::lake_with(covid, prices).await;
     Engine::new(&lake, views::load(None).unwrap()).await.unwrap()
 }
 
@@ -175,7 +138,8 @@ async fn a_broken_user_view_names_itself_and_its_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("broken.sql"), "SELECT no_such_column FROM prices").unwrap();
     let lake = Lake::open("memory://").unwrap();
-    let err = Engine::new(&lake, views::load(Some(dir.path())).unwrap()).await.err().unwrap().to_string();
+    let engine = Engine::new(&lake, views::load(Some(dir.path())).unwrap()).await.unwrap();
+    let err = engine.compute("broken").await.err().unwrap().to_string();
     assert!(
         err.starts_with("view broken (") && err.contains("broken.sql") && err.contains("no_such_column"),
         "{err}"

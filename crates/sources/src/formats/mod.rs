@@ -91,6 +91,9 @@ impl Format {
             Some(Self::YahooPrices)
         } else if header.has("Date") && (header.has("Traded Volume") || header.has("Turnover")) {
             Some(Self::FsePrices)
+        } else if header.has("Date") && header.has("Close") {
+            // Plain daily OHLC CSV (Stooq, and Yahoo without its adjusted close): Yahoo's layout.
+            Some(Self::YahooPrices)
         } else {
             None
         }

@@ -226,11 +226,17 @@ fn unusable_files_are_refused_whole_with_a_reason() {
 }
 
 #[test]
-fn a_forced_format_reads_a_file_sniffing_would_not_recognise() {
-    // Yahoo without Adj Close: not recognised, but readable when forced.
+fn plain_daily_ohlc_csv_is_read_as_prices_and_a_forced_format_overrides_sniffing() {
+    // Stooq's daily history (the default DAX source): Yahoo's layout without Adj Close.
     let csv = b"Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,1.5,100\n";
-    assert_eq!(Format::sniff(csv), None);
-    let parsed = parse(csv, Some(Format::YahooPrices), "f", "X", 0).unwrap();
+    assert_eq!(Format::sniff(csv), Some(Format::YahooPrices));
+    let parsed = parse(csv, None, "f", "X", 0).unwrap();
     let Rows::Prices(bars) = parsed.rows else { panic!() };
     assert_eq!((bars[0].close, bars[0].adj_close, bars[0].volume), (1.5, None, Some(100.0)));
+    // A file sniffed as one format, read as another when forced.
+    let fse = b"Date,Open,High,Low,Close,Change,Traded Volume\n2020-01-02,1,2,0.5,1.5,,100\n";
+    assert_eq!(Format::sniff(fse), Some(Format::FsePrices));
+    let forced = parse(fse, Some(Format::YahooPrices), "f", "X", 0).unwrap();
+    let Rows::Prices(bars) = forced.rows else { panic!() };
+    assert_eq!((bars[0].close, bars[0].volume), (1.5, None), "Yahoo's volume column is 'Volume'");
 }

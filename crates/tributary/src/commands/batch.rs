@@ -11,11 +11,11 @@ use crate::config::Config;
 
 pub fn list(args: BatchViewsArgs) -> anyhow::Result<ExitCode> {
     let views = views::load(args.views.as_deref()).map_err(anyhow::Error::msg)?;
-    println!("{:<18} {:<9} {:<28} sql", "view", "published", "reads");
+    println!("{:<22} {:<9} {:<28} sql", "view", "published", "reads");
     for v in views {
         let reads: Vec<_> = v.reads.iter().map(|d| d.name()).collect();
         println!(
-            "{:<18} {:<9} {:<28} {}",
+            "{:<22} {:<9} {:<28} {}",
             v.name,
             if v.published { "yes" } else { "no" },
             reads.join(", "),
@@ -27,21 +27,22 @@ pub fn list(args: BatchViewsArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn run(config: &Config, args: BatchRunArgs) -> anyhow::Result<ExitCode> {
     let views = views::load(args.views.views.as_deref()).map_err(anyhow::Error::msg)?;
-    let names: Vec<String> = match &args.view {
-        Some(v) if views.iter().any(|x| &x.name == v) => vec![v.clone()],
-        Some(v) => {
-            let known: Vec<_> = views.iter().map(|x| x.name.as_str()).collect();
-            anyhow::bail!("no view '{v}'; the views are: {}", known.join(", "))
-        }
-        None => views.iter().filter(|v| v.published).map(|v| v.name.clone()).collect(),
-    };
+    if let Some(v) = &args.view
+        && !views.iter().any(|x| &x.name == v)
+    {
+        let known: Vec<_> = views.iter().map(|x| x.name.as_str()).collect();
+        anyhow::bail!("no view '{v}'; the views are: {}", known.join(", "))
+    }
     let started = Instant::now();
     let lake = Lake::open(&config.lake_location())?;
     let engine = Engine::new(&lake, views).await?;
     println!("loaded the lake ({}) in {:.0} ms", lake.location(), started.elapsed().as_secs_f64() * 1e3);
-    for name in names {
-        let r = engine.compute(&name).await?;
-        println!("{:<18} {:>9} rows  {:>8.1} ms", r.name, r.rows, r.elapsed.as_secs_f64() * 1e3);
+    let results = match &args.view {
+        Some(v) => vec![engine.compute(v).await?],
+        None => engine.compute_all().await?,
+    };
+    for r in results {
+        println!("{:<22} {:>9} rows  {:>8.1} ms", r.name, r.rows, r.elapsed.as_secs_f64() * 1e3);
         if args.show > 0 {
             let shown: Vec<_> = limit_rows(&r.batches, args.show);
             println!("{}", datafusion_pretty(&shown)?);

@@ -1,0 +1,68 @@
+-- rolling_correlations: for each trading day d, Pearson and Spearman (n, two-sided p-values) over
+-- the last W trading days ending at d, W = 30, 60 and 90, at lag 0 (SPEC "Markets × COVID
+-- analysis"): levels (close, c7) and changes (r, g) for cases and deaths. A window is reported
+-- only when all W pairs exist; undefined statistics (a constant window) are NULL with the reason.
+WITH covid_range AS (
+    SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM series_daily
+),
+-- Trading days before the first COVID date cannot complete a window.
+days AS (
+    SELECT t.symbol, t.date, t.day, t.close, t.log_return
+    FROM trading_days t
+    JOIN covid_range r ON t.day BETWEEN r.first_day AND r.last_day
+),
+series AS (
+    SELECT DISTINCT series, series_name FROM series_daily
+),
+-- Every trading day for every COVID series, with the series' values where it has them, so that
+-- a window of W rows is W consecutive trading days.
+grid AS (
+    SELECT d.symbol, s.series, s.series_name, d.date, d.close, d.log_return,
+           v.c7, v.d7, v.g_cases, v.g_deaths
+    FROM days d
+    CROSS JOIN series s
+    LEFT JOIN series_daily v ON v.series = s.series AND v.day = d.day
+),
+windows AS (
+    SELECT symbol, series, series_name, date,
+           correlation(close, c7, 30) OVER w30 AS levels_cases_30,
+           correlation(close, d7, 30) OVER w30 AS levels_deaths_30,
+           correlation(log_return, g_cases, 30) OVER w30 AS changes_cases_30,
+           correlation(log_return, g_deaths, 30) OVER w30 AS changes_deaths_30,
+           correlation(close, c7, 60) OVER w60 AS levels_cases_60,
+           correlation(close, d7, 60) OVER w60 AS levels_deaths_60,
+           correlation(log_return, g_cases, 60) OVER w60 AS changes_cases_60,
+           correlation(log_return, g_deaths, 60) OVER w60 AS changes_deaths_60,
+           correlation(close, c7, 90) OVER w90 AS levels_cases_90,
+           correlation(close, d7, 90) OVER w90 AS levels_deaths_90,
+           correlation(log_return, g_cases, 90) OVER w90 AS changes_cases_90,
+           correlation(log_return, g_deaths, 90) OVER w90 AS changes_deaths_90
+    FROM grid
+    WINDOW w30 AS (PARTITION BY symbol, series ORDER BY date ROWS BETWEEN 29 PRECEDING AND CURRENT ROW),
+           w60 AS (PARTITION BY symbol, series ORDER BY date ROWS BETWEEN 59 PRECEDING AND CURRENT ROW),
+           w90 AS (PARTITION BY symbol, series ORDER BY date ROWS BETWEEN 89 PRECEDING AND CURRENT ROW)
+),
+measures AS (
+    SELECT symbol, series, series_name, date,
+           unnest(make_array(
+               named_struct('measure', 'cases', 'kind', 'levels', 'window', 30, 'c', levels_cases_30),
+               named_struct('measure', 'deaths', 'kind', 'levels', 'window', 30, 'c', levels_deaths_30),
+               named_struct('measure', 'cases', 'kind', 'changes', 'window', 30, 'c', changes_cases_30),
+               named_struct('measure', 'deaths', 'kind', 'changes', 'window', 30, 'c', changes_deaths_30),
+               named_struct('measure', 'cases', 'kind', 'levels', 'window', 60, 'c', levels_cases_60),
+               named_struct('measure', 'deaths', 'kind', 'levels', 'window', 60, 'c', levels_deaths_60),
+               named_struct('measure', 'cases', 'kind', 'changes', 'window', 60, 'c', changes_cases_60),
+               named_struct('measure', 'deaths', 'kind', 'changes', 'window', 60, 'c', changes_deaths_60),
+               named_struct('measure', 'cases', 'kind', 'levels', 'window', 90, 'c', levels_cases_90),
+               named_struct('measure', 'deaths', 'kind', 'levels', 'window', 90, 'c', levels_deaths_90),
+               named_struct('measure', 'cases', 'kind', 'changes', 'window', 90, 'c', changes_cases_90),
+               named_struct('measure', 'deaths', 'kind', 'changes', 'window', 90, 'c', changes_deaths_90)
+           )) AS m
+    FROM windows
+)
+SELECT symbol, series, series_name, m['measure'] AS measure, m['kind'] AS kind,
+       CAST(m['window'] AS INT) AS window_days, date,
+       m['c']['n'] AS n, m['c']['pearson'] AS pearson, m['c']['pearson_p'] AS pearson_p,
+       m['c']['spearman'] AS spearman, m['c']['spearman_p'] AS spearman_p, m['c']['reason'] AS reason
+FROM measures
+WHERE m['c'] IS NOT NULL

@@ -1,0 +1,201 @@
+//! A pull source into the lake: fetch (HTTP(S) or `file://`, see `tributary_sources::pull`),
+//! parse (format recognised or forced), import (raw payload, rows, "dataset updated" event, dead
+//! letters). Used by `tributary import` and by the pull schedule of `tributary up`, which also
+//! remembers each URL's validators in `<data_dir>/pull-state.json` so that an unchanged payload
+//! is neither fetched again (HTTP 304) nor imported again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use tributary_lake::import::{ImportReport, import};
+use tributary_lake::{Lake, RawFetch};
+use tributary_log::EventLog;
+use tributary_schema::markets::Dataset;
+use tributary_sources::formats::{Format, Rows, parse};
+use tributary_sources::pull::{Fetched, Progress, Puller, Validators};
+
+use crate::config::PullSourceConfig;
+
+/// One source, checked.
+#[derive(Debug, Clone)]
+pub struct PullSource {
+    pub url: String,
+    pub dataset: Option<Dataset>,
+    pub format: Option<Format>,
+    pub symbol: Option<String>,
+}
+
+impl PullSource {
+    pub fn from_config(c: &PullSourceConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            url: c.url.clone(),
+            dataset: c.dataset.as_deref().and_then(Dataset::from_name),
+            format: c.format.as_deref().map(Format::from_name).transpose().map_err(anyhow::Error::msg)?,
+            symbol: c.symbol.clone(),
+        })
+    }
+
+    /// The symbol of a price series: as configured, or the URL's file name without extension.
+    fn symbol(&self) -> String {
+        self.symbol.clone().unwrap_or_else(|| {
+            let name = self.url.rsplit('/').next().unwrap_or_default();
+            let name = name.split(['?', '#']).next().unwrap_or_default();
+            name.rsplit_once('.').map_or(name, |(stem, _)| stem).to_string()
+        })
+    }
+}
+
+/// What one pull did.
+pub enum PullOutcome {
+    /// The source said the payload is unchanged.
+    NotModified,
+    Imported {
+        report: ImportReport,
+        format: Format,
+        skipped: u64,
+    },
+}
+
+/// Fetches `source` unless it still matches `previous`, then imports it. Returns the outcome and
+/// the validators to send next time.
+pub async fn pull_and_import(
+    puller: &Puller,
+    source: &PullSource,
+    previous: &Validators,
+    lake: &Lake,
+    log: &dyn EventLog,
+    progress: &mut Progress<'_>,
+) -> anyhow::Result<(PullOutcome, Validators)> {
+    let payload = match puller.fetch(&source.url, previous, progress).await? {
+        Fetched::NotModified => return Ok((PullOutcome::NotModified, previous.clone())),
+        Fetched::Payload(p) => p,
+    };
+    let now = tributary_log::now_ms();
+    let parsed = parse(&payload.bytes, source.format, &source.url, &source.symbol(), now)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", source.url))?;
+    if let Some(d) = source.dataset
+        && d != parsed.format.dataset()
+    {
+        anyhow::bail!("{} holds {} ({}), not {d}", source.url, parsed.format.dataset(), parsed.format);
+    }
+    let fetch = RawFetch {
+        url: source.url.clone(),
+        fetched_ms: now,
+        format: parsed.format.name().into(),
+        etag: payload.validators.etag.clone(),
+        last_modified: payload.validators.last_modified.clone(),
+    };
+    let (format, skipped, dead) = (parsed.format, parsed.skipped, parsed.dead_letters);
+    let bytes = &payload.bytes;
+    let report = match parsed.rows {
+        Rows::CovidDaily(rows) => import(lake, log, bytes, fetch, rows, dead).await,
+        Rows::CovidWeekly(rows) => import(lake, log, bytes, fetch, rows, dead).await,
+        Rows::Prices(rows) => import(lake, log, bytes, fetch, rows, dead).await,
+    }
+    .with_context(|| format!("import of {} failed", source.url))?;
+    Ok((PullOutcome::Imported { report, format, skipped }, payload.validators))
+}
+
+/// Each URL's validators from its last successful pull, kept in a small JSON file (replaced
+/// atomically: written to a temporary name, then renamed).
+pub struct PullState {
+    path: PathBuf,
+    by_url: BTreeMap<String, Validators>,
+}
+
+impl PullState {
+    /// Loads the file; a missing file is an empty state, an unreadable one is reported and
+    /// ignored (the cost is one unconditional fetch per source).
+    pub fn load(path: &Path) -> Self {
+        let by_url = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "pull state unreadable; fetching every source afresh");
+                BTreeMap::new()
+            }),
+            Err(_) => BTreeMap::new(),
+        };
+        Self { path: path.to_path_buf(), by_url }
+    }
+
+    pub fn get(&self, url: &str) -> Validators {
+        self.by_url.get(url).cloned().unwrap_or_default()
+    }
+
+    pub fn set(&mut self, url: &str, validators: Validators) -> anyhow::Result<()> {
+        self.by_url.insert(url.to_string(), validators);
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        serde_json::to_writer_pretty(&mut tmp, &self.by_url)?;
+        tmp.persist(&self.path).with_context(|| format!("cannot write {}", self.path.display()))?;
+        Ok(())
+    }
+}
+
+/// Prints what an import did (for the CLI).
+pub fn print_report(r: &ImportReport, format: Format, skipped: u64) {
+    let u = &r.upsert;
+    println!("imported {} as {format} into {}", r.raw.fetch.url, u.dataset);
+    println!(
+        "  rows: {} offered, {} new, {} changed, {} unchanged; {} in the dataset",
+        u.offered, u.inserted, u.updated, u.unchanged, u.total_rows
+    );
+    if skipped > 0 {
+        println!("  skipped: {skipped} rows without a close (holidays)");
+    }
+    if r.dead_letters > 0 {
+        println!("  dead letters: {} rows could not be used (see topic dead_letters)", r.dead_letters);
+    }
+    match (&r.event, u.changed_from, u.changed_to) {
+        (Some(e), Some(from), Some(to)) => {
+            println!("  version {}: changed {from} … {to}; announced on topic datasets", e.version)
+        }
+        _ => println!("  nothing changed: no new version"),
+    }
+    println!("  raw payload: {} ({} bytes, sha256 {})", r.raw.payload, r.raw.bytes, r.raw.sha256);
+}
+
+/// Pulls every source now and then every `interval`, until `stop`. A failed pull is logged with
+/// its reason and tried again at the next interval.
+pub async fn run_schedule(
+    puller: Puller,
+    sources: Vec<PullSource>,
+    interval: Duration,
+    lake: Lake,
+    log: std::sync::Arc<dyn EventLog>,
+    state_path: PathBuf,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut state = PullState::load(&state_path);
+    loop {
+        for source in &sources {
+            let previous = state.get(&source.url);
+            let mut no_progress = |_, _| {};
+            let pull = pull_and_import(&puller, source, &previous, &lake, &*log, &mut no_progress);
+            let result = tokio::select! {
+                _ = stop.changed() => return Ok(()),
+                r = pull => r,
+            };
+            match result {
+                Ok((PullOutcome::NotModified, _)) => tracing::info!(url = %source.url, "pull: not modified"),
+                Ok((PullOutcome::Imported { report, .. }, validators)) => {
+                    let u = &report.upsert;
+                    tracing::info!(url = %source.url, dataset = %u.dataset, version = ?u.version, new = u.inserted, changed = u.updated, dead_letters = report.dead_letters, "pull imported");
+                    if let Err(e) = state.set(&source.url, validators) {
+                        tracing::warn!(error = %e, "cannot save the pull state; the next pull fetches afresh");
+                    }
+                }
+                Err(e) => {
+                    metrics::counter!("tributary_pull_failures_total").increment(1);
+                    tracing::error!(url = %source.url, error = %format!("{e:#}"), retry_in = ?interval, "pull failed");
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return Ok(()),
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
