@@ -48,6 +48,8 @@ pub struct RunReport {
 pub struct ViewRun {
     pub name: String,
     pub rows: usize,
+    /// The rows themselves.
+    pub batches: Vec<crate::engine::RecordBatch>,
     pub compute: Duration,
     /// The version published, if the view is published and publishing was asked for.
     pub published: Option<ViewVersionRow>,
@@ -87,6 +89,7 @@ impl Runner {
                 let mut run = ViewRun {
                     name: result.name.clone(),
                     rows: result.rows,
+                    batches: result.batches.clone(),
                     compute: result.elapsed,
                     published: None,
                     publish: Duration::ZERO,

@@ -51,7 +51,8 @@ pub enum Command {
 pub enum BatchCommand {
     /// List the views: name, whether it is published, the datasets it reads, where its SQL is.
     List(BatchViewsArgs),
-    /// Compute every view (or one, with the views it reads) over the lake's current data; print rows and timings.
+    /// Compute every published view (or one, with the views it reads) over the lake's current data,
+    /// publish them to the serving store as new versions, and print rows and timings.
     Run(BatchRunArgs),
 }
 
@@ -71,6 +72,9 @@ pub struct BatchRunArgs {
     /// Print the first rows of each view computed.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub show: usize,
+    /// Compute only: do not publish to the serving store.
+    #[arg(long)]
+    pub no_publish: bool,
 }
 
 #[derive(Debug, Args)]

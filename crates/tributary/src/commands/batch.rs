@@ -3,8 +3,12 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use tributary_batch::{Engine, views};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tributary_batch::{Runner, Selection, views};
 use tributary_lake::Lake;
+use tributary_store::{ServingStore, SqliteStore};
 
 use crate::cli::{BatchRunArgs, BatchViewsArgs};
 use crate::config::Config;
@@ -26,7 +30,8 @@ pub fn list(args: BatchViewsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run(config: &Config, args: BatchRunArgs) -> anyhow::Result<ExitCode> {
-    let views = views::load(args.views.views.as_deref()).map_err(anyhow::Error::msg)?;
+    let views_dir = args.views.views.clone().or_else(|| config.markets.views.clone());
+    let views = views::load(views_dir.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(v) = &args.view
         && !views.iter().any(|x| &x.name == v)
     {
@@ -35,20 +40,56 @@ pub async fn run(config: &Config, args: BatchRunArgs) -> anyhow::Result<ExitCode
     }
     let started = Instant::now();
     let lake = Lake::open(&config.lake_location())?;
-    let engine = Engine::new(&lake, views).await?;
-    println!("loaded the lake ({}) in {:.0} ms", lake.location(), started.elapsed().as_secs_f64() * 1e3);
-    let results = match &args.view {
-        Some(v) => vec![engine.compute(v).await?],
-        None => engine.compute_all().await?,
+    let store: Option<Arc<dyn ServingStore>> = if args.no_publish {
+        None
+    } else {
+        let path = config.store_path();
+        let store = SqliteStore::open(&path)
+            .await
+            .with_context(|| format!("cannot open the serving store {}", path.display()))?;
+        Some(Arc::new(store))
     };
-    for r in results {
-        println!("{:<22} {:>9} rows  {:>8.1} ms", r.name, r.rows, r.elapsed.as_secs_f64() * 1e3);
-        if args.show > 0 {
-            let shown: Vec<_> = limit_rows(&r.batches, args.show);
-            println!("{}", datafusion_pretty(&shown)?);
+    let selection = match &args.view {
+        Some(v) => Selection::Views(vec![v.clone()]),
+        None => Selection::Views(views.iter().filter(|v| v.published).map(|v| v.name.clone()).collect()),
+    };
+    let runner = Runner::new(lake.clone(), store, views);
+    let report = runner.run(&selection).await?;
+    let versions: Vec<String> =
+        report.dataset_versions.iter().map(|d| format!("{} v{}", d.dataset, d.version)).collect();
+    println!(
+        "lake {} ({}) loaded in {:.0} ms",
+        lake.location(),
+        versions.join(", "),
+        report.load.as_secs_f64() * 1e3
+    );
+    println!("{:<22} {:>9} {:>11} {:>11}  published", "view", "rows", "compute ms", "publish ms");
+    for v in &report.views {
+        let published = match &v.published {
+            Some(p) => format!("version {} ({})", p.version, p.table),
+            None => "-".into(),
+        };
+        println!(
+            "{:<22} {:>9} {:>11.1} {:>11.1}  {published}",
+            v.name,
+            v.rows,
+            v.compute.as_secs_f64() * 1e3,
+            v.publish.as_secs_f64() * 1e3
+        );
+    }
+    let compute: std::time::Duration = report.views.iter().map(|v| v.compute).sum();
+    let publish: std::time::Duration = report.views.iter().map(|v| v.publish).sum();
+    println!(
+        "views computed in {:.0} ms, published in {:.0} ms; {}",
+        compute.as_secs_f64() * 1e3,
+        publish.as_secs_f64() * 1e3,
+        super::timing_line(started)
+    );
+    if args.show > 0 {
+        for v in &report.views {
+            println!("{}:\n{}", v.name, datafusion_pretty(&limit_rows(&v.batches, args.show))?);
         }
     }
-    println!("all views: {}", super::timing_line(started));
     Ok(ExitCode::SUCCESS)
 }
 

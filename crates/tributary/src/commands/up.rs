@@ -2,7 +2,9 @@
 //!
 //! Runs the event log, the serving store (SQLite), the directory source on the inbox, the
 //! streaming k-means processor, the dead-letter sink and, unless `mobile.generator_rate = 0`, a
-//! generator feeding the log, so a fresh start shows live clusters with no other step. Stops
+//! generator feeding the log, so a fresh start shows live clusters with no other step; and the
+//! Markets × COVID pipeline: the pull sources on their schedule into the lake, and the batch
+//! runner that republishes the views when a dataset changed. Stops
 //! cleanly on Ctrl-C or SIGTERM: the tasks finish their current batch, then the log is closed.
 
 use std::process::ExitCode;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tributary_batch::{FollowConfig, Runner, follow};
 use tributary_log::EventLog;
 use tributary_processors::kmeans_processor::{
     KMeansProcessorConfig, run_dead_letter_sink, run_kmeans_processor,
@@ -20,9 +23,11 @@ use tributary_processors::mobile_kmeans::ModelVersion;
 use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
 use tributary_sources::mobile_file::ParseOptions;
+use tributary_sources::pull::{PullLimits, Puller};
 use tributary_store::{ServingStore, SqliteStore};
 
 use crate::config::Config;
+use crate::pull_import::{PullSource, run_schedule};
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let mut signals = ShutdownSignals::install()?;
@@ -96,6 +101,43 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         });
     }
 
+    // Markets × COVID: pull sources into the lake; the batch runner keeps the views current.
+    let mk = &config.markets;
+    let lake = tributary_lake::Lake::open(&config.lake_location())?;
+    let sources: Vec<PullSource> =
+        mk.sources.iter().map(PullSource::from_config).collect::<anyhow::Result<_>>()?;
+    if !sources.is_empty() {
+        let puller = Puller::new(PullLimits {
+            timeout: mk.pull_timeout,
+            max_bytes: mk.pull_max_size.0,
+            retries: mk.pull_retries,
+            ..PullLimits::default()
+        })?;
+        let (l, lk, s, state) =
+            (log.clone(), lake.clone(), stop.clone(), config.data_dir.join("pull-state.json"));
+        let (srcs, interval) = (sources.clone(), mk.pull_interval);
+        tasks.spawn(
+            async move { ("pull sources", run_schedule(puller, srcs, interval, lk, l, state, s).await) },
+        );
+    }
+    let views = tributary_batch::views::load(mk.views.as_deref()).map_err(anyhow::Error::msg)?;
+    let follow_cfg = FollowConfig {
+        debounce: mk.batch_debounce,
+        interval: Some(mk.batch_interval),
+        ..FollowConfig::default()
+    };
+    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
+    let runner = Runner::new(lake.clone(), Some(st), views);
+    tasks.spawn(async move {
+        let result = follow(&runner, l, follow_cfg, s, |report| {
+            for v in report.views.iter().filter(|v| v.published.is_some()) {
+                tracing::info!(view = %v.name, rows = v.rows, compute_ms = v.compute.as_millis() as u64, publish_ms = v.publish.as_millis() as u64, "view published");
+            }
+        })
+        .await;
+        ("batch runner", result.map_err(Into::into))
+    });
+
     println!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  data directory  {}", config.data_dir.display());
     println!("  event log       embedded, {}, fsync {}", embedded.dir().display(), config.embedded_log.fsync);
@@ -108,6 +150,14 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     println!(
         "  k-means         model '{}', k = {}, topic {}, batches of {:?} or {} events",
         m.model, m.k, m.topic, m.batch_interval, m.batch_max_records
+    );
+    println!("  lake            {}", lake.location());
+    for src in &sources {
+        println!("  pull            {} every {:?}", src.url, mk.pull_interval);
+    }
+    println!(
+        "  batch views     on topic datasets (debounce {:?}) and every {:?}; `tributary batch list`",
+        mk.batch_debounce, mk.batch_interval
     );
     if m.generator_rate > 0.0 {
         println!("  generator       {} events/s into {}", m.generator_rate, m.topic);

@@ -10,6 +10,8 @@ use std::process::{Command, Output, Stdio};
 pub fn tributary(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
     cmd.arg("--data-dir").arg(data_dir).env("RUST_LOG", "warn");
+    // Tests never reach for the internet: no default pull sources (a test may set its own).
+    cmd.args(["--set", "markets.sources=[]"]);
     for (k, _) in std::env::vars() {
         if k.starts_with("TRIBUTARY_") {
             cmd.env_remove(k);
