@@ -52,7 +52,7 @@ pub enum PullOutcome {
     /// The source said the payload is unchanged.
     NotModified,
     Imported {
-        report: ImportReport,
+        report: Box<ImportReport>,
         format: Format,
         skipped: u64,
     },
@@ -95,7 +95,7 @@ pub async fn pull_and_import(
         Rows::Prices(rows) => import(lake, log, bytes, fetch, rows, dead).await,
     }
     .with_context(|| format!("import of {} failed", source.url))?;
-    Ok((PullOutcome::Imported { report, format, skipped }, payload.validators))
+    Ok((PullOutcome::Imported { report: Box::new(report), format, skipped }, payload.validators))
 }
 
 /// Each URL's validators from its last successful pull, kept in a small JSON file (replaced

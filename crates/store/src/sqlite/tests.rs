@@ -210,7 +210,7 @@ mod published_views {
 
         let v2 = store.publish_view(&publication(&[batch(10, 0.25)], 4)).await.unwrap();
         assert_eq!((v2.version, v2.rows, v2.dataset_versions["covid_daily"]), (2, 10, 4));
-        assert_eq!(store.current_views().await.unwrap(), [v2.clone()]);
+        assert_eq!(store.current_views().await.unwrap(), std::slice::from_ref(&v2));
         assert!(table_exists(&store, "view_correlations_v1").await, "the previous version stays for readers");
         let v3 = store.publish_view(&publication(&[], 5)).await.unwrap();
         assert_eq!((v3.version, v3.rows), (3, 0));
