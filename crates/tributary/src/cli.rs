@@ -245,6 +245,33 @@ pub enum BenchCommand {
     /// Mobile pipeline: the k-means update alone, files to committed models end to end, and
     /// the latency from a file landing to its events in a committed model.
     Mobile(BenchMobileArgs),
+    /// Markets × COVID: import of the ECDC and price files, then every batch view computed and
+    /// published: wall time and peak memory of each step.
+    Markets(BenchMarketsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchMarketsArgs {
+    /// The ECDC daily file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "../shared/data/covid/ecdc_casedistribution_daily_final_2020-12-14.csv"
+    )]
+    pub covid: PathBuf,
+    /// The daily price file of the index.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "../shared/data/markets/DAX_GDAXI_daily_1988-2022_yahoo.csv"
+    )]
+    pub prices: PathBuf,
+    /// The symbol of the price series.
+    #[arg(long, default_value = "^GDAXI")]
+    pub symbol: String,
+    /// Full recomputations of the views (the figures of each are printed).
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
 }
 
 #[derive(Debug, Args)]

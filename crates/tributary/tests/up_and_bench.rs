@@ -41,3 +41,33 @@ fn bench_log_prints_every_figure() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.iter().all(|n| !n.to_string_lossy().starts_with("bench-")), "{left:?}");
 }
+
+#[test]
+fn bench_markets_prints_each_step() {
+    let (Some(ecdc), Some(dax)) = (
+        tributary_test_data::path("covid/ecdc_casedistribution_daily_final_2020-12-14.csv"),
+        tributary_test_data::path("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::tributary(dir.path())
+        .args(["bench", "markets", "--runs", "1", "--covid"])
+        .arg(&ecdc)
+        .arg("--prices")
+        .arg(&dax)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("61900 rows") && text.contains("8846 rows"), "{text}");
+    for view in
+        ["aligned_daily", "correlations", "rolling_correlations", "reference_covid", "reference_prices"]
+    {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(view) && l.contains("publish")),
+            "{view}: {text}"
+        );
+    }
+    assert!(text.contains("all views: compute") && text.contains("peak memory"), "{text}");
+}

@@ -286,3 +286,160 @@ async fn undefined_correlations_are_null_with_their_reason() {
     assert_eq!((n.value(0), reasons.value(0)), (3, "zero variance"), "lag 0: 3 pairs, c7 constant");
     assert_eq!((n.value(1), reasons.value(1)), (2, "n = 2 < 3"), "lag 12: c7 exists from the 7th only");
 }
+
+fn real_rows(name: &str) -> Option<tributary_sources::formats::Rows> {
+    let content = tributary_test_data::read(name)?;
+    Some(tributary_sources::formats::parse(&content, None, name, "^GDAXI", 0).unwrap().rows)
+}
+
+async fn upsert(lake: &Lake, rows: tributary_sources::formats::Rows) {
+    use tributary_sources::formats::Rows;
+    match rows {
+        Rows::CovidDaily(r) => lake.upsert(r).await.map(|_| ()),
+        Rows::CovidWeekly(r) => lake.upsert(r).await.map(|_| ()),
+        Rows::Prices(r) => lake.upsert(r).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+/// Every published view, each as one batch.
+async fn published_views(lake: &Lake) -> Vec<(String, RecordBatch)> {
+    let engine = Engine::new(lake, views::load(None).unwrap()).await.unwrap();
+    let mut out = Vec::new();
+    for r in engine.compute_all().await.unwrap() {
+        if engine.views().iter().any(|v| v.name == r.name && v.published) {
+            let one = datafusion::arrow::compute::concat_batches(&r.schema, &r.batches).unwrap();
+            out.push((r.name, one));
+        }
+    }
+    out
+}
+
+/// SPEC's idempotence: an older snapshot, then the newer, then the newer again, give the same
+/// views as the newer alone (ECDC revised past days; later imports win).
+#[tokio::test]
+async fn an_older_then_a_newer_snapshot_give_the_views_of_the_newer_alone() {
+    let (Some(old), Some(new), Some(dax)) = (
+        real_rows("covid/ecdc_casedistribution_2020-04-23.csv"),
+        real_rows("covid/ecdc_casedistribution_daily_final_2020-12-14.csv"),
+        real_rows("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv"),
+    ) else {
+        return;
+    };
+    let both = Lake::open("memory://").unwrap();
+    upsert(&both, old).await;
+    upsert(&both, new.clone()).await;
+    upsert(&both, new.clone()).await;
+    upsert(&both, dax.clone()).await;
+    let alone = Lake::open("memory://").unwrap();
+    upsert(&alone, new).await;
+    upsert(&alone, dax).await;
+    let (a, b) = (published_views(&both).await, published_views(&alone).await);
+    assert_eq!(a.len(), 5);
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x.num_rows() > 0, "{name} is empty");
+        assert_eq!(x, y, "{name} differs");
+    }
+}
+
+/// The correlation views on the real files against the statistics computed here from the
+/// aligned pairs, for a country, a continent and the world, at several lags and windows.
+#[tokio::test]
+async fn correlations_on_the_real_files_match_the_pairs_computed_directly() {
+    let (Some(covid), Some(dax)) = (
+        real_rows("covid/ecdc_casedistribution_daily_final_2020-12-14.csv"),
+        real_rows("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv"),
+    ) else {
+        return;
+    };
+    let lake = Lake::open("memory://").unwrap();
+    upsert(&lake, covid).await;
+    upsert(&lake, dax).await;
+    let engine = Engine::new(&lake, views::load(None).unwrap()).await.unwrap();
+    // day → (close, log return) and (series, day) → (c7, g_cases)
+    let f64s = |a: &dyn Array, i: usize| (!a.is_null(i)).then(|| a.as_primitive::<Float64Type>().value(i));
+    let mut market: BTreeMap<i32, (f64, Option<f64>)> = BTreeMap::new();
+    for b in engine.sql("SELECT day, close, log_return FROM trading_days").await.unwrap() {
+        let day = b.column(0).as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+        for i in 0..b.num_rows() {
+            market.insert(day.value(i), (f64s(b.column(1), i).unwrap(), f64s(b.column(2), i)));
+        }
+    }
+    let mut covid: BTreeMap<(String, i32), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    for b in engine.sql("SELECT series, day, c7, g_cases FROM series_daily WHERE series IN ('IT', 'CONTINENT:Asia', 'WORLD')").await.unwrap() {
+        let series = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let (series, day) = (series.as_string::<i32>(), b.column(1).as_primitive::<datafusion::arrow::datatypes::Int32Type>());
+        for i in 0..b.num_rows() {
+            covid.insert((series.value(i).to_string(), day.value(i)), (f64s(b.column(2), i), f64s(b.column(3), i)));
+        }
+    }
+    let view = |sql: String| {
+        let engine = &engine;
+        async move {
+            let b = engine.sql(&sql).await.unwrap();
+            let b = &b[0];
+            assert_eq!(b.num_rows(), 1, "{sql}");
+            (
+                b.column(0).as_primitive::<Int64Type>().value(0),
+                f64s(b.column(1), 0),
+                f64s(b.column(2), 0),
+                f64s(b.column(3), 0),
+            )
+        }
+    };
+    let mut checked = 0;
+    for series in ["IT", "CONTINENT:Asia", "WORLD"] {
+        for lag in [-28, -5, 0, 7, 28] {
+            for kind in ["levels", "changes"] {
+                let (mut xs, mut ys) = (Vec::new(), Vec::new());
+                for (day, (close, r)) in &market {
+                    let x = if kind == "levels" { Some(*close) } else { *r };
+                    let y = covid
+                        .get(&(series.to_string(), day - lag))
+                        .and_then(|(c7, g)| if kind == "levels" { *c7 } else { *g });
+                    if let (Some(x), Some(y)) = (x, y) {
+                        xs.push(x);
+                        ys.push(y);
+                    }
+                }
+                let (n, pearson, p, spearman) = view(format!(
+                    "SELECT n, pearson, pearson_p, spearman FROM correlations WHERE series = '{series}' AND measure = 'cases' AND kind = '{kind}' AND lag = {lag}"
+                ))
+                .await;
+                let (want_p, want_s) =
+                    (crate::stats::pearson(&xs, &ys).unwrap(), crate::stats::spearman(&xs, &ys).unwrap());
+                assert_eq!(n as usize, xs.len(), "{series} {kind} lag {lag}");
+                assert!((pearson.unwrap() - want_p.coefficient).abs() < 1e-12, "{series} {kind} lag {lag}");
+                assert!((p.unwrap() - want_p.p_value).abs() < 1e-12, "{series} {kind} lag {lag}");
+                assert!((spearman.unwrap() - want_s.coefficient).abs() < 1e-12, "{series} {kind} lag {lag}");
+                checked += 1;
+            }
+        }
+        // Rolling windows at lag 0, levels: the last W trading days ending on a day in autumn.
+        let days: Vec<i32> = market.keys().copied().filter(|d| *d <= 18_565).collect(); // 2020-10-30
+        for w in [30usize, 60, 90] {
+            let window = &days[days.len() - w..];
+            let pairs: Vec<(f64, f64)> = window
+                .iter()
+                .filter_map(|d| Some((market[d].0, covid.get(&(series.to_string(), *d))?.0?)))
+                .collect();
+            assert_eq!(pairs.len(), w, "{series}: every trading day of the window has c7");
+            let (xs, ys): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+            let (n, pearson, _, spearman) = view(format!(
+                "SELECT n, pearson, pearson_p, spearman FROM rolling_correlations WHERE series = '{series}' AND measure = 'cases' AND kind = 'levels' AND window_days = {w} AND date = DATE '2020-10-30'"
+            ))
+            .await;
+            assert_eq!(n as usize, w);
+            assert!(
+                (pearson.unwrap() - crate::stats::pearson(&xs, &ys).unwrap().coefficient).abs() < 1e-12,
+                "{series} W={w}"
+            );
+            assert!(
+                (spearman.unwrap() - crate::stats::spearman(&xs, &ys).unwrap().coefficient).abs() < 1e-12,
+                "{series} W={w}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3 * 5 * 2 + 3 * 3);
+}

@@ -2,6 +2,7 @@
 
 mod batch;
 mod bench_log;
+mod bench_markets;
 mod bench_mobile;
 mod bench_stages;
 mod generate;
@@ -37,6 +38,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Batch(BatchCommand::Run(args)) => batch::run(&config, args).await,
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(&config, args).await,
         Command::Bench(BenchCommand::Mobile(args)) => bench_mobile::run(&config, args).await,
+        Command::Bench(BenchCommand::Markets(args)) => bench_markets::run(&config, args).await,
     }
 }
 
