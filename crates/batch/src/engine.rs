@@ -70,6 +70,7 @@ impl Engine {
         let ctx = SessionContext::new_with_config(session_config());
         let mut dataset_versions = Vec::new();
         ctx.register_udaf(crate::udaf::correlation());
+        ctx.register_udwf(crate::udwf::rolling_correlation());
         for dataset in Dataset::ALL {
             let fail = |error| BatchError::View { view: dataset.name().into(), origin: "lake".into(), error };
             let snapshot = lake.snapshot(dataset).await?;

@@ -1,19 +1,21 @@
 //! **Layer: batch.** Batch views: full recomputation from the lake with SQL on DataFusion, started
-//! by dataset-updated events and by schedule.
+//! by dataset-updated events and by schedule, published to the serving store.
 //!
 //! * [`views`]: the views as SQL files, shipped in `crates/batch/views/` and overridable by a
-//!   user's folder;
-//! * [`engine`]: a DataFusion session over the lake's current rows, with the views registered;
+//!   user's folder, with the views and datasets each one reads (found in its SQL);
+//! * [`engine`]: a DataFusion session over one snapshot of the lake that computes each view once;
 //! * [`stats`]: the statistics of the correlation views (Pearson, Spearman, two-sided p-values),
-//!   exact to SPEC's definitions, with a reason wherever a statistic is undefined.
-//!
-//! Status (issue #4, in progress): the series, aligned and reference views run; the correlation
-//! views, publishing to the serving store and the runner on `datasets` events are next.
+//!   exact to SPEC's definitions, with a reason wherever a statistic is undefined;
+//! * [`udaf`], [`udwf`]: those statistics in SQL, as the aggregate `correlation(x, y)` and the
+//!   window function `rolling_correlation(x, y, w)`;
+//! * [`runner`]: computes views and publishes them to the serving store as versions; `follow`
+//!   keeps them current on `datasets` events and on a schedule.
 
 pub mod engine;
 pub mod runner;
 pub mod stats;
 pub mod udaf;
+pub mod udwf;
 pub mod views;
 
 #[cfg(test)]

@@ -103,19 +103,21 @@ pub fn spearman(x: &[f64], y: &[f64]) -> Result<Correlation, Undefined> {
 /// 1-based ranks; tied values get the mean of the ranks they span (SciPy's `rankdata`
 /// "average"). NaNs sort last.
 pub fn ranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    // Sorting (value, index) pairs by value keeps each comparison's operands together in memory
+    // (sorting indices by `values[i]` would load through the index at every comparison).
+    let mut order: Vec<(f64, u32)> = values.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let mut ranks = vec![0.0; values.len()];
     let mut i = 0;
     while i < order.len() {
         let mut j = i + 1;
-        while j < order.len() && values[order[j]] == values[order[i]] {
+        while j < order.len() && order[j].0 == order[i].0 {
             j += 1;
         }
         // Positions i..j (0-based) hold ranks i+1..=j; their mean is (i + 1 + j) / 2.
         let rank = (i + 1 + j) as f64 / 2.0;
-        for &k in &order[i..j] {
-            ranks[k] = rank;
+        for &(_, k) in &order[i..j] {
+            ranks[k as usize] = rank;
         }
         i = j;
     }

@@ -1,16 +1,12 @@
-//! `correlation(x, y [, required_n])`: a DataFusion aggregate over the pairs of a group where
-//! both values are present, returning a struct of every statistic of [`crate::stats`] for them:
+//! `correlation(x, y)`: a DataFusion aggregate over the pairs of a group where both values are
+//! present, returning a struct of every statistic of [`crate::stats`] for them:
 //! `{n, pearson, pearson_p, spearman, spearman_p, reason}`. Statistics that are undefined are
-//! NULL and `reason` says why.
-//!
-//! With `required_n` (a constant), the whole struct is NULL unless exactly that many pairs are
-//! present: a rolling window `ROWS BETWEEN W − 1 PRECEDING AND CURRENT ROW` with
-//! `correlation(x, y, W)` reports only the windows in which all W pairs exist.
+//! NULL and `reason` says why. (Rolling windows have their own window function,
+//! [`crate::udwf`].)
 //!
 //! Spearman needs all the pairs (ranks), so the state is the pairs themselves; groups are small
 //! (a few hundred trading days). The aggregate has a groups accumulator (one vector of pairs per
-//! group, filled straight from the input columns) for `GROUP BY`, and retracts pairs for sliding
-//! window frames.
+//! group, filled straight from the input columns) for `GROUP BY`.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -21,28 +17,19 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
-use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, TypeSignature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
-use datafusion::physical_expr::expressions::Literal;
 
 use crate::stats::{Correlation, Undefined, pearson, spearman};
 
 /// The `correlation` aggregate, ready to register.
 pub fn correlation() -> AggregateUDF {
-    use DataType::{Float64, Int64};
     AggregateUDF::from(CorrelationUdaf {
-        signature: Signature::one_of(
-            vec![
-                TypeSignature::Exact(vec![Float64, Float64]),
-                TypeSignature::Exact(vec![Float64, Float64, Int64]),
-            ],
-            Volatility::Immutable,
-        ),
+        signature: Signature::exact(vec![DataType::Float64, DataType::Float64], Volatility::Immutable),
     })
 }
 
@@ -51,7 +38,8 @@ struct CorrelationUdaf {
     signature: Signature,
 }
 
-fn result_fields() -> Fields {
+/// The fields of the result struct.
+pub(crate) fn result_fields() -> Fields {
     Fields::from(vec![
         Field::new("n", DataType::Int64, false),
         Field::new("pearson", DataType::Float64, true),
@@ -64,17 +52,6 @@ fn result_fields() -> Fields {
 
 fn list_of_f64() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
-}
-
-/// The constant third argument, if given.
-fn required_n(args: &AccumulatorArgs) -> Result<Option<usize>> {
-    let Some(expr) = args.exprs.get(2) else { return Ok(None) };
-    match expr.as_any().downcast_ref::<Literal>().map(Literal::value) {
-        Some(ScalarValue::Int64(Some(n))) if *n >= 1 => Ok(Some(*n as usize)),
-        _ => plan_err!(
-            "the third argument of correlation (the required number of pairs) must be a constant ≥ 1"
-        ),
-    }
 }
 
 impl AggregateUDFImpl for CorrelationUdaf {
@@ -90,8 +67,8 @@ impl AggregateUDFImpl for CorrelationUdaf {
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(DataType::Struct(result_fields()))
     }
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(PairsAccumulator { pairs: Pairs::default(), required: required_n(&args)? }))
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(PairsAccumulator { pairs: Pairs::default() }))
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![
@@ -102,18 +79,16 @@ impl AggregateUDFImpl for CorrelationUdaf {
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
         true
     }
-    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(GroupsPairs { groups: Vec::new(), required: required_n(&args)? }))
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(GroupsPairs { groups: Vec::new() }))
     }
 }
 
-/// The pairs of one group in which both values are present. `start` skips pairs retracted by a
-/// sliding window frame (compacted now and then, so that memory stays bounded).
+/// The pairs of one group in which both values are present.
 #[derive(Debug, Default)]
 struct Pairs {
     x: Vec<f64>,
     y: Vec<f64>,
-    start: usize,
 }
 
 impl Pairs {
@@ -132,51 +107,26 @@ impl Pairs {
         }
     }
 
-    /// Drops the oldest pairs: as many as the rows of `x` and `y` where both are valid.
-    fn retract_arrays(&mut self, x: &ArrayRef, y: &ArrayRef) {
-        let both_valid = (0..x.len().min(y.len())).filter(|&i| x.is_valid(i) && y.is_valid(i)).count();
-        self.start = (self.start + both_valid).min(self.x.len());
-        if self.start > 1024 && self.start * 2 > self.x.len() {
-            self.x.drain(..self.start);
-            self.y.drain(..self.start);
-            self.start = 0;
-        }
-    }
-
-    fn xs(&self) -> &[f64] {
-        &self.x[self.start..]
-    }
-
-    fn ys(&self) -> &[f64] {
-        &self.y[self.start..]
-    }
-
-    fn len(&self) -> usize {
-        self.x.len() - self.start
-    }
-
     fn heap_size(&self) -> usize {
         (self.x.capacity() + self.y.capacity()) * std::mem::size_of::<f64>()
     }
 }
 
-/// The statistics of one group, or `None` where `required` pairs were asked for and not present.
-struct Statistics {
+/// The statistics of one set of pairs.
+pub(crate) struct Statistics {
     n: usize,
     pearson: Result<Correlation, Undefined>,
     spearman: Result<Correlation, Undefined>,
 }
 
-fn statistics(pairs: &Pairs, required: Option<usize>) -> Option<Statistics> {
-    if required.is_some_and(|r| r != pairs.len()) {
-        return None;
+impl Statistics {
+    pub(crate) fn of(x: &[f64], y: &[f64]) -> Self {
+        Self { n: x.len(), pearson: pearson(x, y), spearman: spearman(x, y) }
     }
-    let (x, y) = (pairs.xs(), pairs.ys());
-    Some(Statistics { n: x.len(), pearson: pearson(x, y), spearman: spearman(x, y) })
 }
 
-/// One struct per group; a group without statistics is a NULL struct.
-fn struct_array(stats: &[Option<Statistics>]) -> Result<StructArray> {
+/// One struct per element; `None` is a NULL struct.
+pub(crate) fn struct_array(stats: &[Option<Statistics>]) -> Result<StructArray> {
     let coefficient = |c: &Result<Correlation, Undefined>| c.as_ref().ok().map(|c| c.coefficient);
     let p_value = |c: &Result<Correlation, Undefined>| c.as_ref().ok().map(|c| c.p_value);
     let field = |f: &dyn Fn(&Statistics) -> Option<f64>| -> ArrayRef {
@@ -211,14 +161,13 @@ fn state_lists<'a>(groups: impl Iterator<Item = &'a Pairs> + Clone) -> Vec<Array
         }
         Arc::new(builder.finish())
     };
-    vec![list(&Pairs::xs), list(&Pairs::ys)]
+    vec![list(&|p: &'a Pairs| p.x.as_slice()), list(&|p: &'a Pairs| p.y.as_slice())]
 }
 
-/// The accumulator of one group (window frames, and aggregates without `GROUP BY`).
+/// The accumulator of one group (aggregates without `GROUP BY`).
 #[derive(Debug)]
 struct PairsAccumulator {
     pairs: Pairs,
-    required: Option<usize>,
 }
 
 impl Accumulator for PairsAccumulator {
@@ -237,15 +186,6 @@ impl Accumulator for PairsAccumulator {
         Ok(())
     }
 
-    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.pairs.retract_arrays(&values[0], &values[1]);
-        Ok(())
-    }
-
-    fn supports_retract_batch(&self) -> bool {
-        true
-    }
-
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         state_lists(std::iter::once(&self.pairs))
             .iter()
@@ -254,7 +194,7 @@ impl Accumulator for PairsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let array = struct_array(&[statistics(&self.pairs, self.required)])?;
+        let array = struct_array(&[Some(Statistics::of(&self.pairs.x, &self.pairs.y))])?;
         ScalarValue::try_from_array(&array, 0)
     }
 
@@ -267,7 +207,6 @@ impl Accumulator for PairsAccumulator {
 #[derive(Debug)]
 struct GroupsPairs {
     groups: Vec<Pairs>,
-    required: Option<usize>,
 }
 
 impl GroupsPairs {
@@ -326,7 +265,7 @@ impl GroupsAccumulator for GroupsPairs {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let groups = emit_to.take_needed(&mut self.groups);
-        let stats: Vec<_> = groups.iter().map(|g| statistics(g, self.required)).collect();
+        let stats: Vec<_> = groups.iter().map(|g| Some(Statistics::of(&g.x, &g.y))).collect();
         Ok(Arc::new(struct_array(&stats)?))
     }
 
@@ -342,4 +281,4 @@ impl GroupsAccumulator for GroupsPairs {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -25,22 +25,20 @@ grid AS (
 ),
 windows AS (
     SELECT symbol, series, series_name, date,
-           correlation(close, c7, 30) OVER w30 AS levels_cases_30,
-           correlation(close, d7, 30) OVER w30 AS levels_deaths_30,
-           correlation(log_return, g_cases, 30) OVER w30 AS changes_cases_30,
-           correlation(log_return, g_deaths, 30) OVER w30 AS changes_deaths_30,
-           correlation(close, c7, 60) OVER w60 AS levels_cases_60,
-           correlation(close, d7, 60) OVER w60 AS levels_deaths_60,
-           correlation(log_return, g_cases, 60) OVER w60 AS changes_cases_60,
-           correlation(log_return, g_deaths, 60) OVER w60 AS changes_deaths_60,
-           correlation(close, c7, 90) OVER w90 AS levels_cases_90,
-           correlation(close, d7, 90) OVER w90 AS levels_deaths_90,
-           correlation(log_return, g_cases, 90) OVER w90 AS changes_cases_90,
-           correlation(log_return, g_deaths, 90) OVER w90 AS changes_deaths_90
+           rolling_correlation(close, c7, 30) OVER w AS levels_cases_30,
+           rolling_correlation(close, d7, 30) OVER w AS levels_deaths_30,
+           rolling_correlation(log_return, g_cases, 30) OVER w AS changes_cases_30,
+           rolling_correlation(log_return, g_deaths, 30) OVER w AS changes_deaths_30,
+           rolling_correlation(close, c7, 60) OVER w AS levels_cases_60,
+           rolling_correlation(close, d7, 60) OVER w AS levels_deaths_60,
+           rolling_correlation(log_return, g_cases, 60) OVER w AS changes_cases_60,
+           rolling_correlation(log_return, g_deaths, 60) OVER w AS changes_deaths_60,
+           rolling_correlation(close, c7, 90) OVER w AS levels_cases_90,
+           rolling_correlation(close, d7, 90) OVER w AS levels_deaths_90,
+           rolling_correlation(log_return, g_cases, 90) OVER w AS changes_cases_90,
+           rolling_correlation(log_return, g_deaths, 90) OVER w AS changes_deaths_90
     FROM grid
-    WINDOW w30 AS (PARTITION BY symbol, series ORDER BY date ROWS BETWEEN 29 PRECEDING AND CURRENT ROW),
-           w60 AS (PARTITION BY symbol, series ORDER BY date ROWS BETWEEN 59 PRECEDING AND CURRENT ROW),
-           w90 AS (PARTITION BY symbol, series ORDER BY date ROWS BETWEEN 89 PRECEDING AND CURRENT ROW)
+    WINDOW w AS (PARTITION BY symbol, series ORDER BY date)
 ),
 measures AS (
     SELECT symbol, series, series_name, date,

@@ -5,8 +5,8 @@ use datafusion::prelude::SessionContext;
 use super::*;
 use crate::stats;
 
-/// A session with table `t(g, i, x, y)` and the aggregate registered.
-async fn session(g: Vec<&str>, x: Vec<Option<f64>>, y: Vec<Option<f64>>) -> SessionContext {
+/// A session with table `t(g, i, x, y)` and the aggregate and window function registered.
+pub(crate) async fn session(g: Vec<&str>, x: Vec<Option<f64>>, y: Vec<Option<f64>>) -> SessionContext {
     let schema = Arc::new(Schema::new(vec![
         Field::new("g", DataType::Utf8, false),
         Field::new("i", DataType::Int64, false),
@@ -26,12 +26,13 @@ async fn session(g: Vec<&str>, x: Vec<Option<f64>>, y: Vec<Option<f64>>) -> Sess
     .unwrap();
     let ctx = SessionContext::new();
     ctx.register_udaf(correlation());
+    ctx.register_udwf(crate::udwf::rolling_correlation());
     ctx.register_batch("t", batch).unwrap();
     ctx
 }
 
 /// `(n, pearson, spearman, reason)` per row of a query returning `label, c`.
-async fn rows(
+pub(crate) async fn rows(
     ctx: &SessionContext,
     sql: &str,
 ) -> Vec<(String, Option<(i64, Option<f64>, Option<f64>, Option<String>)>)> {
@@ -94,40 +95,4 @@ async fn grouped_results_equal_the_statistics_on_each_groups_present_pairs() {
     // Without GROUP BY (the one-group accumulator), all present pairs.
     let all = rows(&ctx, "SELECT 'all', correlation(x, y) FROM t").await;
     assert_eq!(all[0].1.as_ref().unwrap().0, 8);
-}
-
-#[tokio::test]
-async fn a_sliding_window_reports_only_windows_with_all_required_pairs() {
-    let xs: Vec<f64> = (0..12).map(|i| ((i * 7) % 5) as f64 + i as f64 * 0.1).collect();
-    let ys: Vec<f64> = (0..12).map(|i| ((i * 3) % 4) as f64).collect();
-    let mut y: Vec<Option<f64>> = ys.iter().copied().map(Some).collect();
-    y[6] = None;
-    let ctx = session(vec!["a"; 12], xs.iter().copied().map(Some).collect(), y).await;
-    let got = rows(
-        &ctx,
-        "SELECT i, correlation(x, y, 4) OVER (ORDER BY i ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) FROM t ORDER BY i",
-    )
-    .await;
-    for (i, (_, value)) in got.iter().enumerate() {
-        // Windows i−3..=i: the first three are short, and those holding row 6 lack a pair.
-        let full = i >= 3 && !(i - 3..=i).contains(&6);
-        assert_eq!(value.is_some(), full, "window ending at {i}: {value:?}");
-        if full {
-            let want = stats::pearson(&xs[i - 3..=i], &ys[i - 3..=i]).unwrap().coefficient;
-            let got = value.as_ref().unwrap().1.unwrap();
-            assert!((got - want).abs() < 1e-15, "window ending at {i}: {got} vs {want}");
-        }
-    }
-}
-
-#[tokio::test]
-async fn the_required_number_of_pairs_must_be_a_positive_constant() {
-    let ctx = session(vec!["a"], vec![Some(1.0)], vec![Some(1.0)]).await;
-    for sql in ["SELECT correlation(x, y, i) FROM t", "SELECT correlation(x, y, 0) FROM t"] {
-        let error = match ctx.sql(sql).await {
-            Ok(df) => df.collect().await.unwrap_err(),
-            Err(e) => e,
-        };
-        assert!(error.to_string().contains("must be a constant ≥ 1"), "{sql}: {error}");
-    }
 }
