@@ -123,6 +123,11 @@ impl Statistics {
     pub(crate) fn of(x: &[f64], y: &[f64]) -> Self {
         Self { n: x.len(), pearson: pearson(x, y), spearman: spearman(x, y) }
     }
+
+    /// The same, with the ranks of `x` and `y` already known (finite values only).
+    pub(crate) fn from_ranks(x: &[f64], y: &[f64], rank_x: &[f64], rank_y: &[f64]) -> Self {
+        Self { n: x.len(), pearson: pearson(x, y), spearman: pearson(rank_x, rank_y) }
+    }
 }
 
 /// One struct per element; `None` is a NULL struct.

@@ -68,16 +68,85 @@ impl PartitionEvaluator for Windows {
         let (x, y) = (values[0].as_primitive::<Float64Type>(), values[1].as_primitive::<Float64Type>());
         let (xs, ys) = (x.values(), y.values());
         let mut stats = Vec::with_capacity(num_rows);
+        // The current window's values in sorted order, kept up to date as it slides (one
+        // insertion and one removal per row instead of sorting every window for its ranks).
+        let (mut sorted_x, mut sorted_y) = (SortedWindow::default(), SortedWindow::default());
+        let (mut rank_x, mut rank_y) = (vec![0.0; self.rows], vec![0.0; self.rows]);
         // Rows in a row, up to the current one, where both values are present.
         let mut present = 0;
         for i in 0..num_rows {
-            present = if x.is_valid(i) && y.is_valid(i) { present + 1 } else { 0 };
-            stats.push((present >= self.rows).then(|| {
-                let window = i + 1 - self.rows..i + 1;
-                Statistics::of(&xs[window.clone()], &ys[window])
-            }));
+            if !(x.is_valid(i) && y.is_valid(i)) {
+                present = 0;
+                sorted_x.clear();
+                sorted_y.clear();
+                stats.push(None);
+                continue;
+            }
+            present += 1;
+            sorted_x.insert(xs[i], i);
+            sorted_y.insert(ys[i], i);
+            if present > self.rows {
+                let leaving = i - self.rows;
+                sorted_x.remove(xs[leaving], leaving);
+                sorted_y.remove(ys[leaving], leaving);
+            }
+            if present < self.rows {
+                stats.push(None);
+                continue;
+            }
+            let start = i + 1 - self.rows;
+            let (wx, wy) = (&xs[start..=i], &ys[start..=i]);
+            if !wx.iter().chain(wy).all(|v| v.is_finite()) {
+                // Reported as not finite by the statistics themselves.
+                stats.push(Some(Statistics::of(wx, wy)));
+                continue;
+            }
+            sorted_x.ranks(start, &mut rank_x);
+            sorted_y.ranks(start, &mut rank_y);
+            stats.push(Some(Statistics::from_ranks(wx, wy, &rank_x, &rank_y)));
         }
         Ok(Arc::new(struct_array(&stats)?))
+    }
+}
+
+/// A window's values with their rows, in `total_cmp` order.
+#[derive(Debug, Default)]
+struct SortedWindow {
+    items: Vec<(f64, usize)>,
+}
+
+impl SortedWindow {
+    fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    fn insert(&mut self, value: f64, row: usize) {
+        let at = self.items.partition_point(|(v, _)| v.total_cmp(&value).is_le());
+        self.items.insert(at, (value, row));
+    }
+
+    fn remove(&mut self, value: f64, row: usize) {
+        let from = self.items.partition_point(|(v, _)| v.total_cmp(&value).is_lt());
+        if let Some(offset) = self.items[from..].iter().position(|&(_, r)| r == row) {
+            self.items.remove(from + offset);
+        }
+    }
+
+    /// The 1-based rank of each row `start..start + out.len()`, ties getting the mean of the
+    /// ranks they span (as [`crate::stats::ranks`]).
+    fn ranks(&self, start: usize, out: &mut [f64]) {
+        let mut i = 0;
+        while i < self.items.len() {
+            let mut j = i + 1;
+            while j < self.items.len() && self.items[j].0 == self.items[i].0 {
+                j += 1;
+            }
+            let rank = (i + 1 + j) as f64 / 2.0;
+            for &(_, row) in &self.items[i..j] {
+                out[row - start] = rank;
+            }
+            i = j;
+        }
     }
 }
 
@@ -119,6 +188,35 @@ mod tests {
         .await;
         let full: Vec<bool> = got.iter().map(|(_, v)| v.is_some()).collect();
         assert_eq!(full, [false, false, true, false, false, true]);
+    }
+
+    #[tokio::test]
+    async fn sliding_ranks_give_the_spearman_of_each_window_sorted_afresh() {
+        // Values with many ties, a gap (NULL) that restarts the window, and a negative zero.
+        let xs: Vec<Option<f64>> =
+            (0..200).map(|i| (i != 77).then(|| if i == 5 { -0.0 } else { ((i * 37) % 11) as f64 })).collect();
+        let ys: Vec<Option<f64>> = (0..200).map(|i| Some(((i * 13) % 7) as f64 - 3.0)).collect();
+        let ctx = session(vec!["a"; 200], xs.clone(), ys.clone()).await;
+        for w in [3usize, 30, 90] {
+            let got = rows(&ctx, &format!("SELECT i, rolling_correlation(x, y, {w}) OVER (ORDER BY i) FROM t ORDER BY i")).await;
+            let mut full = 0;
+            for (i, (_, value)) in got.iter().enumerate() {
+                let window = (i + 1).checked_sub(w).map(|s| s..i + 1);
+                let pairs: Option<(Vec<f64>, Vec<f64>)> =
+                    window.and_then(|r| r.map(|k| Some((xs[k]?, ys[k]?))).collect::<Option<Vec<_>>>()).map(|p| p.into_iter().unzip());
+                match (value, pairs) {
+                    (None, None) => {}
+                    (Some((n, _, s, _)), Some((wx, wy))) => {
+                        full += 1;
+                        assert_eq!(*n as usize, w);
+                        let want = stats::spearman(&wx, &wy).ok().map(|c| c.coefficient);
+                        assert_eq!(*s, want, "W = {w}, window ending at {i}");
+                    }
+                    (got, want) => panic!("W = {w}, window ending at {i}: {got:?} vs {want:?}"),
+                }
+            }
+            assert!(full > 100 - w as i32, "W = {w}: {full} full windows");
+        }
     }
 
     #[tokio::test]
