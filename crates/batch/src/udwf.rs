@@ -198,12 +198,17 @@ mod tests {
         let ys: Vec<Option<f64>> = (0..200).map(|i| Some(((i * 13) % 7) as f64 - 3.0)).collect();
         let ctx = session(vec!["a"; 200], xs.clone(), ys.clone()).await;
         for w in [3usize, 30, 90] {
-            let got = rows(&ctx, &format!("SELECT i, rolling_correlation(x, y, {w}) OVER (ORDER BY i) FROM t ORDER BY i")).await;
+            let got = rows(
+                &ctx,
+                &format!("SELECT i, rolling_correlation(x, y, {w}) OVER (ORDER BY i) FROM t ORDER BY i"),
+            )
+            .await;
             let mut full = 0;
             for (i, (_, value)) in got.iter().enumerate() {
                 let window = (i + 1).checked_sub(w).map(|s| s..i + 1);
-                let pairs: Option<(Vec<f64>, Vec<f64>)> =
-                    window.and_then(|r| r.map(|k| Some((xs[k]?, ys[k]?))).collect::<Option<Vec<_>>>()).map(|p| p.into_iter().unzip());
+                let pairs: Option<(Vec<f64>, Vec<f64>)> = window
+                    .and_then(|r| r.map(|k| Some((xs[k]?, ys[k]?))).collect::<Option<Vec<_>>>())
+                    .map(|p| p.into_iter().unzip());
                 match (value, pairs) {
                     (None, None) => {}
                     (Some((n, _, s, _)), Some((wx, wy))) => {
