@@ -11,10 +11,7 @@ fn stdout(out: &std::process::Output) -> String {
 
 #[test]
 fn importing_the_real_files_fills_the_lake_once_and_announces_each_change() {
-    let (Some(ecdc), Some(dax)) = (
-        tributary_test_data::path("covid/ecdc_casedistribution_daily_final_2020-12-14.csv"),
-        tributary_test_data::path("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv"),
-    ) else {
+    let Some((ecdc, dax)) = common::ecdc_and_dax() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -27,16 +27,6 @@ fn up(data: &Path, sources: &str, log_name: &str) -> Child {
         .unwrap()
 }
 
-fn stop(mut child: Child) {
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "up exited with {status}");
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
 /// The current version of every published view, once all five are there and were computed from
 /// `covid_version` of the ECDC data.
 fn wait_for_views(
@@ -45,7 +35,7 @@ fn wait_for_views(
     child: &mut Child,
     log_name: &str,
 ) -> BTreeMap<String, ViewVersionRow> {
-    let rt = runtime();
+    let rt = common::runtime();
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -82,10 +72,7 @@ fn wait_for_views(
 
 #[test]
 fn up_pulls_file_urls_and_publishes_every_view_to_the_store() {
-    let (Some(ecdc), Some(dax)) = (
-        tributary_test_data::path("covid/ecdc_casedistribution_daily_final_2020-12-14.csv"),
-        tributary_test_data::path("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv"),
-    ) else {
+    let Some((ecdc, dax)) = common::ecdc_and_dax() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -97,7 +84,7 @@ fn up_pulls_file_urls_and_publishes_every_view_to_the_store() {
     );
     let mut child = up(data, &sources, "up-1.log");
     let views = wait_for_views(data, 1, &mut child, "up-1.log");
-    stop(child);
+    common::stop(child);
 
     assert_eq!(views.keys().map(String::as_str).collect::<Vec<_>>(), VIEWS);
     assert_eq!((views["reference_covid"].rows, views["reference_prices"].rows), (61_900, 8_846));
@@ -108,7 +95,7 @@ fn up_pulls_file_urls_and_publishes_every_view_to_the_store() {
     );
 
     // The rows, as the API will read them: Italy's cases against the DAX at lag 0.
-    let rt = runtime();
+    let rt = common::runtime();
     rt.block_on(async {
         let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("store.sqlite").display())).await.unwrap();
         let sql = format!(
@@ -145,7 +132,7 @@ fn up_pulls_file_urls_and_publishes_every_view_to_the_store() {
     let mut child = up(data, &sources, "up-2.log");
     let again = wait_for_views(data, 1, &mut child, "up-2.log");
     std::thread::sleep(Duration::from_secs(2));
-    stop(child);
+    common::stop(child);
     let log = std::fs::read_to_string(data.join("up-2.log")).unwrap();
     assert_eq!(log.matches("pull: not modified").count(), 2, "{log}");
     assert!(again.values().all(|v| v.version == views[&v.view].version), "no new versions: {again:?}");

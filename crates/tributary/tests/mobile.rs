@@ -35,19 +35,9 @@ fn up(data: &Path) -> Child {
         .unwrap()
 }
 
-fn stop(mut child: Child) {
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "up exited with {status}");
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
 /// Waits until the model has seen `expected` points (or fails after a timeout).
 fn wait_for_points(data: &Path, expected: u64, child: &mut Child) -> u64 {
-    let rt = runtime();
+    let rt = common::runtime();
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -72,7 +62,7 @@ fn wait_for_points(data: &Path, expected: u64, child: &mut Child) -> u64 {
 }
 
 fn latest_centres(data: &Path) -> Vec<[f64; 2]> {
-    runtime().block_on(async {
+    common::runtime().block_on(async {
         let s = SqliteStore::open(&data.join("store.sqlite")).await.unwrap();
         let v = s.latest_kmeans("mobile").await.unwrap().expect("a model version");
         s.close().await;
@@ -111,7 +101,7 @@ fn two_hundred_thousand_events_are_each_counted_once_and_every_hotspot_is_found(
         generate(dir.path(), 11, format, EVENTS, &truth);
         let mut child = up(dir.path());
         let points = wait_for_points(dir.path(), EVENTS, &mut child);
-        stop(child);
+        common::stop(child);
         assert_eq!(points, EVENTS, "{format}: per-cluster counts over all versions");
         assert_hotspots_found(&truth, &latest_centres(dir.path()));
         assert_eq!(events_in_log(dir.path()), EVENTS, "{format}: each event once in the log");
@@ -166,7 +156,7 @@ fn kill_9_in_the_middle_loses_and_doubles_nothing() {
     let points = wait_for_points(dir.path(), EVENTS, &mut child);
     // Give a double count the chance to show itself before stopping.
     std::thread::sleep(Duration::from_millis(500));
-    stop(child);
+    common::stop(child);
     let points_after = wait_points_now(dir.path());
     assert_eq!(points, EVENTS);
     assert_eq!(points_after, EVENTS, "nothing counted twice after the restart");
@@ -175,7 +165,7 @@ fn kill_9_in_the_middle_loses_and_doubles_nothing() {
 }
 
 fn wait_points_now(data: &Path) -> u64 {
-    runtime().block_on(async {
+    common::runtime().block_on(async {
         let s = SqliteStore::open(&data.join("store.sqlite")).await.unwrap();
         let n = s.kmeans_points("mobile").await.unwrap();
         s.close().await;
@@ -231,10 +221,10 @@ fn hostile_files_become_dead_letters_and_the_good_lines_go_through() {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap();
-    stop(child);
+    common::stop(child);
     assert_eq!(points, 1000, "exactly the good lines are counted");
     assert!(peak_kb < 150 * 1024, "peak memory {peak_kb} kB: a 100 MB line must not be held in memory");
-    let letters = runtime().block_on(async {
+    let letters = common::runtime().block_on(async {
         let s = SqliteStore::open(&dir.path().join("store.sqlite")).await.unwrap();
         let d = s.dead_letters(None, 100, None).await.unwrap();
         s.close().await;

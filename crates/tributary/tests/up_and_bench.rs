@@ -44,10 +44,7 @@ fn bench_log_prints_every_figure() {
 
 #[test]
 fn bench_markets_prints_each_step() {
-    let (Some(ecdc), Some(dax)) = (
-        tributary_test_data::path("covid/ecdc_casedistribution_daily_final_2020-12-14.csv"),
-        tributary_test_data::path("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv"),
-    ) else {
+    let Some((ecdc, dax)) = common::ecdc_and_dax() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

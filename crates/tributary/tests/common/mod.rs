@@ -41,3 +41,24 @@ pub fn run_with_input(mut cmd: Command, input: &[u8]) -> Output {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Stops a running `tributary up` with SIGTERM and checks that it exited cleanly.
+pub fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "up exited with {status}");
+}
+
+/// A runtime for the few async calls a test makes (reading the serving store).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// The final ECDC daily file and the DAX history from the test data (None, after saying so,
+/// where they are absent).
+pub fn ecdc_and_dax() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    Some((
+        tributary_test_data::path("covid/ecdc_casedistribution_daily_final_2020-12-14.csv")?,
+        tributary_test_data::path("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv")?,
+    ))
+}
