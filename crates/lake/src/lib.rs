@@ -100,16 +100,18 @@ pub struct UpsertReport {
 }
 
 impl Lake {
-    /// Opens the lake at `location`: a folder (created if missing), a `file://` URL, or
-    /// `memory://` (for tests; gone with the process).
+    /// Opens the lake at `location`: a folder (created if missing), a `file://` URL,
+    /// `s3://bucket/prefix` (credentials and endpoint from the `AWS_*` environment variables), or `memory://` (for tests; gone with the process).
     pub fn open(location: &str) -> Result<Self, LakeError> {
         let store: Arc<dyn ObjectStore> = if location == "memory://" {
             Arc::new(object_store::memory::InMemory::new())
         } else if let Some(rest) = location.strip_prefix("file://") {
             local(rest)?
+        } else if location.starts_with("s3://") {
+            s3(location)?
         } else if location.contains("://") {
             return Err(LakeError::Invalid(format!(
-                "'{location}': this build reads the lake from a folder, file:// or memory:// (S3 is planned)"
+                "'{location}': a lake is a folder, a file:// URL, s3://bucket/prefix or memory://"
             )));
         } else {
             local(location)?
@@ -265,6 +267,24 @@ impl Lake {
     /// The fetch records of a dataset, oldest first.
     pub async fn raw_fetches(&self, dataset: Dataset) -> Result<Vec<RawStored>, LakeError> {
         raw::list(&*self.store, dataset).await
+    }
+}
+
+/// An S3 bucket (or any S3-compatible store), with an optional prefix. Credentials, region and
+/// endpoint come from the usual `AWS_*` environment variables (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, and `AWS_ALLOW_HTTP=true` for a
+/// plain-HTTP endpoint such as a local MinIO).
+fn s3(location: &str) -> Result<Arc<dyn ObjectStore>, LakeError> {
+    let url = url::Url::parse(location).map_err(|e| LakeError::Invalid(format!("'{location}': {e}")))?;
+    let bucket = url.host_str().filter(|b| !b.is_empty()).ok_or_else(|| {
+        LakeError::Invalid(format!("'{location}': an S3 lake is s3://bucket or s3://bucket/prefix"))
+    })?;
+    let store = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build()?;
+    let prefix = url.path().trim_matches('/');
+    if prefix.is_empty() {
+        Ok(Arc::new(store))
+    } else {
+        Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
     }
 }
 

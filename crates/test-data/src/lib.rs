@@ -47,3 +47,19 @@ pub fn read(relative: &str) -> Option<Vec<u8>> {
     let p = path(relative)?;
     Some(std::fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display())))
 }
+
+/// A service the test suite starts (`scripts/test`), named by an environment variable holding
+/// its address, such as `TRIBUTARY_TEST_S3`. `None` after printing why the calling test skips
+/// (run through `scripts/test` to have it); panics under `CI=true`, like a missing data set.
+pub fn service(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{variable} is not set (CI=true: scripts/test starts the service and sets it)")
+        }
+        _ => {
+            eprintln!("skipping: {variable} is not set (scripts/test starts the service and sets it)");
+            None
+        }
+    }
+}

@@ -34,7 +34,8 @@ pub struct Config {
     pub log: LogBackend,
     /// Which serving store: "embedded" (SQLite in the data directory) or "sqlite://PATH".
     pub store: StoreBackend,
-    /// Where the lake is: "embedded" (`<data_dir>/lake`), a folder, or a `file://` URL.
+    /// Where the lake is: "embedded" (`<data_dir>/lake`), a folder, a `file://` URL, or
+    /// `s3://bucket/prefix`.
     pub lake: String,
     pub logging: LoggingConfig,
     pub embedded_log: EmbeddedLogConfig,

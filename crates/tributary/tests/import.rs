@@ -124,3 +124,32 @@ fn bad_files_and_arguments_get_clear_errors() {
         stdout(&out)
     );
 }
+
+/// The lake on S3 (scripts/test starts an S3-compatible server on loopback): import, then the
+/// views over it, by configuration only.
+#[test]
+fn the_lake_can_be_an_s3_bucket() {
+    let (Some(bucket), Some((_, dax))) =
+        (tributary_test_data::service("TRIBUTARY_TEST_S3"), common::ecdc_and_dax())
+    else {
+        return;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let lake = format!("lake={bucket}/e2e-{}-{nanos}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let out = tributary(dir.path())
+        .args(["--set", &lake, "import"])
+        .arg(&dax)
+        .args(["--symbol", "^GDAXI"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("8846 new"), "{}", stdout(&out));
+    let out =
+        tributary(dir.path()).args(["--set", &lake, "batch", "run", "reference_prices"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line =
+        stdout(&out).lines().find(|l| l.starts_with("reference_prices")).unwrap_or_default().to_string();
+    assert_eq!(line.split_whitespace().nth(1), Some("8846"), "{}", stdout(&out));
+    assert!(!dir.path().join("lake").exists(), "nothing went to the local lake");
+}

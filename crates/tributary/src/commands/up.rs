@@ -153,11 +153,12 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     );
     println!("  lake            {}", lake.location());
     for src in &sources {
-        println!("  pull            {} every {:?}", src.url, mk.pull_interval);
+        println!("  pull            {} every {}", src.url, humantime::format_duration(mk.pull_interval));
     }
     println!(
-        "  batch views     on topic datasets (debounce {:?}) and every {:?}; `tributary batch list`",
-        mk.batch_debounce, mk.batch_interval
+        "  batch views     on topic datasets (debounce {}) and every {}; `tributary batch list`",
+        humantime::format_duration(mk.batch_debounce),
+        humantime::format_duration(mk.batch_interval)
     );
     if m.generator_rate > 0.0 {
         println!("  generator       {} events/s into {}", m.generator_rate, m.topic);
