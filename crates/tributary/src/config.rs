@@ -184,6 +184,16 @@ pub struct PullSourceConfig {
 }
 
 impl MarketsConfig {
+    /// The limits of each pull.
+    pub fn pull_limits(&self) -> tributary_sources::pull::PullLimits {
+        tributary_sources::pull::PullLimits {
+            timeout: self.pull_timeout,
+            max_bytes: self.pull_max_size.0,
+            retries: self.pull_retries,
+            ..Default::default()
+        }
+    }
+
     /// Checks what serde cannot: URLs, dataset and format names.
     pub fn validate(&self) -> Result<(), String> {
         for (i, s) in self.sources.iter().enumerate() {

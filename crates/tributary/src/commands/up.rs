@@ -23,7 +23,7 @@ use tributary_processors::mobile_kmeans::ModelVersion;
 use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
 use tributary_sources::mobile_file::ParseOptions;
-use tributary_sources::pull::{PullLimits, Puller};
+use tributary_sources::pull::Puller;
 use tributary_store::{ServingStore, SqliteStore};
 
 use crate::config::Config;
@@ -107,12 +107,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let sources: Vec<PullSource> =
         mk.sources.iter().map(PullSource::from_config).collect::<anyhow::Result<_>>()?;
     if !sources.is_empty() {
-        let puller = Puller::new(PullLimits {
-            timeout: mk.pull_timeout,
-            max_bytes: mk.pull_max_size.0,
-            retries: mk.pull_retries,
-            ..PullLimits::default()
-        })?;
+        let puller = Puller::new(mk.pull_limits())?;
         let (l, lk, s, state) =
             (log.clone(), lake.clone(), stop.clone(), config.data_dir.join("pull-state.json"));
         let (srcs, interval) = (sources.clone(), mk.pull_interval);
