@@ -103,15 +103,17 @@ pub fn spearman(x: &[f64], y: &[f64]) -> Result<Correlation, Undefined> {
 /// 1-based ranks; tied values get the mean of the ranks they span (SciPy's `rankdata`
 /// "average"). NaNs sort last.
 pub fn ranks(values: &[f64]) -> Vec<f64> {
-    // Sorting (value, index) pairs by value keeps each comparison's operands together in memory
-    // (sorting indices by `values[i]` would load through the index at every comparison).
-    let mut order: Vec<(f64, u32)> = values.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
-    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    // Sorted by an integer key with `total_cmp`'s order (cheaper to compare than floats), the
+    // key and the index side by side so that a comparison loads nothing else.
+    let mut order: Vec<(u64, u32)> =
+        values.iter().enumerate().map(|(i, v)| (total_order_key(*v), i as u32)).collect();
+    order.sort_unstable_by_key(|&(key, _)| key);
     let mut ranks = vec![0.0; values.len()];
     let mut i = 0;
     while i < order.len() {
+        let value = values[order[i].1 as usize];
         let mut j = i + 1;
-        while j < order.len() && order[j].0 == order[i].0 {
+        while j < order.len() && values[order[j].1 as usize] == value {
             j += 1;
         }
         // Positions i..j (0-based) hold ranks i+1..=j; their mean is (i + 1 + j) / 2.
@@ -122,6 +124,13 @@ pub fn ranks(values: &[f64]) -> Vec<f64> {
         i = j;
     }
     ranks
+}
+
+/// An unsigned key that sorts as [`f64::total_cmp`] does: negative numbers have all bits
+/// flipped (larger magnitudes sort first), the others only the sign bit.
+fn total_order_key(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
 }
 
 /// The two-sided p-value of a correlation `r` over `n ≥ 3` pairs under the null hypothesis of no

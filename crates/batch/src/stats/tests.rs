@@ -150,3 +150,26 @@ proptest::proptest! {
         }
     }
 }
+
+/// Small integers (many ties), both zeros, infinities and ordinary numbers.
+fn rank_values() -> impl proptest::strategy::Strategy<Value = Vec<f64>> {
+    use proptest::strategy::Strategy;
+    let value = proptest::prop_oneof![
+        (-3i32..3).prop_map(f64::from),
+        proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::INFINITE,
+    ];
+    proptest::collection::vec(value, 0..60)
+}
+
+proptest::proptest! {
+    /// Ranks against their definition: 1 + the values below + half of the other equal values.
+    #[test]
+    fn ranks_follow_their_definition(values in rank_values()) {
+        let got = ranks(&values);
+        for (i, v) in values.iter().enumerate() {
+            let below = values.iter().filter(|w| *w < v).count() as f64;
+            let equal = values.iter().filter(|w| *w == v).count() as f64;
+            proptest::prop_assert_eq!(got[i], 1.0 + below + (equal - 1.0) / 2.0, "value {} in {:?}", v, &values);
+        }
+    }
+}
