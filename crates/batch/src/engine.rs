@@ -57,11 +57,14 @@ fn session_config() -> datafusion::prelude::SessionConfig {
 /// in-memory table under its name, so the views that read it (and queries) reuse it instead of
 /// recomputing it. The lake's rows are loaded once, when the engine is made: one engine is one
 /// consistent snapshot.
+///
+/// Clones share the session and the computed views.
+#[derive(Clone)]
 pub struct Engine {
     ctx: SessionContext,
-    views: Vec<View>,
+    views: Arc<Vec<View>>,
     dataset_versions: Vec<DatasetVersion>,
-    computed: Mutex<HashMap<String, ViewResult>>,
+    computed: Arc<Mutex<HashMap<String, ViewResult>>>,
 }
 
 impl Engine {
@@ -79,7 +82,12 @@ impl Engine {
             ctx.register_table(dataset.name(), Arc::new(table)).map_err(fail)?;
             dataset_versions.push(DatasetVersion { dataset, version: snapshot.version });
         }
-        Ok(Self { ctx, views, dataset_versions, computed: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            ctx,
+            views: Arc::new(views),
+            dataset_versions,
+            computed: Arc::new(Mutex::new(HashMap::new())),
+        })
     }
 
     /// The version of each dataset this engine read (its snapshot of the lake).
@@ -114,14 +122,53 @@ impl Engine {
         Ok(results)
     }
 
-    /// Computes every view, in order; each result's time is its own (the views it reads were
-    /// computed before it).
+    /// Computes every view (see [`compute_concurrently`](Self::compute_concurrently)).
+
     pub async fn compute_all(&self) -> Result<Vec<ViewResult>, BatchError> {
         let names: Vec<String> = self.views.iter().map(|v| v.name.clone()).collect();
-        let mut results = Vec::new();
-        for v in self.pending(&names) {
-            results.push(self.materialize(v).await?);
+        self.compute_concurrently(&names).await
+    }
+
+    /// Computes the views `names` and the views they read that are not yet computed; returns
+    /// those newly computed, in the views' order. Views that do not read each other are computed
+    /// at the same time, each on its own task (the sessions use one partition, so this is what
+    /// puts a second core to work).
+    pub async fn compute_concurrently(&self, names: &[String]) -> Result<Vec<ViewResult>, BatchError> {
+        let pending: Vec<View> = self.pending(names).into_iter().cloned().collect();
+        // A view's level: 0 if it reads no pending view, else one more than the highest it reads.
+        let mut levels: Vec<usize> = Vec::with_capacity(pending.len());
+        for v in &pending {
+            let level = pending
+                .iter()
+                .zip(&levels)
+                .filter(|(p, _)| v.depends_on.contains(&p.name))
+                .map(|(_, l)| l + 1)
+                .max()
+                .unwrap_or(0);
+            levels.push(level);
         }
+        let mut results = Vec::with_capacity(pending.len());
+        for level in 0..=levels.iter().copied().max().unwrap_or(0) {
+            let tasks: Vec<_> = pending
+                .iter()
+                .zip(&levels)
+                .filter(|(_, l)| **l == level)
+                .map(|(v, _)| {
+                    let (engine, view) = (self.clone(), v.clone());
+                    tokio::spawn(async move { engine.materialize(&view).await })
+                })
+                .collect();
+            for task in tasks {
+                let result = task.await.map_err(|e| BatchError::View {
+                    view: "?".into(),
+                    origin: "task".into(),
+                    error: datafusion::error::DataFusionError::External(Box::new(e)),
+                })?;
+                results.push(result?);
+            }
+        }
+        // Reported in the views' own order.
+        results.sort_by_key(|r| self.views.iter().position(|v| v.name == r.name));
         Ok(results)
     }
 

@@ -93,12 +93,6 @@ struct Pairs {
 
 impl Pairs {
     fn push(&mut self, x: f64, y: f64) {
-        if self.x.capacity() == 0 {
-            // A group is typically a year of trading days: growing from 4 by doubling would copy
-            // and touch fresh memory seven times on the way.
-            self.x.reserve(256);
-            self.y.reserve(256);
-        }
         self.x.push(x);
         self.y.push(y);
     }

@@ -77,7 +77,7 @@ pub async fn run(config: &Config, args: BatchRunArgs) -> anyhow::Result<ExitCode
             v.publish.as_secs_f64() * 1e3
         );
     }
-    let compute: std::time::Duration = report.views.iter().map(|v| v.compute).sum();
+    let compute = report.compute;
     let publish: std::time::Duration = report.views.iter().map(|v| v.publish).sum();
     println!(
         "views computed in {:.0} ms, published in {:.0} ms; {}",
