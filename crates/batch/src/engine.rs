@@ -123,7 +123,6 @@ impl Engine {
     }
 
     /// Computes every view (see [`compute_concurrently`](Self::compute_concurrently)).
-
     pub async fn compute_all(&self) -> Result<Vec<ViewResult>, BatchError> {
         let names: Vec<String> = self.views.iter().map(|v| v.name.clone()).collect();
         self.compute_concurrently(&names).await
