@@ -102,24 +102,12 @@ impl Engine {
 
     /// Computes one view (and first the views it reads, if not yet computed).
     pub async fn compute(&self, name: &str) -> Result<ViewResult, BatchError> {
-        match self.compute_with_dependencies(name).await?.pop() {
-            Some(result) => Ok(result),
-            None => Ok(self.computed.lock().expect("not poisoned")[name].clone()),
-        }
-    }
-
-    /// Computes the views `name` reads that are not yet computed, then `name` itself (unless it
-    /// was computed before), and returns those newly computed, in order.
-    pub async fn compute_with_dependencies(&self, name: &str) -> Result<Vec<ViewResult>, BatchError> {
         if !self.views.iter().any(|v| v.name == name) {
             let error = datafusion::error::DataFusionError::Plan(format!("no view named {name}"));
             return Err(BatchError::View { view: name.into(), origin: "?".into(), error });
         }
-        let mut results = Vec::new();
-        for v in self.pending(&[name.to_string()]) {
-            results.push(self.materialize(v).await?);
-        }
-        Ok(results)
+        self.compute_concurrently(&[name.to_string()]).await?;
+        Ok(self.computed.lock().expect("not poisoned")[name].clone())
     }
 
     /// Computes every view (see [`compute_concurrently`](Self::compute_concurrently)).
@@ -177,9 +165,7 @@ impl Engine {
         let fail = |error| BatchError::View { view: "query".into(), origin: "sql".into(), error };
         let tables =
             crate::views::tables_read(sql).map_err(|e| fail(datafusion::error::DataFusionError::Plan(e)))?;
-        for v in self.pending(&tables) {
-            self.materialize(v).await?;
-        }
+        self.compute_concurrently(&tables).await?;
         self.ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)
     }
 

@@ -215,24 +215,17 @@ struct GroupsPairs {
 }
 
 impl GroupsPairs {
-    fn push_rows(
-        &mut self,
-        x: &Float64Array,
-        y: &Float64Array,
-        group_indices: &[usize],
-        filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) {
+    /// Makes room for `total_num_groups` groups.
+    fn grow(&mut self, total_num_groups: usize) {
         if self.groups.len() < total_num_groups {
             self.groups.resize_with(total_num_groups, Pairs::default);
         }
-        for (i, &group) in group_indices.iter().enumerate() {
-            let selected = filter.is_none_or(|f| f.is_valid(i) && f.value(i));
-            if selected && x.is_valid(i) && y.is_valid(i) {
-                self.groups[group].push(x.value(i), y.value(i));
-            }
-        }
     }
+}
+
+/// Whether row `i` passes the aggregate's filter (`FILTER (WHERE …)`), if there is one.
+fn selected(filter: Option<&BooleanArray>, i: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(i) && f.value(i))
 }
 
 impl GroupsAccumulator for GroupsPairs {
@@ -244,7 +237,12 @@ impl GroupsAccumulator for GroupsPairs {
         total_num_groups: usize,
     ) -> Result<()> {
         let (x, y) = (values[0].as_primitive::<Float64Type>(), values[1].as_primitive::<Float64Type>());
-        self.push_rows(x, y, group_indices, opt_filter, total_num_groups);
+        self.grow(total_num_groups);
+        for (i, &group) in group_indices.iter().enumerate() {
+            if selected(opt_filter, i) && x.is_valid(i) && y.is_valid(i) {
+                self.groups[group].push(x.value(i), y.value(i));
+            }
+        }
         Ok(())
     }
 
@@ -255,13 +253,10 @@ impl GroupsAccumulator for GroupsPairs {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        if self.groups.len() < total_num_groups {
-            self.groups.resize_with(total_num_groups, Pairs::default);
-        }
         let (xs, ys) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
+        self.grow(total_num_groups);
         for (i, &group) in group_indices.iter().enumerate() {
-            let selected = opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
-            if selected && xs.is_valid(i) && ys.is_valid(i) {
+            if selected(opt_filter, i) && xs.is_valid(i) && ys.is_valid(i) {
                 self.groups[group].push_arrays(&xs.value(i), &ys.value(i));
             }
         }
