@@ -1,6 +1,36 @@
-//! **Layer: api.** The HTTP API and dashboard: JSON under /api/v1, OpenAPI, Server-Sent Events, /metrics, /healthz.
+//! **Layer: api.** The HTTP API: JSON under `/api/v1`, its OpenAPI document, `/metrics`,
+//! `/healthz` and `/readyz` (the dashboard lands with issue #6).
 //!
-//! Reads only from the cache and serving store; write and admin endpoints need a token.
+//! Reads go through the [`tributary_cache::Cache`] to the [`tributary_store::ServingStore`], with
+//! typed queries only. Every answer that comes from a view or a model names the version it was
+//! made from, and its cache key includes that version ([`versions`]), so a new version is served
+//! as soon as it is published.
 //!
-//! Status: the layer's place in the workspace and its contract are fixed here; its code lands
-//! with issues #5 (API) and #6 (dashboard). Until then this crate is empty on purpose (see ARCHITECTURE.md).
+//! ```no_run
+//! # async fn run(store: std::sync::Arc<dyn tributary_store::ServingStore>) -> std::io::Result<()> {
+//! use tributary_api::{ApiConfig, AppState};
+//! let cache = tributary_cache::Cache::new(
+//!     tributary_cache::open(&Default::default()).unwrap(),
+//!     std::time::Duration::from_secs(300),
+//! );
+//! let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+//! let state = AppState::start(store, cache, ApiConfig::default(), None, stop).await;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, tributary_api::router(state)).await
+//! # }
+//! ```
+
+mod error;
+mod json;
+mod openapi;
+mod params;
+mod routes;
+mod state;
+pub mod versions;
+
+pub use error::{ApiError, Problem};
+pub use routes::router;
+pub use state::{ApiConfig, AppState};
+
+#[cfg(test)]
+mod tests;

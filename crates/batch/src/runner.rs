@@ -109,6 +109,7 @@ impl Runner {
                     schema: result.schema.clone(),
                     batches: &result.batches,
                     dataset_versions: read_versions(view, engine.dataset_versions()),
+                    index: &view.index,
                 };
                 run.published = Some(store.publish_view(&publication).await?);
                 run.publish = publish_started.elapsed();

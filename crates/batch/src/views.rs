@@ -21,11 +21,14 @@ pub struct View {
     pub depends_on: Vec<String>,
     /// The datasets it reads, directly or through the views it depends on.
     pub reads: Vec<Dataset>,
+    /// The columns the serving store indexes the published table by, from a line
+    /// `-- index: a, b` in the SQL's leading comment.
+    pub index: Vec<String>,
 }
 
 /// The shipped views, in dependency order: (name, SQL, published).
 const SHIPPED: &[(&str, &str, bool)] = &[
-    ("series_daily", include_str!("../views/series_daily.sql"), false),
+    ("series_daily", include_str!("../views/series_daily.sql"), true),
     ("trading_days", include_str!("../views/trading_days.sql"), false),
     ("aligned_daily", include_str!("../views/aligned_daily.sql"), true),
     ("correlations", include_str!("../views/correlations.sql"), true),
@@ -46,13 +49,31 @@ pub fn load(user_dir: Option<&Path>) -> Result<Vec<View>, String> {
             origin: "shipped".into(),
             depends_on: Vec::new(),
             reads: Vec::new(),
+            index: Vec::new(),
         })
         .collect();
     if let Some(dir) = user_dir {
         apply_user_folder(&mut views, dir)?;
     }
     resolve_dependencies(&mut views)?;
+    for v in &mut views {
+        v.index = index_columns(&v.sql);
+    }
     Ok(views)
+}
+
+/// The columns named by a line `-- index: a, b` in the comment that opens a view's SQL.
+pub fn index_columns(sql: &str) -> Vec<String> {
+    sql.lines()
+        .map(str::trim)
+        .take_while(|l| l.starts_with("--") || l.is_empty())
+        .filter_map(|l| l.trim_start_matches('-').trim().strip_prefix("index:"))
+        .flat_map(|list| {
+            // Anything after the list in parentheses is a remark.
+            let list = list.split_once('(').map_or(list, |(names, _)| names);
+            list.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn apply_user_folder(views: &mut Vec<View>, dir: &Path) -> Result<(), String> {
@@ -87,6 +108,7 @@ fn apply_user_folder(views: &mut Vec<View>, dir: &Path) -> Result<(), String> {
                 origin,
                 depends_on: Vec::new(),
                 reads: Vec::new(),
+                index: Vec::new(),
             }),
         }
     }

@@ -6,6 +6,8 @@
 --   lag > 0: COVID leads the market by lag days; d runs over trading days where both are present.
 --   A lag at which no trading day has the series' data has no row; n < 3 or a constant series
 --   give NULL statistics with the reason.
+--
+-- index: series, measure, kind   (the columns readers filter on; the serving store indexes them)
 WITH lags AS (
     SELECT CAST(value AS INT) AS lag FROM generate_series(-28, 28)
 ),

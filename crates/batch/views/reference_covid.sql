@@ -1,6 +1,8 @@
 -- reference_covid: the reference design's table, per country and day: cases and deaths, the
 -- previous day's (cases_prev, dead_prev) and the relative day-over-day change (NULL where the
 -- previous day is missing or was 0).
+--
+-- index: geo_id, date   (the columns readers filter on; the serving store indexes them)
 SELECT geo_id, country, date, cases, deaths,
        cases_prev, dead_prev,
        CASE WHEN cases_prev <> 0 THEN CAST(cases - cases_prev AS DOUBLE) / cases_prev END AS cases_change,

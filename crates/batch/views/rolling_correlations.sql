@@ -2,6 +2,8 @@
 -- the last W trading days ending at d, W = 30, 60 and 90, at lag 0 (SPEC "Markets × COVID
 -- analysis"): levels (close, c7) and changes (r, g) for cases and deaths. A window is reported
 -- only when all W pairs exist; undefined statistics (a constant window) are NULL with the reason.
+--
+-- index: series, measure, kind, window_days   (the columns readers filter on; the serving store indexes them)
 WITH covid_range AS (
     SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM series_daily
 ),

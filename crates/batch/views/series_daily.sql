@@ -8,6 +8,8 @@
 --   g_cases     ln((c7(d) + 1) / (c7(d−1) + 1)); NULL where either side is ≤ 0 (deaths: g_deaths)
 --   *_per_100k  value / population × 100,000 (an aggregate's population on a date is the sum over
 --               the members with a row on that date)
+--
+-- index: series, date   (the columns readers filter on; the serving store indexes them)
 WITH members AS (
     SELECT geo_id AS series, country AS series_name, 'country' AS kind, date, cases, deaths, population
     FROM covid_daily

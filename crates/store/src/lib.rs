@@ -1,18 +1,23 @@
 //! **Layer: store.** The serving store: the results the API reads.
 //!
-//! [`ServingStore`] is the contract; [`SqliteStore`] the embedded backend (MySQL/MariaDB and
-//! PostgreSQL join it with the serving-layer work, running the same migrations in their dialect).
+//! [`ServingStore`] is the contract; [`SqlStore`] implements it on SQLite (the embedded default),
+//! PostgreSQL and MySQL/MariaDB, chosen by URL, each with the same numbered migrations in its
+//! dialect. API reads of batch views are typed ([`ViewQuery`]): no SQL is built from user input.
 //! Writes that carry results also carry the log offsets they cover, in one transaction, so that
 //! a processor restarted after a crash resumes exactly where its last result left off.
 
+pub mod dialect;
 mod migrations;
 pub mod published_views;
-mod sqlite;
+mod sql;
 mod types;
+mod view_query;
 
-pub use published_views::{ViewPublication, ViewVersionRow};
-pub use sqlite::SqliteStore;
+pub use dialect::Dialect;
+pub use published_views::{Column, ColumnKind, ViewPublication, ViewVersionRow};
+pub use sql::{OPEN_TIMEOUT, SqlStore, redacted};
 pub use types::*;
+pub use view_query::{Filter, OrderBy, Value, ViewQuery, ViewRows};
 
 use async_trait::async_trait;
 use tributary_schema::DeadLetter;
@@ -24,6 +29,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("store: {0}")]
     Invalid(String),
+    /// What was asked for does not exist (a view never published, a version no longer kept).
+    #[error("store: {0}")]
+    NotFound(String),
 }
 
 /// Result alias of the store.
@@ -74,6 +82,30 @@ pub trait ServingStore: Send + Sync + 'static {
 
     /// The current version of one view, if it was ever published.
     async fn current_view(&self, view: &str) -> Result<Option<ViewVersionRow>>;
+
+    /// Reads rows of a published view (see [`ViewQuery`]). A view never published, or a version
+    /// no longer kept, is [`StoreError::NotFound`]; a column the view does not have is
+    /// [`StoreError::Invalid`].
+    async fn query_view(&self, query: &ViewQuery) -> Result<ViewRows>;
+
+    /// New model and view versions committed through this store (this handle and its clones),
+    /// as they commit. Writes by other processes are not announced; readers that must see them
+    /// poll [`ServingStore::current_views`] and [`ServingStore::latest_kmeans`].
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreChange>;
+}
+
+/// A new version in the store, as [`ServingStore::subscribe`] announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChange {
+    /// A k-means model's new version.
+    Model { model: String, version: u64 },
+    /// A batch view's new current version.
+    View { view: String, version: u64 },
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// What [`ServingStore::commit_batch`] writes.

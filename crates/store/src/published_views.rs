@@ -32,6 +32,9 @@ pub struct ViewPublication<'a> {
     pub batches: &'a [RecordBatch],
     /// The lake version of each dataset the rows were computed from.
     pub dataset_versions: BTreeMap<String, u64>,
+    /// The columns of the index the table gets (in order; empty: none): those that readers
+    /// filter on, such as a series and a date.
+    pub index: &'a [String],
 }
 
 /// One published version of a view.

@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the platform in one process on embedded defaults.
-    Up,
+    Up(UpArgs),
     /// Inspect and use the event log: topics, create-topic, produce, tail.
     #[command(subcommand)]
     Log(LogCommand),
@@ -313,4 +313,12 @@ pub struct BenchLogArgs {
     /// Duration of the latency run, seconds.
     #[arg(long, default_value_t = 10)]
     pub latency_secs: u64,
+}
+
+/// `tributary up`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// Serve the HTTP API here (overrides `api.listen`; default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tributary_log::EmbeddedLogConfig;
 
 /// Sections of the config file (tables); every other key is top-level.
-const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile", "markets"];
+const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile", "markets", "api", "cache"];
 /// Top-level keys.
 const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
 /// Environment variables with the prefix that are not config keys.
@@ -32,7 +32,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Which event log backend: "embedded" (files in the data directory).
     pub log: LogBackend,
-    /// Which serving store: "embedded" (SQLite in the data directory) or "sqlite://PATH".
+    /// Which serving store: "embedded" (SQLite in the data directory), "sqlite://PATH",
+    /// "postgres://…" or "mysql://…".
     pub store: StoreBackend,
     /// Where the lake is: "embedded" (`<data_dir>/lake`), a folder, a `file://` URL, or
     /// `s3://bucket/prefix`.
@@ -41,6 +42,8 @@ pub struct Config {
     pub embedded_log: EmbeddedLogConfig,
     pub mobile: MobileConfig,
     pub markets: MarketsConfig,
+    pub api: ApiConfig,
+    pub cache: CacheConfig,
 }
 
 impl Default for Config {
@@ -54,6 +57,8 @@ impl Default for Config {
             embedded_log: EmbeddedLogConfig::default(),
             mobile: MobileConfig::default(),
             markets: MarketsConfig::default(),
+            api: ApiConfig::default(),
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -64,11 +69,11 @@ impl Config {
         self.data_dir.join("log")
     }
 
-    /// The SQLite file of the serving store.
-    pub fn store_path(&self) -> PathBuf {
+    /// The serving store, for messages: the SQLite file, or the URL without its password.
+    pub fn store_description(&self) -> String {
         match &self.store {
-            StoreBackend::Embedded => self.data_dir.join("store.sqlite"),
-            StoreBackend::Sqlite(path) => path.clone(),
+            StoreBackend::Embedded => self.data_dir.join("store.sqlite").display().to_string(),
+            StoreBackend::Url(url) => tributary_store::redacted(url),
         }
     }
 
@@ -91,26 +96,90 @@ impl Config {
 pub enum StoreBackend {
     /// SQLite at `<data_dir>/store.sqlite`.
     Embedded,
-    /// SQLite at a given path.
-    Sqlite(PathBuf),
+    /// `sqlite://PATH`, `postgres://…` or `mysql://…`.
+    Url(String),
 }
 
 impl<'de> Deserialize<'de> for StoreBackend {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
+        let accepted = "accepted: \"embedded\", \"sqlite://PATH\", \"postgres://USER@HOST:PORT/DB\", \"mysql://USER@HOST:PORT/DB\"";
         match s.trim() {
             "embedded" => Ok(Self::Embedded),
-            other => match other.strip_prefix("sqlite://") {
-                Some(path) if !path.is_empty() => Ok(Self::Sqlite(PathBuf::from(path))),
-                _ if other.starts_with("mysql://") || other.starts_with("postgres") => {
-                    Err(serde::de::Error::custom(
-                        "MySQL and PostgreSQL stores are not part of this build yet; accepted: \"embedded\" or \"sqlite://PATH\"",
-                    ))
+            other => match tributary_store::Dialect::of_url(other) {
+                Some(tributary_store::Dialect::Sqlite)
+                    if other.trim_start_matches("sqlite:").trim_start_matches("//").is_empty() =>
+                {
+                    Err(serde::de::Error::custom(format!("'{other}' names no file; {accepted}")))
                 }
-                _ => Err(serde::de::Error::custom(format!(
-                    "'{other}' is not a store; accepted: \"embedded\" or \"sqlite://PATH\""
+                Some(tributary_store::Dialect::Sqlite) => Ok(Self::Url(other.to_string())),
+                Some(_) => match url::Url::parse(other) {
+                    Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(Self::Url(other.to_string())),
+                    _ => Err(serde::de::Error::custom(format!(
+                        "'{}' is not a valid database URL (it needs a host); {accepted}",
+                        tributary_store::redacted(other)
+                    ))),
+                },
+                None => Err(serde::de::Error::custom(format!(
+                    "'{}' is not a store; {accepted}",
+                    tributary_store::redacted(other)
                 ))),
             },
+        }
+    }
+}
+
+/// The HTTP API of `tributary up` (`[api]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Where the API listens (`tributary up --listen` overrides it). Loopback by default.
+    pub listen: std::net::SocketAddr,
+    /// A request still running after this is answered 503.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub request_timeout: std::time::Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// The query cache in front of the serving store (`[cache]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// "embedded" (in-process), "memcached://HOST:PORT" or "redis://HOST:PORT[/DB]".
+    pub url: String,
+    /// How long an entry lives at most; a new view or model version replaces it at once anyway.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub ttl: std::time::Duration,
+    /// How long a request waits for memcached or Redis before reading the store directly.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub timeout: std::time::Duration,
+    /// The in-process cache's size.
+    pub max_size: tributary_log::ByteSize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        let d = tributary_cache::CacheConfig::default();
+        Self { url: d.url, ttl: d.ttl, timeout: d.timeout, max_size: tributary_log::ByteSize(d.max_bytes) }
+    }
+}
+
+impl CacheConfig {
+    /// The cache crate's configuration.
+    pub fn to_cache(&self) -> tributary_cache::CacheConfig {
+        tributary_cache::CacheConfig {
+            url: self.url.clone(),
+            ttl: self.ttl,
+            max_bytes: self.max_size.0,
+            timeout: self.timeout,
         }
     }
 }
@@ -449,8 +518,10 @@ pub fn load(
                 "--set {pair}: expected section.key=value, for example --set embedded_log.fsync=every-batch"
             );
         };
-        set_dotted(&mut table, key.trim(), value).with_context(|| format!("--set {pair}"))?;
-        origin.insert(key.trim().to_string(), format!("--set {pair}"));
+        // Messages name the flag without a URL's password.
+        let shown = format!("--set {}={}", key.trim(), tributary_store::redacted(value));
+        set_dotted(&mut table, key.trim(), value).with_context(|| shown.clone())?;
+        origin.insert(key.trim().to_string(), shown);
     }
 
     let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
@@ -474,6 +545,10 @@ pub fn load(
     }
     if let Err(msg) = config.markets.validate() {
         bail!("config {msg}");
+    }
+    if let Err(e) = tributary_cache::open(&config.cache.to_cache()) {
+        let from = origin.get("cache.url").map(|o| format!(" (from {o})")).unwrap_or_default();
+        bail!("config key `cache.url`{from}: {e}");
     }
     if let Err(msg) = config.mobile.kmeans_settings() {
         bail!("config section `mobile`: {msg}");
@@ -621,6 +696,30 @@ mod tests {
 
         let flags = FlagOverrides { set: vec!["no-equals-sign".into()], ..Default::default() };
         assert!(load(None, env(&[]), &flags).unwrap_err().to_string().contains("section.key=value"));
+    }
+
+    #[test]
+    fn stores_are_chosen_by_url_and_bad_urls_are_refused_without_passwords() {
+        let with = |value: &str| {
+            let flags = FlagOverrides { set: vec![format!("store={value}")], ..Default::default() };
+            load(None, env(&[]), &flags)
+        };
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "mysql://root@127.0.0.1:3306/test",
+            "sqlite:///tmp/s.db",
+        ] {
+            assert_eq!(with(url).unwrap().store, StoreBackend::Url(url.into()));
+        }
+        assert_eq!(with("embedded").unwrap().store_description(), "./tributary-data/store.sqlite");
+        for (bad, expected) in [
+            ("redis://127.0.0.1", "is not a store"),
+            ("mysql://root:hunter2@/nohost", "needs a host"),
+            ("sqlite://", "names no file"),
+        ] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("`store`") && err.contains(expected) && !err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]

@@ -10,10 +10,16 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use tributary_store::{ServingStore, SqliteStore, ViewVersionRow};
+use tributary_store::{ServingStore, SqlStore, ViewVersionRow};
 
-const VIEWS: [&str; 5] =
-    ["aligned_daily", "correlations", "reference_covid", "reference_prices", "rolling_correlations"];
+const VIEWS: [&str; 6] = [
+    "aligned_daily",
+    "correlations",
+    "reference_covid",
+    "reference_prices",
+    "rolling_correlations",
+    "series_daily",
+];
 
 fn up(data: &Path, sources: &str, log_name: &str) -> Child {
     common::tributary(data)
@@ -21,13 +27,13 @@ fn up(data: &Path, sources: &str, log_name: &str) -> Child {
         .args(["--set", &format!("markets.sources={sources}")])
         .arg("up")
         .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(data.join(format!("{log_name}.out"))).unwrap())
         .stderr(std::fs::File::create(data.join(log_name)).unwrap())
         .spawn()
         .unwrap()
 }
 
-/// The current version of every published view, once all five are there and were computed from
+/// The current version of every published view, once all six are there and were computed from
 /// `covid_version` of the ECDC data.
 fn wait_for_views(
     data: &Path,
@@ -43,7 +49,7 @@ fn wait_for_views(
             panic!("up exited early ({status}):\n{log}");
         }
         let current = rt.block_on(async {
-            let store = SqliteStore::open(&data.join("store.sqlite")).await.ok()?;
+            let store = SqlStore::open_sqlite(&data.join("store.sqlite")).await.ok()?;
             let views = store.current_views().await.ok();
             store.close().await;
             views
@@ -56,7 +62,7 @@ fn wait_for_views(
                     .all(|v| v.dataset_versions.get("covid_daily") == Some(&covid_version))
                 && views
                     .iter()
-                    .filter(|v| v.view != "reference_covid")
+                    .filter(|v| v.view != "reference_covid" && v.view != "series_daily")
                     .all(|v| v.dataset_versions.get("prices") == Some(&1));
             if done {
                 return views.into_iter().map(|v| (v.view.clone(), v)).collect();
@@ -84,7 +90,7 @@ fn up_pulls_file_urls_and_publishes_every_view_to_the_store() {
     );
     let mut child = up(data, &sources, "up-1.log");
     let views = wait_for_views(data, 1, &mut child, "up-1.log");
-    common::stop(child);
+    let api = common::api_address(&data.join("up-1.log.out"));
 
     assert_eq!(views.keys().map(String::as_str).collect::<Vec<_>>(), VIEWS);
     assert_eq!((views["reference_covid"].rows, views["reference_prices"].rows), (61_900, 8_846));
@@ -125,8 +131,29 @@ fn up_pulls_file_urls_and_publishes_every_view_to_the_store() {
         .await
         .unwrap();
         assert_eq!(windows, [30, 60, 90]);
+
+        // The same row through the HTTP API: the same numbers, from the same version.
+        let (status, body) = common::http_get(&api, "/api/v1/markets/correlations?series=IT&measure=cases&kind=levels&lag=0");
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["version"].as_u64(), Some(correlations.version));
+        assert_eq!(body["rows"][0]["n"].as_i64(), Some(n));
+        assert_eq!(body["rows"][0]["pearson"].as_f64(), Some(pearson));
+        assert_eq!(body["rows"][0]["spearman"].as_f64(), Some(spearman));
         pool.close().await;
     });
+    let (status, body) = common::http_get(
+        &api,
+        "/api/v1/markets/series?series=IT&metric=c7&bucket=month&from=2020-03-01&to=2020-03-31",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"date\":\"2020-03-01\"") && body.contains("\"days\":31"), "{body}");
+    let (status, body) = common::http_get(&api, "/api/v1/markets/series?series=IT'--&metric=c7");
+    assert_eq!(status, 400, "{body}");
+    let (status, metrics) = common::http_get(&api, "/metrics");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("tributary_http_requests_total"), "{metrics}");
+    common::stop(child);
 
     // A second start: both files unchanged (not fetched again), so nothing new is published.
     let mut child = up(data, &sources, "up-2.log");

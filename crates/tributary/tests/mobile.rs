@@ -8,7 +8,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use tributary_processors::kmeans::haversine_km;
-use tributary_store::{ServingStore, SqliteStore};
+use tributary_store::{ServingStore, SqlStore};
 
 const EVENTS: u64 = 200_000;
 
@@ -45,7 +45,7 @@ fn wait_for_points(data: &Path, expected: u64, child: &mut Child) -> u64 {
             panic!("up exited early ({status}):\n{log}");
         }
         let points = rt.block_on(async {
-            match SqliteStore::open(&data.join("store.sqlite")).await {
+            match SqlStore::open_sqlite(&data.join("store.sqlite")).await {
                 Ok(s) => {
                     let n = s.kmeans_points("mobile").await.unwrap_or(0);
                     s.close().await;
@@ -63,7 +63,7 @@ fn wait_for_points(data: &Path, expected: u64, child: &mut Child) -> u64 {
 
 fn latest_centres(data: &Path) -> Vec<[f64; 2]> {
     common::runtime().block_on(async {
-        let s = SqliteStore::open(&data.join("store.sqlite")).await.unwrap();
+        let s = SqlStore::open_sqlite(&data.join("store.sqlite")).await.unwrap();
         let v = s.latest_kmeans("mobile").await.unwrap().expect("a model version");
         s.close().await;
         v.centres.iter().map(|c| [c.lat, c.lon]).collect()
@@ -166,7 +166,7 @@ fn kill_9_in_the_middle_loses_and_doubles_nothing() {
 
 fn wait_points_now(data: &Path) -> u64 {
     common::runtime().block_on(async {
-        let s = SqliteStore::open(&data.join("store.sqlite")).await.unwrap();
+        let s = SqlStore::open_sqlite(&data.join("store.sqlite")).await.unwrap();
         let n = s.kmeans_points("mobile").await.unwrap();
         s.close().await;
         n
@@ -225,7 +225,7 @@ fn hostile_files_become_dead_letters_and_the_good_lines_go_through() {
     assert_eq!(points, 1000, "exactly the good lines are counted");
     assert!(peak_kb < 150 * 1024, "peak memory {peak_kb} kB: a 100 MB line must not be held in memory");
     let letters = common::runtime().block_on(async {
-        let s = SqliteStore::open(&dir.path().join("store.sqlite")).await.unwrap();
+        let s = SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await.unwrap();
         let d = s.dead_letters(None, 100, None).await.unwrap();
         s.close().await;
         d

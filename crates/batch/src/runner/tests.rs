@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use tributary_log::{EmbeddedLog, EmbeddedLogConfig, Record};
-use tributary_store::SqliteStore;
+use tributary_store::SqlStore;
 
 use super::*;
 use crate::test_support::{bar, date, lake_with, row};
@@ -24,7 +24,7 @@ fn rows(
 }
 
 async fn store(dir: &tempfile::TempDir) -> Arc<dyn ServingStore> {
-    Arc::new(SqliteStore::open(&dir.path().join("store.sqlite")).await.unwrap())
+    Arc::new(SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await.unwrap())
 }
 
 fn names(report: &RunReport) -> Vec<&str> {
@@ -42,7 +42,14 @@ async fn stale_views_are_those_whose_sql_or_datasets_changed() {
     let first = runner.run(&Selection::Stale).await.unwrap();
     assert_eq!(
         names(&first),
-        ["aligned_daily", "correlations", "rolling_correlations", "reference_covid", "reference_prices"]
+        [
+            "series_daily",
+            "aligned_daily",
+            "correlations",
+            "rolling_correlations",
+            "reference_covid",
+            "reference_prices"
+        ]
     );
     let correlations = store.current_view("correlations").await.unwrap().unwrap();
     assert_eq!(
@@ -63,7 +70,7 @@ async fn stale_views_are_those_whose_sql_or_datasets_changed() {
     let after_import = runner.run(&Selection::Stale).await.unwrap();
     assert_eq!(
         names(&after_import),
-        ["aligned_daily", "correlations", "rolling_correlations", "reference_covid"]
+        ["series_daily", "aligned_daily", "correlations", "rolling_correlations", "reference_covid"]
     );
     let v2 = store.current_view("correlations").await.unwrap().unwrap();
     assert_eq!((v2.version, v2.dataset_versions["covid_daily"]), (2, 2));
@@ -103,7 +110,7 @@ async fn follow_runs_at_start_and_after_a_burst_of_dataset_events() {
     });
     assert_eq!(
         tokio::time::timeout(Duration::from_secs(30), reports.recv()).await.unwrap(),
-        Some(5),
+        Some(6),
         "the first run publishes every view"
     );
 
@@ -114,7 +121,7 @@ async fn follow_runs_at_start_and_after_a_burst_of_dataset_events() {
     }
     assert_eq!(
         tokio::time::timeout(Duration::from_secs(30), reports.recv()).await.unwrap(),
-        Some(4),
+        Some(5),
         "the views reading covid_daily"
     );
     assert!(

@@ -5,10 +5,9 @@ use std::time::Instant;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use tributary_batch::{Runner, Selection, views};
 use tributary_lake::Lake;
-use tributary_store::{ServingStore, SqliteStore};
+use tributary_store::ServingStore;
 
 use crate::cli::{BatchRunArgs, BatchViewsArgs};
 use crate::config::Config;
@@ -40,15 +39,8 @@ pub async fn run(config: &Config, args: BatchRunArgs) -> anyhow::Result<ExitCode
     }
     let started = Instant::now();
     let lake = Lake::open(&config.lake_location())?;
-    let store: Option<Arc<dyn ServingStore>> = if args.no_publish {
-        None
-    } else {
-        let path = config.store_path();
-        let store = SqliteStore::open(&path)
-            .await
-            .with_context(|| format!("cannot open the serving store {}", path.display()))?;
-        Some(Arc::new(store))
-    };
+    let store: Option<Arc<dyn ServingStore>> =
+        if args.no_publish { None } else { Some(Arc::new(super::open_store(config).await?)) };
     let selection = match &args.view {
         Some(v) => Selection::Views(vec![v.clone()]),
         None => Selection::Views(views.iter().filter(|v| v.published).map(|v| v.name.clone()).collect()),

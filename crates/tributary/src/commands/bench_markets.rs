@@ -13,7 +13,7 @@ use tributary_batch::{Runner, Selection, views};
 use tributary_lake::Lake;
 use tributary_log::{EmbeddedLog, EmbeddedLogConfig};
 use tributary_sources::pull::{PullLimits, Puller, Validators};
-use tributary_store::{ServingStore, SqliteStore};
+use tributary_store::{ServingStore, SqlStore};
 
 use super::peak_rss_mib;
 use crate::cli::BenchMarketsArgs;
@@ -56,7 +56,7 @@ pub async fn run(_config: &Config, args: BenchMarketsArgs) -> anyhow::Result<Exi
     println!("import, both files: {:.1} ms", import_total.as_secs_f64() * 1e3);
     log.close().await?;
 
-    let store = SqliteStore::open(&dir.path().join("store.sqlite")).await?;
+    let store = SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await?;
     let store: Arc<dyn ServingStore> = Arc::new(store);
     let views = views::load(None).map_err(anyhow::Error::msg)?;
     let published: Vec<String> = views.iter().filter(|v| v.published).map(|v| v.name.clone()).collect();

@@ -21,7 +21,7 @@ use tributary_processors::kmeans::{KMeansModel, Projection, TimeUnit, kmeans_plu
 use tributary_schema::MobileEvent;
 use tributary_schema::mobile::CSV_HEADER;
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots};
-use tributary_store::{ServingStore, SqliteStore};
+use tributary_store::{ServingStore, SqlStore};
 
 use crate::cli::BenchMobileArgs;
 use crate::config::Config;
@@ -172,11 +172,11 @@ fn stop_up(mut child: Child) {
     let _ = child.wait();
 }
 
-async fn open_store_when_ready(data: &Path) -> anyhow::Result<SqliteStore> {
+async fn open_store_when_ready(data: &Path) -> anyhow::Result<SqlStore> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if data.join("store.sqlite").exists()
-            && let Ok(s) = SqliteStore::open(&data.join("store.sqlite")).await
+            && let Ok(s) = SqlStore::open_sqlite(&data.join("store.sqlite")).await
         {
             return Ok(s);
         }

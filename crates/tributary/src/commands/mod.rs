@@ -19,12 +19,12 @@ use anyhow::Context;
 use tributary_log::{EmbeddedLog, LogError};
 
 use crate::cli::{BatchCommand, BenchCommand, Command, LogCommand};
-use crate::config::{Config, LogBackend};
+use crate::config::{Config, LogBackend, StoreBackend};
 
 /// Runs a subcommand; the exit code says whether everything went through.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Up => up::run(&config).await,
+        Command::Up(args) => up::run(&config, &args).await,
         Command::Log(LogCommand::Topics { json }) => log_tools::topics(&config, json).await,
         Command::Log(LogCommand::CreateTopic { topic, partitions }) => {
             log_tools::create_topic(&config, &topic, partitions).await
@@ -66,6 +66,39 @@ fn return_freed_memory_at_once() {
 }
 
 /// Opens the configured event log, with a hint when another process owns the data directory.
+/// The Prometheus recorder's handle, installed as the global metrics recorder at the first call
+/// (`None` if another recorder was installed first).
+pub fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let latency_buckets =
+                [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                    &latency_buckets,
+                )
+                .ok()?
+                .install_recorder()
+                .map_err(|e| tracing::warn!(error = %e, "no metrics recorder"))
+                .ok()
+        })
+        .clone()
+}
+
+/// Opens the configured serving store (migrating it).
+pub async fn open_store(config: &Config) -> anyhow::Result<tributary_store::SqlStore> {
+    let opened = match &config.store {
+        StoreBackend::Embedded => {
+            tributary_store::SqlStore::open_sqlite(&config.data_dir.join("store.sqlite")).await
+        }
+        StoreBackend::Url(url) => tributary_store::SqlStore::connect(url).await,
+    };
+    opened.with_context(|| format!("cannot open the serving store {}", config.store_description()))
+}
+
 pub async fn open_log(config: &Config) -> anyhow::Result<EmbeddedLog> {
     match config.log {
         LogBackend::Embedded => {

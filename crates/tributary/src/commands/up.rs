@@ -24,19 +24,17 @@ use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
 use tributary_sources::mobile_file::ParseOptions;
 use tributary_sources::pull::Puller;
-use tributary_store::{ServingStore, SqliteStore};
+use tributary_store::ServingStore;
 
+use crate::cli::UpArgs;
 use crate::config::Config;
 use crate::pull_import::{PullSource, run_schedule};
 
-pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let mut signals = ShutdownSignals::install()?;
     let embedded = super::open_log(config).await?;
     let log: Arc<dyn EventLog> = Arc::new(embedded.clone());
-    let store_path = config.store_path();
-    let sqlite = SqliteStore::open(&store_path)
-        .await
-        .with_context(|| format!("cannot open the serving store {}", store_path.display()))?;
+    let sqlite = super::open_store(config).await?;
     let store: Arc<dyn ServingStore> = Arc::new(sqlite.clone());
     let m = &config.mobile;
     let settings = m.kmeans_settings().map_err(|e| anyhow::anyhow!("config section `mobile`: {e}"))?;
@@ -133,10 +131,47 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         ("batch runner", result.map_err(Into::into))
     });
 
+    // The HTTP API: the store through the cache; metrics from the global recorder.
+    let listen = args.listen.unwrap_or(config.api.listen);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (use --listen ADDRESS:PORT)"))?;
+    let address = listener.local_addr()?;
+    let cache =
+        tributary_cache::Cache::new(tributary_cache::open(&config.cache.to_cache())?, config.cache.ttl);
+    let api_config = tributary_api::ApiConfig {
+        model: m.model.clone(),
+        request_timeout: config.api.request_timeout,
+        ..tributary_api::ApiConfig::default()
+    };
+    let cache_backend = cache.backend();
+    let state = tributary_api::AppState::start(
+        store.clone(),
+        cache,
+        api_config,
+        super::metrics_handle(),
+        stop.clone(),
+    )
+    .await;
+    let mut s = stop.clone();
+    tasks.spawn(async move {
+        let shutdown = async move {
+            let _ = s.wait_for(|stopped| *stopped).await;
+        };
+        let served =
+            axum::serve(listener, tributary_api::router(state)).with_graceful_shutdown(shutdown).await;
+        ("HTTP API", served.map_err(Into::into))
+    });
+
     println!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("  HTTP API        http://{address}/api/v1/openapi.json   (/metrics, /healthz, /readyz)");
+    println!(
+        "  cache           {cache_backend}, entries live {}",
+        humantime::format_duration(config.cache.ttl)
+    );
     println!("  data directory  {}", config.data_dir.display());
     println!("  event log       embedded, {}, fsync {}", embedded.dir().display(), config.embedded_log.fsync);
-    println!("  serving store   SQLite, {}", store_path.display());
+    println!("  serving store   {} ({})", config.store_description(), sqlite.dialect().name());
     println!(
         "  inbox           {}   (tributary generate --out dir:{} adds files)",
         inbox.display(),
@@ -158,7 +193,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if m.generator_rate > 0.0 {
         println!("  generator       {} events/s into {}", m.generator_rate, m.topic);
     }
-    println!("Not built yet: HTTP API and dashboard; model versions are logged. Ctrl-C stops.");
+    println!("Not built yet: the dashboard; model versions are logged. Ctrl-C stops.");
 
     let mut failure = None;
     tokio::select! {

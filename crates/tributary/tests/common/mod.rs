@@ -12,6 +12,8 @@ pub fn tributary(data_dir: &Path) -> Command {
     cmd.arg("--data-dir").arg(data_dir).env("RUST_LOG", "warn");
     // Tests never reach for the internet: no default pull sources (a test may set its own).
     cmd.args(["--set", "markets.sources=[]"]);
+    // Tests run side by side: each `up` takes a free port (it prints the one it got).
+    cmd.args(["--set", "api.listen=127.0.0.1:0"]);
     for (k, _) in std::env::vars() {
         if k.starts_with("TRIBUTARY_") {
             cmd.env_remove(k);
@@ -61,4 +63,48 @@ pub fn ecdc_and_dax() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
         tributary_test_data::path("covid/ecdc_casedistribution_daily_final_2020-12-14.csv")?,
         tributary_test_data::path("markets/DAX_GDAXI_daily_1988-2022_yahoo.csv")?,
     ))
+}
+
+/// The API address `tributary up` printed to the stdout captured in `file` (waits for it).
+pub fn api_address(file: &Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = std::fs::read_to_string(file).unwrap_or_default();
+        if let Some(rest) = out.lines().find_map(|l| l.trim().strip_prefix("HTTP API")) {
+            let url = rest.trim().split_whitespace().next().unwrap();
+            let address = url.trim_start_matches("http://").split('/').next().unwrap();
+            return address.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "up printed no API address:\n{out}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `GET path` over HTTP/1.1 on a fresh connection: the status and the body.
+pub fn http_get(address: &str, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    (status, if chunked { unchunk(body) } else { body.to_string() })
+}
+
+/// The body of a chunked response.
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
 }

@@ -1,0 +1,137 @@
+//! Query-string parameters, validated before anything else sees them: each endpoint names the
+//! parameters it accepts; unknown, repeated, over-long or malformed ones are a 400 naming the
+//! parameter and what is accepted. Values are decoded strictly (invalid UTF-8 is refused, not
+//! replaced) and never reach SQL except as bound values.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use percent_encoding::percent_decode;
+
+use crate::error::ApiError;
+
+/// The longest value any parameter takes.
+const MAX_VALUE_LEN: usize = 200;
+
+/// The decoded parameters of one request.
+#[derive(Debug, Default)]
+pub struct Params {
+    values: BTreeMap<String, String>,
+}
+
+impl Params {
+    /// Decodes `query` (the raw query string), accepting only the names in `accepted`.
+    pub fn parse(query: Option<&str>, accepted: &[&str]) -> Result<Self, ApiError> {
+        let mut values = BTreeMap::new();
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode(name, "a parameter name")?;
+            if !accepted.contains(&name.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {name:?}; accepted: {}",
+                    if accepted.is_empty() { "none".to_string() } else { accepted.join(", ") }
+                )));
+            }
+            let value = decode(value, &name)?;
+            if value.len() > MAX_VALUE_LEN || value.contains(char::is_control) {
+                return Err(ApiError::bad_request(format!(
+                    "parameter {name}: at most {MAX_VALUE_LEN} bytes, without control characters"
+                )));
+            }
+            if values.insert(name.clone(), value).is_some() {
+                return Err(ApiError::bad_request(format!("parameter {name} is given twice")));
+            }
+        }
+        Ok(Self { values })
+    }
+
+    /// The parameters in a canonical form (sorted by name), for cache keys.
+    pub fn canonical(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in &self.values {
+            out.push_str(&format!("{}={}\u{0}{}\u{0}", name.len(), name, value));
+        }
+        out
+    }
+
+    /// A text value, if given (an empty value counts as not given).
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A required text value.
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.text(name).ok_or_else(|| ApiError::bad_request(format!("parameter {name} is required")))
+    }
+
+    /// One of `choices`, or `default`.
+    pub fn choice<'a>(&self, name: &str, choices: &[&'a str], default: &'a str) -> Result<&'a str, ApiError> {
+        match self.text(name) {
+            None => Ok(default),
+            Some(v) => choices.iter().copied().find(|c| *c == v).ok_or_else(|| {
+                ApiError::bad_request(format!("parameter {name}: {v:?} is not one of {}", choices.join(", ")))
+            }),
+        }
+    }
+
+    /// An integer in `min..=max`, or `default`.
+    pub fn int(&self, name: &str, min: i64, max: i64, default: Option<i64>) -> Result<Option<i64>, ApiError> {
+        let Some(v) = self.text(name) else { return Ok(default) };
+        match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::bad_request(format!(
+                "parameter {name}: {v:?} is not an integer from {min} to {max}"
+            ))),
+        }
+    }
+
+    /// A calendar date `YYYY-MM-DD` between 1900 and 2999, if given.
+    pub fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
+        let Some(v) = self.text(name) else { return Ok(None) };
+        match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+            Ok(d) if (1900..3000).contains(&chrono::Datelike::year(&d)) => Ok(Some(d)),
+            _ => Err(ApiError::bad_request(format!(
+                "parameter {name}: {v:?} is not a date YYYY-MM-DD between 1900 and 2999"
+            ))),
+        }
+    }
+}
+
+fn decode(raw: &str, what: &str) -> Result<String, ApiError> {
+    let spaced = raw.replace('+', " ");
+    percent_decode(spaced.as_bytes())
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| ApiError::bad_request(format!("{what}: not valid UTF-8 after percent-decoding")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_decoded_strictly_and_checked_by_name() {
+        let p = Params::parse(
+            Some("series=C%C3%B4te+d%27Ivoire&lag=-7&from=2020-03-01"),
+            &["series", "lag", "from"],
+        )
+        .unwrap();
+        assert_eq!(p.text("series"), Some("Côte d'Ivoire"));
+        assert_eq!(p.int("lag", -28, 28, None).unwrap(), Some(-7));
+        assert_eq!(p.date("from").unwrap(), NaiveDate::from_ymd_opt(2020, 3, 1));
+        assert_eq!(p.int("missing", 0, 1, Some(1)).unwrap(), Some(1));
+
+        let error = |q: &str| Params::parse(Some(q), &["series", "lag"]).unwrap_err().detail;
+        assert!(error("nope=1").contains("unknown parameter \"nope\""));
+        assert!(error("series=%FF").contains("not valid UTF-8"));
+        assert!(error("series=a&series=b").contains("twice"));
+        assert!(error(&format!("series={}", "x".repeat(201))).contains("at most 200"));
+        assert!(error("series=%00").contains("control"));
+        let p = Params::parse(Some("lag=99"), &["lag"]).unwrap();
+        assert!(p.int("lag", -28, 28, None).unwrap_err().detail.contains("from -28 to 28"));
+        let p = Params::parse(Some("from=2020-13-01"), &["from"]).unwrap();
+        assert!(p.date("from").unwrap_err().detail.contains("YYYY-MM-DD"));
+        let p = Params::parse(Some("bucket=year"), &["bucket"]).unwrap();
+        assert!(p.choice("bucket", &["day", "week"], "day").unwrap_err().detail.contains("day, week"));
+    }
+}

@@ -1,0 +1,384 @@
+//! Markets × COVID: the daily series (with week and month buckets) and the correlations, read
+//! from the published batch views.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use tributary_cache::CacheKey;
+use tributary_store::{Filter, OrderBy, Value, ViewQuery, ViewRows};
+
+use crate::error::ApiError;
+use crate::json::cached_json;
+use crate::params::Params;
+use crate::state::AppState;
+
+/// Rows of one version of a view.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ViewPage {
+    pub view: String,
+    pub version: u64,
+    pub published_ms: i64,
+    /// One object per row, by column name (the view's SQL file documents its columns).
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Map<String, Json>>,
+}
+
+impl From<ViewRows> for ViewPage {
+    fn from(r: ViewRows) -> Self {
+        let rows = r
+            .rows
+            .into_iter()
+            .map(|row| r.columns.iter().zip(row).map(|(c, v)| (c.name.clone(), json_value(v))).collect())
+            .collect();
+        Self { view: r.version.view, version: r.version.version, published_ms: r.version.published_ms, rows }
+    }
+}
+
+fn json_value(v: Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Integer(i) => i.into(),
+        // Non-finite floats have no JSON form.
+        Value::Real(r) => serde_json::Number::from_f64(r).map_or(Json::Null, Json::Number),
+        Value::Text(t) => t.into(),
+        Value::Boolean(b) => b.into(),
+    }
+}
+
+/// A daily series, bucketed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Series {
+    pub series: String,
+    pub metric: String,
+    pub bucket: String,
+    /// How a bucket's value is made from its days: `sum`, `mean` or `last`.
+    pub aggregation: String,
+    pub view: String,
+    pub version: u64,
+    pub points: Vec<Point>,
+}
+
+/// One bucket of a series.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Point {
+    /// The first day of the bucket (a Monday for weeks).
+    pub date: String,
+    pub value: Option<f64>,
+    /// Days with a value in the bucket.
+    pub days: u32,
+}
+
+/// The metrics of `/markets/series`, each with its view, column and bucket aggregation.
+const METRICS: &[(&str, &str, &str)] = &[
+    ("cases", "series_daily", "sum"),
+    ("deaths", "series_daily", "sum"),
+    ("c7", "series_daily", "mean"),
+    ("d7", "series_daily", "mean"),
+    ("cases_per_100k", "series_daily", "sum"),
+    ("deaths_per_100k", "series_daily", "sum"),
+    ("c7_per_100k", "series_daily", "mean"),
+    ("d7_per_100k", "series_daily", "mean"),
+    ("close", "reference_prices", "last"),
+];
+
+/// The current version of a view, or 404.
+fn view_version(state: &AppState, view: &str) -> Result<u64, ApiError> {
+    state
+        .versions
+        .now()
+        .views
+        .get(view)
+        .copied()
+        .ok_or_else(|| ApiError::not_found(format!("view {view} has not been published yet")))
+}
+
+/// A series id: a geoId, WORLD, EU27 or CONTINENT:<name>.
+fn series_id(p: &Params, name: &str) -> Result<String, ApiError> {
+    let v = p.required(name)?;
+    if v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | ' ')) {
+        Ok(v.to_string())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "parameter {name}: {v:?} is not a series (a geoId such as IT, WORLD, EU27 or CONTINENT:Europe)"
+        )))
+    }
+}
+
+fn date_range(p: &Params) -> Result<Filter, ApiError> {
+    let (from, to) = (p.date("from")?, p.date("to")?);
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::bad_request(format!("from {f} is after to {t}")));
+    }
+    Ok(Filter::Range {
+        column: "date".into(),
+        min: from.map(|d| Value::Text(d.to_string())),
+        max: to.map(|d| Value::Text(d.to_string())),
+    })
+}
+
+/// A daily series of one country or aggregate (or the index close), in day, week or month
+/// buckets.
+#[utoipa::path(get, path = "/api/v1/markets/series", tag = "markets",
+    params(
+        ("series" = Option<String>, Query, description = "geoId, WORLD, EU27 or CONTINENT:<name>; required except for metric=close"),
+        ("metric" = Option<String>, Query, description = "cases, deaths, c7, d7, cases_per_100k, deaths_per_100k, c7_per_100k, d7_per_100k or close (default cases)"),
+        ("symbol" = Option<String>, Query, description = "price series for metric=close (default ^GDAXI)"),
+        ("from" = Option<String>, Query, description = "first date, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, description = "last date, YYYY-MM-DD"),
+        ("bucket" = Option<String>, Query, description = "day, week or month (default day)"),
+    ),
+    responses((status = 200, body = Series), (status = 400, body = crate::Problem, content_type = "application/problem+json"), (status = 404, body = crate::Problem, content_type = "application/problem+json")),
+)]
+pub async fn series(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(query.as_deref(), &["series", "metric", "symbol", "from", "to", "bucket"])?;
+    let names: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
+    let metric = p.choice("metric", &names, "cases")?;
+    let (_, view, aggregation) = *METRICS.iter().find(|m| m.0 == metric).expect("a listed metric");
+    let bucket = p.choice("bucket", &["day", "week", "month"], "day")?;
+    let (key_column, id) = if view == "reference_prices" {
+        ("symbol", p.text("symbol").unwrap_or("^GDAXI").to_string())
+    } else {
+        ("series", series_id(&p, "series")?)
+    };
+    let range = date_range(&p)?;
+    let version = view_version(&state, view)?;
+    let key = CacheKey::new("markets/series")
+        .param("id", &id)
+        .param("metric", metric)
+        .param("bucket", bucket)
+        .param("range", format!("{range:?}"))
+        .version(view, version);
+    cached_json(&state, key, || async {
+        let mut q = ViewQuery::new(view)
+            .select(&["date", metric])
+            .filter(Filter::Eq(key_column.into(), Value::Text(id.clone())))
+            .filter(range)
+            .order(OrderBy::asc("date"))
+            .limit(100_000);
+        q.version = Some(version);
+        let rows = state.store.query_view(&q).await?;
+        if rows.rows.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "no {metric} for {key_column} {id:?} in {view} version {version}"
+            )));
+        }
+        let days: Vec<(NaiveDate, Option<f64>)> = rows
+            .rows
+            .iter()
+            .filter_map(|r| match (&r[0], &r[1]) {
+                (Value::Text(d), v) => Some((NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?, number(v))),
+                _ => None,
+            })
+            .collect();
+        Ok(Series {
+            series: id.clone(),
+            metric: metric.to_string(),
+            bucket: bucket.to_string(),
+            aggregation: aggregation.to_string(),
+            view: view.to_string(),
+            version,
+            points: buckets(&days, bucket, aggregation),
+        })
+    })
+    .await
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Real(r) if r.is_finite() => Some(*r),
+        _ => None,
+    }
+}
+
+/// Days (in date order) grouped into buckets: the sum, mean or last of the values present.
+fn buckets(days: &[(NaiveDate, Option<f64>)], bucket: &str, aggregation: &str) -> Vec<Point> {
+    let start = |d: NaiveDate| match bucket {
+        "week" => d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday())),
+        "month" => d.with_day(1).expect("day 1 exists"),
+        _ => d,
+    };
+    let mut points: Vec<Point> = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
+    let mut current: Option<NaiveDate> = None;
+    let flush = |date: Option<NaiveDate>, values: &mut Vec<f64>, points: &mut Vec<Point>| {
+        if let Some(date) = date {
+            let value = match (aggregation, values.is_empty()) {
+                (_, true) => None,
+                ("sum", _) => Some(values.iter().sum()),
+                ("mean", _) => Some(values.iter().sum::<f64>() / values.len() as f64),
+                _ => values.last().copied(),
+            };
+            points.push(Point { date: date.to_string(), value, days: values.len() as u32 });
+            values.clear();
+        }
+    };
+    for (d, v) in days {
+        let b = start(*d);
+        if current != Some(b) {
+            flush(current, &mut values, &mut points);
+            current = Some(b);
+        }
+        values.extend(v);
+    }
+    flush(current, &mut values, &mut points);
+    points
+}
+
+fn measure_filters(p: &Params, mut q: ViewQuery) -> Result<ViewQuery, ApiError> {
+    if let Some(m) = p.text("measure") {
+        let m = p.choice("measure", &["cases", "deaths"], m)?;
+        q = q.filter(Filter::Eq("measure".into(), m.into()));
+    }
+    if let Some(k) = p.text("kind") {
+        let k = p.choice("kind", &["levels", "changes"], k)?;
+        q = q.filter(Filter::Eq("kind".into(), k.into()));
+    }
+    Ok(q)
+}
+
+/// Lagged correlations of one series: Pearson and Spearman with n and p-values, per measure,
+/// kind and lag (the correlogram).
+#[utoipa::path(get, path = "/api/v1/markets/correlations", tag = "markets",
+    params(
+        ("series" = String, Query, description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
+        ("measure" = Option<String>, Query, description = "cases or deaths"),
+        ("kind" = Option<String>, Query, description = "levels or changes"),
+        ("lag" = Option<i64>, Query, description = "-28 to 28; > 0: COVID leads the market"),
+    ),
+    responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
+)]
+pub async fn correlations(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(query.as_deref(), &["series", "measure", "kind", "lag"])?;
+    let series = series_id(&p, "series")?;
+    let lag = p.int("lag", -28, 28, None)?;
+    let mut q = measure_filters(&p, ViewQuery::new("correlations"))?
+        .filter(Filter::Eq("series".into(), Value::Text(series.clone())))
+        .order(OrderBy::asc("measure"))
+        .order(OrderBy::asc("kind"))
+        .order(OrderBy::asc("lag"))
+        .limit(10_000);
+    if let Some(lag) = lag {
+        q = q.filter(Filter::Eq("lag".into(), Value::Integer(lag)));
+    }
+    view_page(&state, "markets/correlations", q, &p).await
+}
+
+/// The strongest correlations across series at one measure, kind and lag, by absolute value.
+#[utoipa::path(get, path = "/api/v1/markets/correlations/strongest", tag = "markets",
+    params(
+        ("measure" = Option<String>, Query, description = "cases or deaths (default cases)"),
+        ("kind" = Option<String>, Query, description = "levels or changes (default levels)"),
+        ("lag" = Option<i64>, Query, description = "-28 to 28 (default 0)"),
+        ("by" = Option<String>, Query, description = "pearson or spearman (default pearson)"),
+        ("min_n" = Option<i64>, Query, description = "only pairs counts of at least this (default 30)"),
+        ("limit" = Option<i64>, Query, description = "1 to 250 (default 20)"),
+    ),
+    responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
+)]
+pub async fn strongest(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(query.as_deref(), &["measure", "kind", "lag", "by", "min_n", "limit"])?;
+    let measure = p.choice("measure", &["cases", "deaths"], "cases")?;
+    let kind = p.choice("kind", &["levels", "changes"], "levels")?;
+    let lag = p.int("lag", -28, 28, Some(0))?.unwrap_or(0);
+    let by = p.choice("by", &["pearson", "spearman"], "pearson")?;
+    let min_n = p.int("min_n", 3, 100_000, Some(30))?.unwrap_or(30);
+    let limit = p.int("limit", 1, 250, Some(20))?.unwrap_or(20) as u32;
+    let q = ViewQuery::new("correlations")
+        .filter(Filter::Eq("measure".into(), measure.into()))
+        .filter(Filter::Eq("kind".into(), kind.into()))
+        .filter(Filter::Eq("lag".into(), Value::Integer(lag)))
+        .filter(Filter::Range { column: "n".into(), min: Some(Value::Integer(min_n)), max: None })
+        .filter(Filter::NotNull(by.into()))
+        .order(OrderBy::strongest(by))
+        .order(OrderBy::asc("series"))
+        .limit(limit);
+    view_page(&state, "markets/correlations/strongest", q, &p).await
+}
+
+/// Rolling 30-, 60- or 90-trading-day correlations of one series at lag 0.
+#[utoipa::path(get, path = "/api/v1/markets/rolling-correlations", tag = "markets",
+    params(
+        ("series" = String, Query, description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
+        ("measure" = Option<String>, Query, description = "cases or deaths"),
+        ("kind" = Option<String>, Query, description = "levels or changes"),
+        ("window" = Option<i64>, Query, description = "30, 60 or 90 trading days (default 30)"),
+        ("from" = Option<String>, Query, description = "first window end, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, description = "last window end, YYYY-MM-DD"),
+    ),
+    responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
+)]
+pub async fn rolling(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(query.as_deref(), &["series", "measure", "kind", "window", "from", "to"])?;
+    let series = series_id(&p, "series")?;
+    let window = p.choice("window", &["30", "60", "90"], "30")?;
+    let q = measure_filters(&p, ViewQuery::new("rolling_correlations"))?
+        .filter(Filter::Eq("series".into(), Value::Text(series)))
+        .filter(Filter::Eq("window_days".into(), Value::Integer(window.parse().expect("a listed window"))))
+        .filter(date_range(&p)?)
+        .order(OrderBy::asc("measure"))
+        .order(OrderBy::asc("kind"))
+        .order(OrderBy::asc("date"))
+        .limit(100_000);
+    view_page(&state, "markets/rolling-correlations", q, &p).await
+}
+
+/// Runs `q` on the current version of its view, through the cache.
+async fn view_page(
+    state: &AppState,
+    endpoint: &str,
+    mut q: ViewQuery,
+    p: &Params,
+) -> Result<Response, ApiError> {
+    let version = view_version(state, &q.view)?;
+    q.version = Some(version);
+    let key = CacheKey::new(endpoint).param("query", p.canonical()).version(&q.view, version);
+    cached_json(state, key, || async { Ok(ViewPage::from(state.store.query_view(&q).await?)) }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_bucketed_by_week_and_month() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // 2020-03-01 is a Sunday: it closes the week of Monday 2020-02-24.
+        let days = [
+            (d("2020-03-01"), Some(1.0)),
+            (d("2020-03-02"), Some(2.0)),
+            (d("2020-03-03"), None),
+            (d("2020-03-08"), Some(4.0)),
+            (d("2020-04-01"), Some(8.0)),
+        ];
+        let weeks = buckets(&days, "week", "sum");
+        let summary: Vec<_> = weeks.iter().map(|p| (p.date.as_str(), p.value, p.days)).collect();
+        assert_eq!(
+            summary,
+            [("2020-02-24", Some(1.0), 1), ("2020-03-02", Some(6.0), 2), ("2020-03-30", Some(8.0), 1)]
+        );
+        let months = buckets(&days, "month", "mean");
+        let summary: Vec<_> = months.iter().map(|p| (p.date.as_str(), p.value)).collect();
+        assert_eq!(summary, [("2020-03-01", Some(7.0 / 3.0)), ("2020-04-01", Some(8.0))]);
+        assert_eq!(buckets(&days, "month", "last")[0].value, Some(4.0));
+        assert_eq!(buckets(&days[2..3], "day", "sum")[0].value, None);
+    }
+}

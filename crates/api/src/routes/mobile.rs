@@ -1,0 +1,153 @@
+//! The streaming k-means model: the newest version and the history.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use serde::Serialize;
+use tributary_cache::CacheKey;
+use tributary_store::KMeansVersionRow;
+
+use crate::error::ApiError;
+use crate::json::cached_json;
+use crate::params::Params;
+use crate::state::AppState;
+
+/// A model version: its centres in lat/lon with their weights and the points of its batch.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ModelVersion {
+    pub model: String,
+    pub version: u64,
+    /// When the version was made, in milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// Points in the micro-batch that made this version.
+    pub batch_points: u64,
+    /// The clusters split by this version (largest, smallest), if any.
+    pub split: Option<(u32, u32)>,
+    pub centres: Vec<Centre>,
+}
+
+/// One cluster centre.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Centre {
+    pub cluster: u32,
+    pub lat: f64,
+    pub lon: f64,
+    /// The decayed weight (Spark's rule).
+    pub weight: f64,
+    /// The weight as a share of all centres' weights.
+    pub share: f64,
+    /// Points of this version's batch assigned to the cluster.
+    pub count: u64,
+}
+
+impl From<KMeansVersionRow> for ModelVersion {
+    fn from(v: KMeansVersionRow) -> Self {
+        let total: f64 = v.centres.iter().map(|c| c.weight).sum();
+        let centres = v
+            .centres
+            .into_iter()
+            .map(|c| Centre {
+                cluster: c.cluster,
+                lat: c.lat,
+                lon: c.lon,
+                weight: c.weight,
+                share: if total > 0.0 { c.weight / total } else { 0.0 },
+                count: c.batch_count,
+            })
+            .collect();
+        Self {
+            model: v.model,
+            version: v.version,
+            created_ms: v.created_ms,
+            batch_points: v.batch_points,
+            split: v.split,
+            centres,
+        }
+    }
+}
+
+/// The newest version of the model.
+#[utoipa::path(get, path = "/api/v1/mobile/clusters", tag = "mobile", responses(
+    (status = 200, body = ModelVersion),
+    (status = 404, description = "no model version yet", body = crate::Problem, content_type = "application/problem+json"),
+))]
+pub async fn latest(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    Params::parse(query.as_deref(), &[])?;
+    let model = state.config.model.clone();
+    let version = state
+        .versions
+        .now()
+        .model
+        .ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version yet")))?;
+    let key = CacheKey::new("mobile/clusters").param("model", &model).version("model", version);
+    cached_json(&state, key, || async {
+        let mut rows = state.store.kmeans_history(&model, version, version, 1).await?;
+        let row = rows
+            .pop()
+            .ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version {version}")))?;
+        Ok(ModelVersion::from(row))
+    })
+    .await
+}
+
+/// Versions of the model, oldest first.
+#[utoipa::path(get, path = "/api/v1/mobile/clusters/history", tag = "mobile",
+    params(
+        ("from_version" = Option<u64>, Query, description = "first version (default 1)"),
+        ("to_version" = Option<u64>, Query, description = "last version (default: the newest)"),
+        ("since_ms" = Option<i64>, Query, description = "only versions made at or after this time (ms since the epoch)"),
+        ("until_ms" = Option<i64>, Query, description = "only versions made at or before this time"),
+        ("limit" = Option<u32>, Query, description = "at most this many versions, 1 to 1000 (default 100)"),
+    ),
+    responses((status = 200, body = [ModelVersion]), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
+)]
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p =
+        Params::parse(query.as_deref(), &["from_version", "to_version", "since_ms", "until_ms", "limit"])?;
+    let from = p.int("from_version", 1, i64::MAX, Some(1))?.unwrap_or(1) as u64;
+    let newest = state.versions.now().model.unwrap_or(0);
+    let to = p.int("to_version", 1, i64::MAX, None)?.map_or(newest, |v| v as u64);
+    let since = p.int("since_ms", 0, i64::MAX, None)?;
+    let until = p.int("until_ms", 0, i64::MAX, None)?;
+    let limit = p.int("limit", 1, 1000, Some(100))?.unwrap_or(100) as u32;
+    if from > to {
+        return Err(ApiError::bad_request(format!("from_version {from} is after to_version {to}")));
+    }
+    let model = state.config.model.clone();
+    let key = CacheKey::new("mobile/clusters/history")
+        .param("model", &model)
+        .param("from", from)
+        .param("to", to)
+        .param("since", format!("{since:?}"))
+        .param("until", format!("{until:?}"))
+        .param("limit", limit)
+        .version("model", newest);
+    cached_json(&state, key, || async {
+        // Versions are made in time order, so a time range is a version range: its ends are
+        // found by filtering one page of versions.
+        let rows = state
+            .store
+            .kmeans_history(
+                &model,
+                from,
+                to,
+                limit.saturating_mul(if since.is_some() || until.is_some() { 10 } else { 1 }).min(10_000),
+            )
+            .await?;
+        let versions: Vec<ModelVersion> = rows
+            .into_iter()
+            .filter(|v| since.is_none_or(|s| v.created_ms >= s) && until.is_none_or(|u| v.created_ms <= u))
+            .take(limit as usize)
+            .map(ModelVersion::from)
+            .collect();
+        Ok(versions)
+    })
+    .await
+}

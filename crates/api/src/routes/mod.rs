@@ -1,0 +1,85 @@
+//! The routes, one module per area, and the router that mounts them with the request limits.
+
+pub(crate) mod events;
+pub(crate) mod markets;
+pub(crate) mod mobile;
+pub(crate) mod ops;
+pub(crate) mod pipeline;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The largest request body any endpoint reads.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The API's router: `/api/v1/…`, `/metrics`, `/healthz`, `/readyz`; problem details for
+/// unknown paths (404) and wrong methods (405); bodies over 1 MiB refused (413); requests cut off
+/// after the configured timeout (503).
+pub fn router(state: Arc<AppState>) -> Router {
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/openapi.json", get(ops::openapi))
+        .route("/api/v1/events", get(events::events))
+        .route("/api/v1/views", get(pipeline::views))
+        .route("/api/v1/dead-letters", get(pipeline::dead_letters))
+        .route("/api/v1/mobile/clusters", get(mobile::latest))
+        .route("/api/v1/mobile/clusters/history", get(mobile::history))
+        .route("/api/v1/markets/series", get(markets::series))
+        .route("/api/v1/markets/correlations", get(markets::correlations))
+        .route("/api/v1/markets/correlations/strongest", get(markets::strongest))
+        .route("/api/v1/markets/rolling-correlations", get(markets::rolling))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn(move |request: Request, next: Next| async move {
+            match tokio::time::timeout(timeout, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    ApiError::unavailable(format!("the request took longer than {timeout:?}")).into_response()
+                }
+            }
+        }))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; the endpoints are listed in /api/v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        detail: "this endpoint does not take that method".into(),
+    }
+}
+
+/// Counts requests and their latency per route: `tributary_http_requests_total{route, status}`
+/// and `tributary_http_request_duration_seconds{route}`.
+async fn observe(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("tributary_http_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("tributary_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

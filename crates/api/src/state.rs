@@ -1,0 +1,57 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::watch;
+use tributary_cache::Cache;
+use tributary_store::ServingStore;
+
+use crate::versions::Versions;
+
+/// How the API behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// The k-means model the mobile endpoints serve.
+    pub model: String,
+    /// The longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// How often the API looks for versions published by other processes (its own process
+    /// announces them at once).
+    pub version_poll: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            model: "mobile".into(),
+            request_timeout: Duration::from_secs(10),
+            version_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The state behind the router.
+pub struct AppState {
+    pub store: Arc<dyn ServingStore>,
+    pub cache: Cache,
+    pub versions: Versions,
+    pub config: ApiConfig,
+    /// Renders `/metrics`; `None` when no Prometheus recorder is installed.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// The state, with its version tracker running until `stop` turns true.
+    pub async fn start(
+        store: Arc<dyn ServingStore>,
+        cache: Cache,
+        config: ApiConfig,
+        metrics: Option<PrometheusHandle>,
+        stop: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        let versions = Versions::start(store.clone(), config.model.clone(), config.version_poll, stop).await;
+        Arc::new(Self { store, cache, versions, config, metrics })
+    }
+}

@@ -1,0 +1,342 @@
+//! API contract tests: every endpoint through the router, on a SQLite store holding small
+//! published views and model versions, with the in-process cache.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{Field, Schema};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value as Json;
+use tower::ServiceExt;
+use tributary_schema::DeadLetter;
+use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, ServingStore, SqlStore, ViewPublication};
+
+use crate::{ApiConfig, AppState, router};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<SqlStore>,
+    state: Arc<AppState>,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// 2020-03-01 as days since the epoch.
+const MARCH_1: i32 = 18_322;
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    let schema = Schema::new(
+        columns.iter().map(|(name, a)| Field::new(*name, a.data_type().clone(), true)).collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap()
+}
+
+fn texts(values: impl IntoIterator<Item = String>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+async fn publish(store: &SqlStore, view: &str, b: RecordBatch) {
+    let index: Vec<String> = Vec::new();
+    store
+        .publish_view(&ViewPublication {
+            view,
+            definition: "test",
+            schema: b.schema(),
+            batches: std::slice::from_ref(&b),
+            dataset_versions: BTreeMap::from([("covid_daily".into(), 1)]),
+            index: &index,
+        })
+        .await
+        .unwrap();
+}
+
+/// 40 days of IT and WORLD; correlations at lags −2..2; rolling windows; prices.
+async fn series_daily(store: &SqlStore, scale: f64) {
+    let n = 40;
+    let series = (0..2 * n).map(|i| if i < n { "IT".to_string() } else { "WORLD".to_string() });
+    let dates = Date32Array::from_iter_values((0..2 * n).map(|i| MARCH_1 + (i % n)));
+    let cases: Vec<i64> = (0..2 * n).map(|i| ((i % n) as f64 * scale) as i64).collect();
+    let c7 =
+        Float64Array::from_iter((0..2 * n).map(|i| (i % n >= 6).then_some((i % n) as f64 * scale - 3.0)));
+    publish(
+        store,
+        "series_daily",
+        batch(vec![
+            ("series", texts(series)),
+            ("date", Arc::new(dates)),
+            ("cases", Arc::new(Int64Array::from(cases))),
+            ("c7", Arc::new(c7)),
+        ]),
+    )
+    .await;
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await.unwrap());
+    series_daily(&store, 1.0).await;
+    let rows: Vec<(String, String, String, i64, f64)> = ["IT", "DE", "WORLD"]
+        .iter()
+        .flat_map(|s| {
+            ["levels", "changes"].iter().flat_map(move |k| {
+                (-2..=2).map(move |lag| {
+                    let r = match *s {
+                        "IT" => 0.9,
+                        "DE" => -0.95,
+                        _ => 0.1,
+                    } - 0.01 * lag as f64;
+                    (s.to_string(), "cases".to_string(), k.to_string(), lag, r)
+                })
+            })
+        })
+        .collect();
+    publish(
+        &store,
+        "correlations",
+        batch(vec![
+            ("series", texts(rows.iter().map(|r| r.0.clone()))),
+            ("measure", texts(rows.iter().map(|r| r.1.clone()))),
+            ("kind", texts(rows.iter().map(|r| r.2.clone()))),
+            ("lag", Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3)))),
+            ("n", Arc::new(Int64Array::from_iter_values(rows.iter().map(|_| 100)))),
+            ("pearson", Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.4)))),
+            ("spearman", Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.4 / 2.0)))),
+        ]),
+    )
+    .await;
+    let days = 10;
+    publish(
+        &store,
+        "rolling_correlations",
+        batch(vec![
+            ("series", texts((0..days).map(|_| "IT".to_string()))),
+            ("measure", texts((0..days).map(|_| "cases".to_string()))),
+            ("kind", texts((0..days).map(|_| "levels".to_string()))),
+            ("window_days", Arc::new(Int64Array::from_iter_values((0..days).map(|_| 30)))),
+            ("date", Arc::new(Date32Array::from_iter_values((0..days).map(|i| MARCH_1 + 30 + i)))),
+            ("pearson", Arc::new(Float64Array::from_iter_values((0..days).map(|i| f64::from(i) / 10.0)))),
+        ]),
+    )
+    .await;
+    publish(
+        &store,
+        "reference_prices",
+        batch(vec![
+            ("symbol", texts((0..5).map(|_| "^GDAXI".to_string()))),
+            ("date", Arc::new(Date32Array::from_iter_values((0..5).map(|i| MARCH_1 + i)))),
+            ("close", Arc::new(Float64Array::from_iter_values((0..5).map(|i| 12_000.0 + f64::from(i))))),
+        ]),
+    )
+    .await;
+    commit_model(&store, 1).await;
+    store
+        .commit_batch(&BatchCommit {
+            processor: "kmeans".into(),
+            dead_letters: (0..3)
+                .map(|i| {
+                    DeadLetter::new(
+                        if i == 0 { "dir:b.csv" } else { "dir:a.csv" },
+                        format!("line {i}"),
+                        "bad latitude",
+                        b"\xffraw",
+                        4,
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let cache = tributary_cache::Cache::new(
+        Arc::new(tributary_cache::InProcessCache::new(1 << 20, Duration::from_secs(60))),
+        Duration::from_secs(60),
+    );
+    let config = ApiConfig { version_poll: Duration::from_secs(3600), ..ApiConfig::default() };
+    let state = AppState::start(store.clone(), cache, config, None, stop).await;
+    Fixture { _dir: dir, store, state, _stop: stop_tx }
+}
+
+async fn commit_model(store: &SqlStore, version: u64) {
+    let centre = |cluster: u32, weight: f64| CentreRow {
+        cluster,
+        lat: 52.0 + f64::from(cluster),
+        lon: 13.0 + version as f64,
+        weight,
+        batch_count: 2,
+        x: 0.0,
+        y: 0.0,
+    };
+    let v = KMeansVersionRow {
+        model: "mobile".into(),
+        version,
+        created_ms: 1_600_000_000_000 + version as i64,
+        batch_points: 4,
+        projection: "{}".into(),
+        split: None,
+        centres: vec![centre(0, 3.0), centre(1, 1.0)],
+        offsets: vec![],
+    };
+    store
+        .commit_batch(&BatchCommit { processor: "kmeans".into(), version: Some(v), ..Default::default() })
+        .await
+        .unwrap();
+}
+
+/// Sends a request; the status, the content type and the body (JSON where it parses).
+async fn call(f: &Fixture, method: &str, uri: &str) -> (StatusCode, String, Json) {
+    let request = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+    let response = router(f.state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), 10 << 20).await.unwrap();
+    let json =
+        serde_json::from_slice(&body).unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&body).into()));
+    (status, content_type, json)
+}
+
+async fn ok(f: &Fixture, uri: &str) -> Json {
+    let (status, content_type, body) = call(f, "GET", uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    assert_eq!(content_type, "application/json", "{uri}");
+    body
+}
+
+async fn problem(f: &Fixture, method: &str, uri: &str, expected: StatusCode) -> String {
+    let (status, content_type, body) = call(f, method, uri).await;
+    assert_eq!(status, expected, "{method} {uri}: {body}");
+    assert_eq!(content_type, "application/problem+json", "{uri}");
+    assert_eq!(body["status"], expected.as_u16(), "{uri}");
+    body["detail"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_with_its_shape() {
+    let f = fixture().await;
+    assert_eq!(call(&f, "GET", "/healthz").await.0, StatusCode::OK);
+    assert_eq!(call(&f, "GET", "/readyz").await.0, StatusCode::OK);
+    assert_eq!(call(&f, "GET", "/metrics").await.0, StatusCode::OK);
+
+    let clusters = ok(&f, "/api/v1/mobile/clusters").await;
+    assert_eq!((clusters["version"].as_u64(), clusters["centres"].as_array().unwrap().len()), (Some(1), 2));
+    assert_eq!(clusters["centres"][0]["share"], 0.75);
+    assert_eq!(clusters["centres"][1]["count"], 2);
+    let history = ok(&f, "/api/v1/mobile/clusters/history?from_version=1&limit=10").await;
+    assert_eq!(history.as_array().unwrap().len(), 1);
+
+    let days = ok(&f, "/api/v1/markets/series?series=IT&metric=cases&from=2020-03-02&to=2020-03-08").await;
+    let points = days["points"].as_array().unwrap();
+    assert_eq!(points.len(), 7);
+    assert_eq!((points[0]["date"].as_str(), points[0]["value"].as_f64()), (Some("2020-03-02"), Some(1.0)));
+    let weeks = ok(&f, "/api/v1/markets/series?series=IT&metric=cases&bucket=week").await;
+    // Sunday 2020-03-01 alone, then full weeks from Monday 2020-03-02: 1+…+7 = 28.
+    assert_eq!(weeks["points"][1]["value"], 28.0);
+    assert_eq!(weeks["aggregation"], "sum");
+    let close = ok(&f, "/api/v1/markets/series?metric=close&bucket=month").await;
+    assert_eq!(close["points"][0]["value"], 12_004.0);
+
+    let correlogram = ok(&f, "/api/v1/markets/correlations?series=IT&measure=cases&kind=levels").await;
+    let lags: Vec<i64> =
+        correlogram["rows"].as_array().unwrap().iter().map(|r| r["lag"].as_i64().unwrap()).collect();
+    assert_eq!(lags, [-2, -1, 0, 1, 2]);
+    assert_eq!(correlogram["view"], "correlations");
+    let strongest = ok(&f, "/api/v1/markets/correlations/strongest?lag=0&limit=2").await;
+    let top: Vec<&str> =
+        strongest["rows"].as_array().unwrap().iter().map(|r| r["series"].as_str().unwrap()).collect();
+    assert_eq!(top, ["DE", "IT"]);
+    let rolling = ok(&f, "/api/v1/markets/rolling-correlations?series=IT&window=30&from=2020-04-05").await;
+    // Window ends 2020-03-31 … 2020-04-09; from 2020-04-05: five of them.
+    assert_eq!(rolling["rows"].as_array().unwrap().len(), 5);
+
+    let views = ok(&f, "/api/v1/views").await;
+    assert_eq!(views.as_array().unwrap().len(), 4);
+    let page = ok(&f, "/api/v1/dead-letters?limit=2").await;
+    assert_eq!((page["total"].as_u64(), page["dead_letters"].as_array().unwrap().len()), (Some(3), 2));
+    let older = ok(&f, &format!("/api/v1/dead-letters?limit=2&before={}", page["next_before"])).await;
+    assert_eq!(older["dead_letters"].as_array().unwrap().len(), 1);
+    let only_b = ok(&f, "/api/v1/dead-letters?source=dir:b.csv").await;
+    assert_eq!(only_b["dead_letters"][0]["raw_base64"], "/3Jhdw==");
+
+    let openapi = ok(&f, "/api/v1/openapi.json").await;
+    for path in
+        ["/api/v1/mobile/clusters", "/api/v1/markets/series", "/api/v1/dead-letters", "/metrics", "/readyz"]
+    {
+        assert!(openapi["paths"].get(path).is_some(), "{path} is documented");
+    }
+}
+
+#[tokio::test]
+async fn bad_parameters_unknown_paths_and_wrong_methods_are_problems() {
+    let f = fixture().await;
+    for (uri, reason) in [
+        ("/api/v1/markets/series?series=IT&metric=price", "not one of"),
+        ("/api/v1/markets/series?series=IT&bucket=year", "bucket"),
+        ("/api/v1/markets/series?metric=cases", "series is required"),
+        ("/api/v1/markets/series?series=IT&from=2020-02-30", "YYYY-MM-DD"),
+        ("/api/v1/markets/series?series=IT&from=2020-04-01&to=2020-03-01", "after"),
+        ("/api/v1/markets/series?series=IT&from=0001-01-01", "between 1900 and 2999"),
+        ("/api/v1/markets/series?series=IT'%20OR%20'1'='1", "is not a series"),
+        ("/api/v1/markets/series?series=%FF%FE", "UTF-8"),
+        ("/api/v1/markets/correlations?series=IT&lag=29", "from -28 to 28"),
+        ("/api/v1/markets/correlations/strongest?limit=100000000000", "from 1 to 250"),
+        ("/api/v1/mobile/clusters/history?from_version=5&to_version=2", "after"),
+        ("/api/v1/mobile/clusters?x=1", "unknown parameter"),
+        ("/api/v1/dead-letters?limit=-1", "from 1 to 500"),
+    ] {
+        let detail = problem(&f, "GET", uri, StatusCode::BAD_REQUEST).await;
+        assert!(detail.contains(reason), "{uri}: {detail}");
+    }
+    problem(&f, "GET", "/api/v1/nope", StatusCode::NOT_FOUND).await;
+    problem(&f, "GET", "/api/v1/markets/series?series=XX", StatusCode::NOT_FOUND).await;
+    problem(&f, "POST", "/api/v1/mobile/clusters", StatusCode::METHOD_NOT_ALLOWED).await;
+    problem(&f, "DELETE", "/api/v1/views", StatusCode::METHOD_NOT_ALLOWED).await;
+    // Nothing was written or dropped by any of it.
+    assert_eq!(ok(&f, "/api/v1/views").await.as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_new_version_is_served_at_once_not_the_cached_one() {
+    let f = fixture().await;
+    let uri = "/api/v1/markets/series?series=IT&metric=cases&from=2020-03-10&to=2020-03-10";
+    assert_eq!(ok(&f, uri).await["points"][0]["value"], 9.0);
+    assert_eq!(ok(&f, uri).await["points"][0]["value"], 9.0, "now from the cache");
+    series_daily(&f.store, 10.0).await;
+    // The very next request, with no wait: the new version, not the cached answer.
+    let fresh = ok(&f, uri).await;
+    assert_eq!((&fresh["version"], &fresh["points"][0]["value"]), (&Json::from(2), &Json::from(90.0)));
+
+    assert_eq!(ok(&f, "/api/v1/mobile/clusters").await["version"], 1);
+    commit_model(&f.store, 2).await;
+    let fresh = ok(&f, "/api/v1/mobile/clusters").await;
+    assert_eq!((&fresh["version"], &fresh["centres"][0]["lon"]), (&Json::from(2), &Json::from(15.0)));
+}
+
+#[tokio::test]
+async fn live_updates_announce_new_versions() {
+    use futures::StreamExt;
+    let f = fixture().await;
+    let request = Request::builder().uri("/api/v1/events").body(Body::empty()).unwrap();
+    let response = router(f.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body().into_data_stream();
+    let mut text = String::new();
+    let mut read_until = async |needle: &str, text: &mut String| {
+        while !text.contains(needle) {
+            let chunk =
+                tokio::time::timeout(Duration::from_secs(10), body.next()).await.unwrap().unwrap().unwrap();
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    };
+    // First the current versions.
+    read_until("\"view\":\"series_daily\"", &mut text).await;
+    assert!(text.contains("event: model\ndata: {\"model\":\"mobile\",\"version\":1}"), "{text}");
+    // Then each new one.
+    commit_model(&f.store, 2).await;
+    read_until("\"version\":2}", &mut text).await;
+    assert!(text.contains("event: model\ndata: {\"model\":\"mobile\",\"version\":2}"), "{text}");
+    series_daily(&f.store, 2.0).await;
+    read_until("{\"view\":\"series_daily\",\"version\":2}", &mut text).await;
+}

@@ -1,0 +1,14 @@
+-- Published versions of the batch views (as SQLite's 0002). Each version's rows are in a table
+-- of its own (table_name); the newest version of a view is its current one.
+
+CREATE TABLE batch_view_versions (
+    "view"           VARCHAR(64)  NOT NULL,
+    version          BIGINT       NOT NULL,
+    definition       VARCHAR(64)  NOT NULL,   -- hash of the view's SQL
+    table_name       VARCHAR(128) NOT NULL,
+    published_ms     BIGINT       NOT NULL,
+    row_count        BIGINT       NOT NULL,
+    dataset_versions TEXT         NOT NULL,   -- JSON object: dataset name → lake version
+    columns          TEXT         NOT NULL,   -- JSON array of {name, kind}
+    PRIMARY KEY ("view", version)
+);

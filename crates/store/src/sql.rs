@@ -1,0 +1,494 @@
+//! The serving store on a SQL database: SQLite (the embedded default, one file in the data
+//! directory), PostgreSQL or MySQL/MariaDB, chosen by URL. One implementation serves all three
+//! through sqlx's `Any` driver; [`Dialect`] holds what differs.
+//!
+//! SQLite runs in WAL mode with `synchronous = NORMAL`: a commit survives the process being
+//! killed; after a power loss the newest commits may be rolled back, consistently, together with
+//! the offsets they carried, so a processor redoes that work instead of losing or doubling it.
+
+use std::path::Path;
+use std::sync::Once;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row, Transaction};
+use tributary_schema::DeadLetter;
+
+use crate::dialect::Dialect;
+use crate::migrations::migrate;
+use crate::{
+    BatchCommit, CentreRow, KMeansVersionRow, OffsetCheckpoint, OffsetRange, Result, ServingStore,
+    StoreChange, StoreError, StoredDeadLetter, ViewPublication, ViewQuery, ViewRows, ViewVersionRow,
+};
+
+/// The [`ServingStore`] on SQLite, PostgreSQL or MySQL/MariaDB.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    changes: tokio::sync::broadcast::Sender<StoreChange>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").field("dialect", &self.dialect).finish_non_exhaustive()
+    }
+}
+
+/// How long opening the store waits for other openers and writers before giving up.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl SqlStore {
+    /// Connects to the store at `url` (`sqlite://PATH`, `postgres://…`, `mysql://…`) and applies
+    /// pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        match Dialect::of_url(url) {
+            Some(Dialect::Sqlite) => {
+                let options: SqliteConnectOptions = url.parse()?;
+                Self::open_sqlite(options.get_filename()).await
+            }
+            Some(dialect) => Self::connect_server(url, dialect).await,
+            None => Err(StoreError::Invalid(format!(
+                "{}: not a store URL; accepted: sqlite://PATH, postgres://…, mysql://…",
+                redacted(url)
+            ))),
+        }
+    }
+
+    /// Opens (creating if needed) a SQLite file and applies pending migrations.
+    ///
+    /// Opening races with other openers of the same file (other processes, or tasks of this one):
+    /// while a new file is switched to WAL mode, SQLite answers `SQLITE_BUSY` at once instead of
+    /// calling the busy handler whenever waiting could deadlock. Such an open is retried, with
+    /// growing pauses, for up to [`OPEN_TIMEOUT`].
+    pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        let deadline = tokio::time::Instant::now() + OPEN_TIMEOUT;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match Self::open_sqlite_once(path).await {
+                Err(e) if is_busy(&e) && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::debug!(path = %path.display(), error = %e, "store busy while opening; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn open_sqlite_once(path: &Path) -> Result<Self> {
+        install_drivers();
+        let url = SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy();
+        let options = AnyConnectOptions::from_url(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool, Dialect::Sqlite).await
+    }
+
+    async fn connect_server(url: &str, dialect: Dialect) -> Result<Self> {
+        install_drivers();
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(OPEN_TIMEOUT)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::MySql {
+                        // Double quotes quote identifiers, as in SQLite and PostgreSQL.
+                        conn.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Invalid(format!("cannot connect to {}: {e}", redacted(url))))?;
+        Self::migrated(pool, dialect).await
+    }
+
+    async fn migrated(pool: AnyPool, dialect: Dialect) -> Result<Self> {
+        if let Err(e) = migrate(&pool, dialect).await {
+            pool.close().await;
+            return Err(e);
+        }
+        // Subscribers that fall this far behind miss changes and are told so (`Lagged`).
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        Ok(Self { pool, dialect, changes })
+    }
+
+    /// Which database this store talks to.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Closes the connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// `sql` in this store's dialect (see [`Dialect::sql`]).
+    fn sql<'a>(&self, sql: &'a str) -> std::borrow::Cow<'a, str> {
+        self.dialect.sql(sql)
+    }
+}
+
+/// Registers sqlx's drivers for the `Any` pool (once per process).
+fn install_drivers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+/// A URL without its password, for messages (even a URL too broken to parse).
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split_once(':').map_or(user_info, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Whether an error is SQLite's "database is locked" (`SQLITE_BUSY`, code 5) or "table is
+/// locked" (`SQLITE_LOCKED`, code 6), including their extended codes.
+fn is_busy(e: &StoreError) -> bool {
+    let StoreError::Database(sqlx::Error::Database(db)) = e else { return false };
+    db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+/// A text column. MySQL's `TEXT` columns reach sqlx's `Any` driver as blobs; their bytes are
+/// the UTF-8 text.
+pub(crate) fn text<I: sqlx::ColumnIndex<sqlx::any::AnyRow> + Copy>(
+    row: &sqlx::any::AnyRow,
+    column: I,
+) -> Result<Option<String>, sqlx::Error> {
+    match row.try_get::<Option<String>, _>(column) {
+        Ok(text) => Ok(text),
+        Err(e) => match row.try_get::<Option<Vec<u8>>, _>(column) {
+            Ok(bytes) => {
+                bytes.map(|b| String::from_utf8(b).map_err(|u| sqlx::Error::Decode(Box::new(u)))).transpose()
+            }
+            Err(_) => Err(e),
+        },
+    }
+}
+
+/// A text column that is never NULL.
+pub(crate) fn text_not_null(row: &sqlx::any::AnyRow, column: &str) -> Result<String, sqlx::Error> {
+    text(row, column)?.ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{column} is NULL")))
+}
+
+fn int(v: u64, what: &str) -> Result<i64> {
+    i64::try_from(v)
+        .map_err(|_| StoreError::Invalid(format!("{what} {v} does not fit a signed 64-bit column")))
+}
+
+impl SqlStore {
+    async fn insert_version(&self, tx: &mut Transaction<'_, Any>, v: &KMeansVersionRow) -> Result<()> {
+        let version = int(v.version, "version")?;
+        sqlx::query(&self.sql(
+            "INSERT INTO kmeans_versions (model, version, created_ms, batch_points, k, projection, split_largest, split_smallest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(&v.model)
+        .bind(version)
+        .bind(v.created_ms)
+        .bind(int(v.batch_points, "batch_points")?)
+        .bind(v.centres.len() as i64)
+        .bind(&v.projection)
+        .bind(v.split.map(|s| i64::from(s.0)))
+        .bind(v.split.map(|s| i64::from(s.1)))
+        .execute(&mut **tx)
+        .await?;
+        // One statement for all centres (SQLite, MySQL and PostgreSQL all take multi-row VALUES).
+        if !v.centres.is_empty() {
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; v.centres.len()].join(", ");
+            let sql = self.sql(&format!(
+                "INSERT INTO kmeans_centres (model, version, cluster, lat, lon, weight, batch_count, x, y) VALUES {rows}"
+            ))
+            .into_owned();
+            let mut q = sqlx::query(&sql);
+            for c in &v.centres {
+                q = q
+                    .bind(&v.model)
+                    .bind(version)
+                    .bind(i64::from(c.cluster))
+                    .bind(c.lat)
+                    .bind(c.lon)
+                    .bind(c.weight)
+                    .bind(int(c.batch_count, "batch_count")?)
+                    .bind(c.x)
+                    .bind(c.y);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        for o in &v.offsets {
+            sqlx::query(&self.sql(
+                "INSERT INTO kmeans_version_offsets (model, version, topic, partition_id, from_offset, to_offset) VALUES (?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&v.model)
+            .bind(version)
+            .bind(&o.topic)
+            .bind(i64::from(o.partition))
+            .bind(int(o.from, "offset")?)
+            .bind(int(o.to, "offset")?)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn load_versions(
+        &self,
+        model: &str,
+        rows: Vec<sqlx::any::AnyRow>,
+    ) -> Result<Vec<KMeansVersionRow>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let version: i64 = r.try_get("version")?;
+            let centres = sqlx::query(&self.sql(
+                "SELECT cluster, lat, lon, weight, batch_count, x, y FROM kmeans_centres WHERE model = ? AND version = ? ORDER BY cluster",
+            ))
+            .bind(model)
+            .bind(version)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|c| {
+                Ok(CentreRow {
+                    cluster: c.try_get::<i64, _>("cluster")? as u32,
+                    lat: c.try_get("lat")?,
+                    lon: c.try_get("lon")?,
+                    weight: c.try_get("weight")?,
+                    batch_count: c.try_get::<i64, _>("batch_count")? as u64,
+                    x: c.try_get("x")?,
+                    y: c.try_get("y")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            let offsets = sqlx::query(&self.sql(
+                "SELECT topic, partition_id, from_offset, to_offset FROM kmeans_version_offsets WHERE model = ? AND version = ? ORDER BY topic, partition_id",
+            ))
+            .bind(model)
+            .bind(version)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|o| {
+                Ok(OffsetRange {
+                    topic: text_not_null(&o, "topic")?,
+                    partition: o.try_get::<i64, _>("partition_id")? as u32,
+                    from: o.try_get::<i64, _>("from_offset")? as u64,
+                    to: o.try_get::<i64, _>("to_offset")? as u64,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            let split_largest: Option<i64> = r.try_get("split_largest")?;
+            let split_smallest: Option<i64> = r.try_get("split_smallest")?;
+            out.push(KMeansVersionRow {
+                model: model.to_string(),
+                version: version as u64,
+                created_ms: r.try_get("created_ms")?,
+                batch_points: r.try_get::<i64, _>("batch_points")? as u64,
+                projection: text_not_null(&r, "projection")?,
+                split: split_largest.zip(split_smallest).map(|(a, b)| (a as u32, b as u32)),
+                centres,
+                offsets,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The columns of a k-means version row, in the order `load_versions` reads them.
+const VERSION_COLUMNS: &str =
+    "model, version, created_ms, batch_points, k, projection, split_largest, split_smallest";
+
+#[async_trait]
+impl ServingStore for SqlStore {
+    async fn commit_batch(&self, commit: &BatchCommit) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(v) = &commit.version {
+            self.insert_version(&mut tx, v).await?;
+        }
+        let upsert = format!(
+            "INSERT INTO processor_offsets (processor, topic, partition_id, next_offset) VALUES (?, ?, ?, ?){}",
+            self.dialect.upsert(&["processor", "topic", "partition_id"], &["next_offset"])
+        );
+        for o in &commit.offsets {
+            sqlx::query(&self.sql(&upsert))
+                .bind(&commit.processor)
+                .bind(&o.topic)
+                .bind(i64::from(o.partition))
+                .bind(int(o.next_offset, "offset")?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for d in &commit.dead_letters {
+            sqlx::query(&self.sql(
+                "INSERT INTO dead_letters (source, position, reason, raw, raw_len, time_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&d.source)
+            .bind(&d.position)
+            .bind(&d.reason)
+            .bind(&d.raw)
+            .bind(int(d.raw_len, "raw_len")?)
+            .bind(d.time_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if let Some(v) = &commit.version {
+            let _ = self.changes.send(StoreChange::Model { model: v.model.clone(), version: v.version });
+        }
+        Ok(())
+    }
+
+    async fn processor_offsets(&self, processor: &str) -> Result<Vec<OffsetCheckpoint>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT topic, partition_id, next_offset FROM processor_offsets WHERE processor = ? ORDER BY topic, partition_id",
+        ))
+        .bind(processor)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(OffsetCheckpoint {
+                    topic: text_not_null(&r, "topic")?,
+                    partition: r.try_get::<i64, _>("partition_id")? as u32,
+                    next_offset: r.try_get::<i64, _>("next_offset")? as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn latest_kmeans(&self, model: &str) -> Result<Option<KMeansVersionRow>> {
+        let rows = sqlx::query(&self.sql(&format!(
+            "SELECT {VERSION_COLUMNS} FROM kmeans_versions WHERE model = ? ORDER BY version DESC LIMIT 1"
+        )))
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(self.load_versions(model, rows).await?.pop())
+    }
+
+    async fn kmeans_history(
+        &self,
+        model: &str,
+        from: u64,
+        to: u64,
+        limit: u32,
+    ) -> Result<Vec<KMeansVersionRow>> {
+        let rows = sqlx::query(&self.sql(&format!(
+            "SELECT {VERSION_COLUMNS} FROM kmeans_versions WHERE model = ? AND version BETWEEN ? AND ? ORDER BY version LIMIT ?"
+        )))
+        .bind(model)
+        .bind(int(from.min(i64::MAX as u64), "version")?)
+        .bind(int(to.min(i64::MAX as u64), "version")?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        self.load_versions(model, rows).await
+    }
+
+    async fn kmeans_points(&self, model: &str) -> Result<u64> {
+        let sum = self.dialect.as_bigint("COALESCE(SUM(batch_points), 0)");
+        let n: i64 =
+            sqlx::query_scalar(&self.sql(&format!("SELECT {sum} FROM kmeans_versions WHERE model = ?")))
+                .bind(model)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n as u64)
+    }
+
+    async fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> Result<Vec<StoredDeadLetter>> {
+        // The optional filters are added only when given: `? IS NULL` on an untyped NULL is
+        // ambiguous to PostgreSQL.
+        let mut sql = String::from(
+            "SELECT id, source, position, reason, raw, raw_len, time_ms FROM dead_letters WHERE 1 = 1",
+        );
+        if source.is_some() {
+            sql.push_str(" AND source = ?");
+        }
+        if before_id.is_some() {
+            sql.push_str(" AND id < ?");
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        let sql = self.sql(&sql);
+        let mut q = sqlx::query(&sql);
+        if let Some(source) = source {
+            q = q.bind(source);
+        }
+        if let Some(before_id) = before_id {
+            q = q.bind(before_id);
+        }
+        let rows = q.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(StoredDeadLetter {
+                    id: r.try_get("id")?,
+                    letter: DeadLetter {
+                        source: text_not_null(&r, "source")?,
+                        position: text_not_null(&r, "position")?,
+                        reason: text_not_null(&r, "reason")?,
+                        raw: r.try_get("raw")?,
+                        raw_len: r.try_get::<i64, _>("raw_len")? as u64,
+                        time_ms: r.try_get("time_ms")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn dead_letter_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters").fetch_one(&self.pool).await?;
+        Ok(n as u64)
+    }
+
+    async fn publish_view(&self, publication: &ViewPublication<'_>) -> Result<ViewVersionRow> {
+        let published = views::publish(self, publication).await?;
+        let _ =
+            self.changes.send(StoreChange::View { view: published.view.clone(), version: published.version });
+        Ok(published)
+    }
+
+    async fn current_views(&self) -> Result<Vec<ViewVersionRow>> {
+        views::versions(self, None, None).await
+    }
+
+    async fn current_view(&self, view: &str) -> Result<Option<ViewVersionRow>> {
+        Ok(views::versions(self, Some(view), None).await?.pop())
+    }
+
+    async fn query_view(&self, query: &ViewQuery) -> Result<ViewRows> {
+        views::query(self, query).await
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreChange> {
+        self.changes.subscribe()
+    }
+}
+
+mod views;
+
+#[cfg(test)]
+mod tests;
