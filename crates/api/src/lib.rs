@@ -14,7 +14,7 @@
 //!     std::time::Duration::from_secs(300),
 //! );
 //! let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-//! let state = AppState::start(store, cache, ApiConfig::default(), None, stop).await;
+//! let state = AppState::start(store, None, cache, ApiConfig::default(), None, stop).await;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, tributary_api::router(state)).await
 //! # }

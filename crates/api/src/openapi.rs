@@ -14,6 +14,7 @@ use utoipa::OpenApi;
         crate::routes::ops::metrics,
         crate::routes::ops::openapi,
         crate::routes::events::events,
+        crate::routes::ingest::records,
         crate::routes::pipeline::views,
         crate::routes::pipeline::dead_letters,
         crate::routes::mobile::latest,

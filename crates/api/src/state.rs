@@ -6,6 +6,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 use tributary_cache::Cache;
+use tributary_log::EventLog;
 use tributary_store::ServingStore;
 
 use crate::versions::Versions;
@@ -20,6 +21,15 @@ pub struct ApiConfig {
     /// How often the API looks for versions published by other processes (its own process
     /// announces them at once).
     pub version_poll: Duration,
+    /// The token of the write and admin endpoints (`Authorization: Bearer <token>`); empty
+    /// refuses them all.
+    pub token: String,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("model", &self.config.model).finish_non_exhaustive()
+    }
 }
 
 impl Default for ApiConfig {
@@ -28,6 +38,7 @@ impl Default for ApiConfig {
             model: "mobile".into(),
             request_timeout: Duration::from_secs(10),
             version_poll: Duration::from_secs(1),
+            token: String::new(),
         }
     }
 }
@@ -35,6 +46,8 @@ impl Default for ApiConfig {
 /// The state behind the router.
 pub struct AppState {
     pub store: Arc<dyn ServingStore>,
+    /// The event log, for ingest (and pipeline status); `None` serves reads only.
+    pub log: Option<Arc<dyn EventLog>>,
     pub cache: Cache,
     pub versions: Versions,
     pub config: ApiConfig,
@@ -46,12 +59,13 @@ impl AppState {
     /// The state, with its version tracker running until `stop` turns true.
     pub async fn start(
         store: Arc<dyn ServingStore>,
+        log: Option<Arc<dyn EventLog>>,
         cache: Cache,
         config: ApiConfig,
         metrics: Option<PrometheusHandle>,
         stop: watch::Receiver<bool>,
     ) -> Arc<Self> {
         let versions = Versions::start(store.clone(), config.model.clone(), config.version_poll, stop).await;
-        Arc::new(Self { store, cache, versions, config, metrics })
+        Arc::new(Self { store, log, cache, versions, config, metrics })
     }
 }

@@ -19,9 +19,12 @@ use crate::{ApiConfig, AppState, router};
 struct Fixture {
     _dir: tempfile::TempDir,
     store: Arc<SqlStore>,
+    log: Arc<tributary_log::EmbeddedLog>,
     state: Arc<AppState>,
     _stop: tokio::sync::watch::Sender<bool>,
 }
+
+const TOKEN: &str = "test-token-0123456789";
 
 /// 2020-03-01 as days since the epoch.
 const MARCH_1: i32 = 18_322;
@@ -154,9 +157,19 @@ async fn fixture() -> Fixture {
         Arc::new(tributary_cache::InProcessCache::new(1 << 20, Duration::from_secs(60))),
         Duration::from_secs(60),
     );
-    let config = ApiConfig { version_poll: Duration::from_secs(3600), ..ApiConfig::default() };
-    let state = AppState::start(store.clone(), cache, config, None, stop).await;
-    Fixture { _dir: dir, store, state, _stop: stop_tx }
+    let log = Arc::new(
+        tributary_log::EmbeddedLog::open(dir.path().join("log"), tributary_log::EmbeddedLogConfig::default())
+            .await
+            .unwrap(),
+    );
+    for topic in ["mobile_data", "dead_letters", "notes"] {
+        tributary_log::EventLog::create_topic(&*log, topic, 1).await.unwrap();
+    }
+    let config =
+        ApiConfig { version_poll: Duration::from_secs(3600), token: TOKEN.into(), ..ApiConfig::default() };
+    let dyn_log: Arc<dyn tributary_log::EventLog> = log.clone();
+    let state = AppState::start(store.clone(), Some(dyn_log), cache, config, None, stop).await;
+    Fixture { _dir: dir, store, log, state, _stop: stop_tx }
 }
 
 async fn commit_model(store: &SqlStore, version: u64) {
@@ -339,4 +352,74 @@ async fn live_updates_announce_new_versions() {
     assert!(text.contains("event: model\ndata: {\"model\":\"mobile\",\"version\":2}"), "{text}");
     series_daily(&f.store, 2.0).await;
     read_until("{\"view\":\"series_daily\",\"version\":2}", &mut text).await;
+}
+
+/// POSTs `body` to `uri` with `token`; the status and the body as JSON.
+async fn post(f: &Fixture, uri: &str, token: Option<&str>, body: Vec<u8>) -> (StatusCode, Json) {
+    let mut request = Request::builder().method("POST").uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = router(f.state.clone()).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Json::Null))
+}
+
+async fn topic_records(f: &Fixture, topic: &str) -> Vec<Vec<u8>> {
+    let read = tributary_log::EventLog::read(&*f.log, topic, 0, 0, tributary_log::ReadLimits::default());
+    read.await.unwrap().into_iter().map(|r| r.record.value.to_vec()).collect()
+}
+
+#[tokio::test]
+async fn ingest_needs_the_token_and_sends_bad_lines_to_the_dead_letters() {
+    let f = fixture().await;
+    let uri = "/api/v1/topics/mobile_data/records";
+    let good = r#"{"timepoint":"2020-06-01 12:00:00.000","deviceId":"d1","acceloX":0.1,"acceloY":0.2,"acceloZ":9.8,"latitude":52.5,"longitude":13.4,"locked":false}"#;
+    let body = format!("{good}\n{{\"deviceId\": 7}}\n\n{good}\r\n\u{FFFD}garbage\n").into_bytes();
+    for token in [None, Some("wrong"), Some(&TOKEN[..TOKEN.len() - 1]), Some("")] {
+        let (status, problem) = post(&f, uri, token, body.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
+        assert!(problem["detail"].as_str().unwrap().contains("token"));
+    }
+    assert!(topic_records(&f, "mobile_data").await.is_empty(), "nothing written without the token");
+
+    let (status, report) = post(&f, uri, Some(TOKEN), body).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["accepted"].as_u64(), report["dead_letters"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(topic_records(&f, "mobile_data").await.len(), 2);
+    let dead = topic_records(&f, "dead_letters").await;
+    let first = DeadLetter::from_json(&dead[0]).unwrap();
+    assert_eq!((first.source.as_str(), first.position.as_str()), ("http:mobile_data", "line 2"));
+
+    // Other topics take any JSON per line.
+    let (status, report) =
+        post(&f, "/api/v1/topics/notes/records", Some(TOKEN), b"[1,2]\n\"x\"\n{bad\n".to_vec()).await;
+    assert_eq!((status, report["accepted"].as_u64()), (StatusCode::OK, Some(2)));
+
+    // Hostile and wrong requests: 4xx, nothing written.
+    let before = topic_records(&f, "mobile_data").await.len();
+    let huge = good.repeat((10 << 20) / good.len() + 1).into_bytes();
+    assert_eq!(post(&f, uri, Some(TOKEN), huge).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(post(&f, uri, None, vec![b'x'; 10 << 20]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(&f, "/api/v1/topics/nope/records", Some(TOKEN), body_of(good)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(&f, "/api/v1/topics/_tributary_sources/records", Some(TOKEN), body_of(good)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&f, "/api/v1/topics/dead_letters/records", Some(TOKEN), body_of(good)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(post(&f, uri, Some(TOKEN), b"\n \n".to_vec()).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(post(&f, uri, Some(TOKEN), vec![0xff, 0xfe, b'\n']).await.1["dead_letters"], 1);
+    assert_eq!(call(&f, "GET", uri).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(topic_records(&f, "mobile_data").await.len(), before);
+}
+
+fn body_of(line: &str) -> Vec<u8> {
+    format!("{line}\n").into_bytes()
 }

@@ -106,9 +106,11 @@ pub enum EventFormat {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Where events go: `dir:PATH` (files, written under a temporary name and renamed) or
-    /// `log:TOPIC` (the event log, keyed by device id).
-    #[arg(long, default_value = "log:mobile_data", value_name = "dir:PATH|log:TOPIC")]
+    /// Where events go: `dir:PATH` (files, written under a temporary name and renamed),
+    /// `log:TOPIC` (the event log, keyed by device id) or `http:URL` (POSTed as NDJSON to a
+    /// running `tributary up`: URL is its address, or a full `/api/v1/topics/TOPIC/records` URL;
+    /// the token is `api.token` or the one `up` keeps in the data directory).
+    #[arg(long, default_value = "log:mobile_data", value_name = "dir:PATH|log:TOPIC|http:URL")]
     pub out: String,
     /// Number of events [default: 100000, or unlimited with --rate].
     #[arg(long)]

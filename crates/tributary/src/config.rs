@@ -138,6 +138,9 @@ pub struct ApiConfig {
     /// A request still running after this is answered 503.
     #[serde(deserialize_with = "tributary_log::config::human_duration")]
     pub request_timeout: std::time::Duration,
+    /// The token of the write endpoints (`Authorization: Bearer …`); when not set, `up` makes
+    /// one at its first start and keeps it in `<data_dir>/api-token`.
+    pub token: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -145,6 +148,7 @@ impl Default for ApiConfig {
         Self {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout: std::time::Duration::from_secs(10),
+            token: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The routes, one module per area, and the router that mounts them with the request limits.
 
 pub(crate) mod events;
+pub(crate) mod ingest;
 pub(crate) mod markets;
 pub(crate) mod mobile;
 pub(crate) mod ops;
@@ -10,17 +11,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
+use axum::extract::State;
 use axum::extract::{MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The largest request body any endpoint reads.
+/// The largest request body an endpoint reads, but ingest.
 const MAX_BODY_BYTES: usize = 1 << 20;
+/// The largest body of an ingest request.
+const MAX_INGEST_BYTES: usize = 8 << 20;
 
 /// The API's router: `/api/v1/…`, `/metrics`, `/healthz`, `/readyz`; problem details for
 /// unknown paths (404) and wrong methods (405); bodies over 1 MiB refused (413); requests cut off
@@ -33,6 +38,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/api/v1/openapi.json", get(ops::openapi))
         .route("/api/v1/events", get(events::events))
+        .route(
+            "/api/v1/topics/{topic}/records",
+            post(ingest::records)
+                .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_INGEST_BYTES)),
+        )
         .route("/api/v1/views", get(pipeline::views))
         .route("/api/v1/dead-letters", get(pipeline::dead_letters))
         .route("/api/v1/mobile/clusters", get(mobile::latest))
@@ -54,6 +65,26 @@ pub fn router(state: Arc<AppState>) -> Router {
             }
         }))
         .with_state(state)
+}
+
+/// Lets a request through only with `Authorization: Bearer <the token>`, compared in constant
+/// time; checked before the body is read.
+async fn require_token(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let expected = state.config.token.as_bytes();
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or_default();
+    if expected.is_empty() || !bool::from(given.ct_eq(expected)) {
+        metrics::counter!("tributary_http_unauthorized_total").increment(1);
+        let mut response = ApiError::unauthorized().into_response();
+        response
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        return response;
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> ApiError {

@@ -131,7 +131,13 @@ pub async fn run(config: &Config, args: GenerateArgs) -> anyhow::Result<ExitCode
             report(produced, started, &args.out);
             return Ok(ExitCode::SUCCESS);
         }
-        _ => bail!("--out {}: accepted dir:PATH or log:TOPIC", args.out),
+        Some(("http", url)) if !url.is_empty() => {
+            let started = Instant::now();
+            let produced = publish_http(config, url, &mut generator, args.rate, count).await?;
+            report(produced, started, &args.out);
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => bail!("--out {}: accepted dir:PATH, log:TOPIC or http:URL", args.out),
     };
     let started = Instant::now();
     let mut produced = 0u64;
@@ -177,6 +183,79 @@ pub async fn run(config: &Config, args: GenerateArgs) -> anyhow::Result<ExitCode
     out.flush()?;
     report(produced, started, &args.out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Events per HTTP request.
+const EVENTS_PER_REQUEST: u64 = 2_000;
+
+/// POSTs events as NDJSON to the ingest endpoint of a running `tributary up`, paced to `rate`
+/// (events per second) if given, until `count` (or Ctrl-C).
+async fn publish_http(
+    config: &Config,
+    url: &str,
+    generator: &mut Generator,
+    rate: Option<f64>,
+    count: Option<u64>,
+) -> anyhow::Result<u64> {
+    let mut endpoint = url::Url::parse(url).with_context(|| format!("--out http:{url}: not a URL"))?;
+    if !matches!(endpoint.scheme(), "http" | "https") {
+        bail!("--out http:{url}: the URL must be http:// or https://");
+    }
+    if matches!(endpoint.path(), "" | "/") {
+        endpoint.set_path("/api/v1/topics/mobile_data/records");
+    }
+    let token = match config.api.token.clone().filter(|t| !t.is_empty()) {
+        Some(token) => token,
+        None => {
+            let path = config.data_dir.join("api-token");
+            std::fs::read_to_string(&path).map(|t| t.trim().to_string()).with_context(|| {
+                format!(
+                    "no api.token configured and none in {} (where `tributary up` keeps it)",
+                    path.display()
+                )
+            })?
+        }
+    };
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+    let started = Instant::now();
+    let mut produced = 0u64;
+    let mut body = Vec::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    while count.is_none_or(|c| produced < c) {
+        let mut n = count.map_or(EVENTS_PER_REQUEST, |c| (c - produced).min(EVENTS_PER_REQUEST));
+        if let Some(rate) = rate {
+            // What is due since the start, in 10 ms steps: no drift accumulates.
+            let due = ((started.elapsed().as_secs_f64() * rate) as u64).saturating_sub(produced);
+            if due == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => continue,
+                    _ = &mut ctrl_c => break,
+                }
+            }
+            n = n.min(due);
+        }
+        body.clear();
+        for _ in 0..n {
+            body.extend_from_slice(&generator.next_event().to_json());
+            body.push(b'\n');
+        }
+        let response = client
+            .post(endpoint.clone())
+            .bearer_auth(&token)
+            .header("content-type", "application/x-ndjson")
+            .body(body.clone())
+            .send()
+            .await
+            .with_context(|| format!("POST {endpoint}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let detail = response.text().await.unwrap_or_default();
+            bail!("POST {endpoint}: {status}: {detail}");
+        }
+        produced += n;
+    }
+    Ok(produced)
 }
 
 fn report(produced: u64, started: Instant, out: &str) {

@@ -139,14 +139,17 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let address = listener.local_addr()?;
     let cache =
         tributary_cache::Cache::new(tributary_cache::open(&config.cache.to_cache())?, config.cache.ttl);
+    let (token, token_note) = api_token(config)?;
     let api_config = tributary_api::ApiConfig {
         model: m.model.clone(),
         request_timeout: config.api.request_timeout,
+        token,
         ..tributary_api::ApiConfig::default()
     };
     let cache_backend = cache.backend();
     let state = tributary_api::AppState::start(
         store.clone(),
+        Some(log.clone()),
         cache,
         api_config,
         super::metrics_handle(),
@@ -165,6 +168,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
 
     println!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  HTTP API        http://{address}/api/v1/openapi.json   (/metrics, /healthz, /readyz)");
+    println!("  API token       {token_note}");
     println!(
         "  cache           {cache_backend}, entries live {}",
         humantime::format_duration(config.cache.ttl)
@@ -231,6 +235,33 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Stopped cleanly.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The token of the API's write endpoints: `api.token` if configured; otherwise the one kept in
+/// `<data_dir>/api-token`, made (random, readable by the owner only) at the first start. Returns
+/// it with what `up` prints about it (the token itself only when it was just made).
+fn api_token(config: &Config) -> anyhow::Result<(String, String)> {
+    if let Some(token) = config.api.token.clone().filter(|t| !t.is_empty()) {
+        return Ok((token, "configured (api.token)".into()));
+    }
+    let path = config.data_dir.join("api-token");
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => {
+            Ok((token.trim().to_string(), format!("in {}", path.display())))
+        }
+        _ => {
+            let token: String = rand::random::<[u8; 24]>().iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::create_dir_all(&config.data_dir)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&path).with_context(|| format!("cannot write {}", path.display()))?;
+            std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())?;
+            let note = format!("{token}   (new; kept in {})", path.display());
+            Ok((token, note))
+        }
+    }
 }
 
 /// Logs model versions: each at debug level, and the newest at info level at most once a second.

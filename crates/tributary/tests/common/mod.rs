@@ -71,7 +71,7 @@ pub fn api_address(file: &Path) -> String {
     loop {
         let out = std::fs::read_to_string(file).unwrap_or_default();
         if let Some(rest) = out.lines().find_map(|l| l.trim().strip_prefix("HTTP API")) {
-            let url = rest.trim().split_whitespace().next().unwrap();
+            let url = rest.split_whitespace().next().unwrap();
             let address = url.trim_start_matches("http://").split('/').next().unwrap();
             return address.to_string();
         }
