@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 fn generate_over_http_feeds_the_clusters_that_the_api_serves() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let mut child = common::tributary(data)
+    let child = common::tributary(data)
         .args(["--set", "mobile.generator_rate=0", "--set", "mobile.init_min_points=500"])
         .arg("up")
         .stdout(std::fs::File::create(data.join("up.out")).unwrap())
