@@ -193,7 +193,16 @@ async fn commit_model(store: &SqlStore, version: u64) {
         offsets: vec![],
     };
     store
-        .commit_batch(&BatchCommit { processor: "kmeans".into(), version: Some(v), ..Default::default() })
+        .commit_batch(&BatchCommit {
+            processor: "kmeans".into(),
+            version: Some(v),
+            offsets: vec![tributary_store::OffsetCheckpoint {
+                topic: "mobile_data".into(),
+                partition: 0,
+                next_offset: 0,
+            }],
+            ..Default::default()
+        })
         .await
         .unwrap();
 }
@@ -272,6 +281,15 @@ async fn every_endpoint_answers_with_its_shape() {
     assert_eq!(older["dead_letters"].as_array().unwrap().len(), 1);
     let only_b = ok(&f, "/api/v1/dead-letters?source=dir:b.csv").await;
     assert_eq!(only_b["dead_letters"][0]["raw_base64"], "/3Jhdw==");
+
+    let status = ok(&f, "/api/v1/pipeline").await;
+    let topics: Vec<&str> =
+        status["topics"].as_array().unwrap().iter().map(|t| t["topic"].as_str().unwrap()).collect();
+    assert_eq!(topics, ["dead_letters", "mobile_data", "notes"]);
+    assert_eq!((status["dead_letters"].as_u64(), status["model_version"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(status["views"]["correlations"], 1);
+    let kmeans = &status["consumers"].as_array().unwrap()[0];
+    assert_eq!((kmeans["name"].as_str(), kmeans["kind"].as_str()), (Some("kmeans"), Some("processor")));
 
     let openapi = ok(&f, "/api/v1/openapi.json").await;
     for path in

@@ -47,6 +47,9 @@ pub trait ServingStore: Send + Sync + 'static {
     /// The processor's committed next offsets, by topic and partition.
     async fn processor_offsets(&self, processor: &str) -> Result<Vec<OffsetCheckpoint>>;
 
+    /// Every processor's committed next offsets: (processor, checkpoint), sorted.
+    async fn all_processor_offsets(&self) -> Result<Vec<(String, OffsetCheckpoint)>>;
+
     /// The newest version of a k-means model, if any.
     async fn latest_kmeans(&self, model: &str) -> Result<Option<KMeansVersionRow>>;
 

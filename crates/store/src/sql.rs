@@ -376,6 +376,26 @@ impl ServingStore for SqlStore {
             .collect()
     }
 
+    async fn all_processor_offsets(&self) -> Result<Vec<(String, OffsetCheckpoint)>> {
+        let rows = sqlx::query(
+            "SELECT processor, topic, partition_id, next_offset FROM processor_offsets ORDER BY processor, topic, partition_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    text_not_null(&r, "processor")?,
+                    OffsetCheckpoint {
+                        topic: text_not_null(&r, "topic")?,
+                        partition: r.try_get::<i64, _>("partition_id")? as u32,
+                        next_offset: r.try_get::<i64, _>("next_offset")? as u64,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     async fn latest_kmeans(&self, model: &str) -> Result<Option<KMeansVersionRow>> {
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT {VERSION_COLUMNS} FROM kmeans_versions WHERE model = ? ORDER BY version DESC LIMIT 1"

@@ -6,6 +6,7 @@ pub(crate) mod markets;
 pub(crate) mod mobile;
 pub(crate) mod ops;
 pub(crate) mod pipeline;
+pub(crate) mod status;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_INGEST_BYTES)),
         )
+        .route("/api/v1/pipeline", get(status::pipeline))
         .route("/api/v1/views", get(pipeline::views))
         .route("/api/v1/dead-letters", get(pipeline::dead_letters))
         .route("/api/v1/mobile/clusters", get(mobile::latest))

@@ -65,6 +65,8 @@ pub async fn versions_offsets_and_dead_letters_round_trip_exactly(ctx: Ctx) {
     assert_eq!(store.kmeans_points("mobile").await.unwrap(), 9);
     assert_eq!(store.kmeans_points("other").await.unwrap(), 0);
     assert_eq!(store.processor_offsets("kmeans").await.unwrap(), checkpoint(33));
+    let all = store.all_processor_offsets().await.unwrap();
+    assert_eq!(all, checkpoint(33).into_iter().map(|c| ("kmeans".to_string(), c)).collect::<Vec<_>>());
     assert_eq!(store.dead_letter_count().await.unwrap(), 3);
     let page = store.dead_letters(Some("dir:a.csv"), 2, None).await.unwrap();
     assert_eq!(page.iter().map(|d| d.letter.position.as_str()).collect::<Vec<_>>(), ["line 3 ü", "line 2 ü"]);
