@@ -26,6 +26,7 @@ mod openapi;
 mod params;
 mod routes;
 mod state;
+mod throughput;
 pub mod versions;
 
 pub use error::{ApiError, Problem};

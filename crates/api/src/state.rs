@@ -50,6 +50,8 @@ pub struct AppState {
     pub log: Option<Arc<dyn EventLog>>,
     pub cache: Cache,
     pub versions: Versions,
+    /// Records per second into each topic (sampled when there is a log).
+    pub throughput: Option<Arc<crate::throughput::Throughput>>,
     pub config: ApiConfig,
     /// Renders `/metrics`; `None` when no Prometheus recorder is installed.
     pub metrics: Option<PrometheusHandle>,
@@ -65,7 +67,8 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
         stop: watch::Receiver<bool>,
     ) -> Arc<Self> {
+        let throughput = log.clone().map(|log| crate::throughput::Throughput::start(log, stop.clone()));
         let versions = Versions::start(store.clone(), config.model.clone(), config.version_poll, stop).await;
-        Arc::new(Self { store, log, cache, versions, config, metrics })
+        Arc::new(Self { store, log, cache, versions, throughput, config, metrics })
     }
 }

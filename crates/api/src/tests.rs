@@ -288,6 +288,7 @@ async fn every_endpoint_answers_with_its_shape() {
     assert_eq!(topics, ["dead_letters", "mobile_data", "notes"]);
     assert_eq!((status["dead_letters"].as_u64(), status["model_version"].as_u64()), (Some(3), Some(1)));
     assert_eq!(status["views"]["correlations"], 1);
+    assert!(status["throughput"].is_object(), "{status}");
     let kmeans = &status["consumers"].as_array().unwrap()[0];
     assert_eq!((kmeans["name"].as_str(), kmeans["kind"].as_str()), (Some("kmeans"), Some("processor")));
 

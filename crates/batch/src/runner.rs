@@ -113,10 +113,15 @@ impl Runner {
                 };
                 run.published = Some(store.publish_view(&publication).await?);
                 run.publish = publish_started.elapsed();
+                metrics::histogram!("tributary_batch_publish_seconds", "view" => view.name.clone())
+                    .record(run.publish.as_secs_f64());
                 tracing::info!(view = %view.name, version = run.published.as_ref().map(|p| p.version), rows = result.rows, "batch view published");
             }
+            metrics::histogram!("tributary_batch_compute_seconds", "view" => run.name.clone())
+                .record(run.compute.as_secs_f64());
             runs.push(run);
         }
+        metrics::histogram!("tributary_batch_run_seconds").record(started.elapsed().as_secs_f64());
         Ok(RunReport {
             load,
             dataset_versions: engine.dataset_versions().to_vec(),

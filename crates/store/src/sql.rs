@@ -359,24 +359,12 @@ impl ServingStore for SqlStore {
     }
 
     async fn processor_offsets(&self, processor: &str) -> Result<Vec<OffsetCheckpoint>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT topic, partition_id, next_offset FROM processor_offsets WHERE processor = ? ORDER BY topic, partition_id",
-        ))
-        .bind(processor)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(OffsetCheckpoint {
-                    topic: text_not_null(&r, "topic")?,
-                    partition: r.try_get::<i64, _>("partition_id")? as u32,
-                    next_offset: r.try_get::<i64, _>("next_offset")? as u64,
-                })
-            })
-            .collect()
+        let all = self.all_processor_offsets().await?;
+        Ok(all.into_iter().filter(|(p, _)| p == processor).map(|(_, c)| c).collect())
     }
 
     async fn all_processor_offsets(&self) -> Result<Vec<(String, OffsetCheckpoint)>> {
+        // A handful of rows per processor: one query serves both readers.
         let rows = sqlx::query(
             "SELECT processor, topic, partition_id, next_offset FROM processor_offsets ORDER BY processor, topic, partition_id",
         )

@@ -94,6 +94,13 @@ fn generate_over_http_feeds_the_clusters_that_the_api_serves() {
     let (_, metrics) = common::http_get(&api, "/metrics");
     assert!(metrics.contains("tributary_http_request_duration_seconds_bucket"), "{metrics}");
     assert!(
+        metrics.contains("tributary_consumer_lag_records{consumer=\"mobile\",kind=\"processor\"} 0"),
+        "{metrics}"
+    );
+    let (status, pipeline) = common::http_get(&api, "/api/v1/pipeline");
+    assert_eq!(status, 200);
+    assert!(pipeline.contains("\"topic\":\"mobile_data\""), "{pipeline}");
+    assert!(
         metrics.contains(
             "tributary_source_records_total{source=\"http:mobile_data\",result=\"accepted\"} 20000"
         ),

@@ -32,6 +32,16 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, 
 /// Metrics in Prometheus's text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    // Consumer lag is measured when scraped.
+    match crate::routes::status::topics_and_consumers(&state).await {
+        Ok((_, consumers)) => {
+            for c in consumers {
+                metrics::gauge!("tributary_consumer_lag_records", "consumer" => c.name, "kind" => c.kind)
+                    .set(c.lag as f64);
+            }
+        }
+        Err(e) => tracing::debug!(error = %e.detail, "no consumer lag for /metrics"),
+    }
     let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     let mut response = body.into_response();
     response

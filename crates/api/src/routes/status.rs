@@ -26,6 +26,8 @@ pub struct PipelineStatus {
     pub views: BTreeMap<String, u64>,
     /// The newest version of the served model.
     pub model_version: Option<u64>,
+    /// Per topic, records per second in each of the last (up to 119) seconds, oldest first.
+    pub throughput: BTreeMap<String, Vec<f64>>,
 }
 
 /// A topic and its partitions' offsets.
@@ -76,6 +78,23 @@ pub async fn pipeline(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     Params::parse(query.as_deref(), &[])?;
+    let (topics, consumers) = topics_and_consumers(&state).await?;
+    let versions = state.versions.now();
+    json(&PipelineStatus {
+        time_ms: chrono::Utc::now().timestamp_millis(),
+        topics,
+        consumers,
+        dead_letters: state.store.dead_letter_count().await?,
+        views: versions.views.clone(),
+        model_version: versions.model,
+        throughput: state.throughput.as_ref().map(|t| t.rates()).unwrap_or_default(),
+    })
+}
+
+/// The topics with their offsets, and every consumer with its lag.
+pub(crate) async fn topics_and_consumers(
+    state: &AppState,
+) -> Result<(Vec<TopicStatus>, Vec<ConsumerStatus>), ApiError> {
     let log_error = |e: tributary_log::LogError| ApiError::unavailable(format!("the event log: {e}"));
     let mut topics = Vec::new();
     let mut ends: BTreeMap<(String, u32), u64> = BTreeMap::new();
@@ -112,15 +131,7 @@ pub async fn pipeline(
     for (name, positions) in processors {
         consumers.push(consumer(name, "processor", positions.into_iter(), &ends));
     }
-    let versions = state.versions.now();
-    json(&PipelineStatus {
-        time_ms: chrono::Utc::now().timestamp_millis(),
-        topics,
-        consumers,
-        dead_letters: state.store.dead_letter_count().await?,
-        views: versions.views.clone(),
-        model_version: versions.model,
-    })
+    Ok((topics, consumers))
 }
 
 fn consumer(
