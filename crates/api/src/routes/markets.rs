@@ -283,7 +283,7 @@ pub async fn correlations(
         ("kind" = Option<String>, Query, description = "levels or changes (default levels)"),
         ("lag" = Option<i64>, Query, description = "-28 to 28 (default 0)"),
         ("by" = Option<String>, Query, description = "pearson or spearman (default pearson)"),
-        ("min_n" = Option<i64>, Query, description = "only pairs counts of at least this (default 30)"),
+        ("min_n" = Option<i64>, Query, description = "only results from at least this many pairs (default 30)"),
         ("limit" = Option<i64>, Query, description = "1 to 250 (default 20)"),
     ),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
