@@ -7,7 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 use tributary_cache::Cache;
 use tributary_log::EventLog;
-use tributary_store::ServingStore;
+use tributary_store::{ServingStore, SourceRuns};
 
 use crate::versions::Versions;
 
@@ -16,6 +16,9 @@ use crate::versions::Versions;
 pub struct ApiConfig {
     /// The k-means model the mobile endpoints serve.
     pub model: String,
+    /// The topic of mobile events: ingest validates what goes there as events, and
+    /// `/mobile/recent` reads it.
+    pub mobile_topic: String,
     /// The longest a request may take before it is answered 503.
     pub request_timeout: Duration,
     /// How often the API looks for versions published by other processes (its own process
@@ -36,6 +39,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             model: "mobile".into(),
+            mobile_topic: "mobile_data".into(),
             request_timeout: Duration::from_secs(10),
             version_poll: Duration::from_secs(1),
             token: String::new(),
@@ -55,6 +59,8 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Renders `/metrics`; `None` when no Prometheus recorder is installed.
     pub metrics: Option<PrometheusHandle>,
+    /// Where HTTP ingest reports its requests as source runs.
+    pub source_runs: SourceRuns,
 }
 
 impl AppState {
@@ -68,7 +74,8 @@ impl AppState {
         stop: watch::Receiver<bool>,
     ) -> Arc<Self> {
         let throughput = log.clone().map(|log| crate::throughput::Throughput::start(log, stop.clone()));
+        let source_runs = SourceRuns::start(store.clone(), stop.clone());
         let versions = Versions::start(store.clone(), config.model.clone(), config.version_poll, stop).await;
-        Arc::new(Self { store, log, cache, versions, throughput, config, metrics })
+        Arc::new(Self { store, log, cache, versions, throughput, config, metrics, source_runs })
     }
 }

@@ -437,8 +437,116 @@ async fn ingest_needs_the_token_and_sends_bad_lines_to_the_dead_letters() {
     assert_eq!(post(&f, uri, Some(TOKEN), vec![0xff, 0xfe, b'\n']).await.1["dead_letters"], 1);
     assert_eq!(call(&f, "GET", uri).await.0, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(topic_records(&f, "mobile_data").await.len(), before);
+
+    // The pipeline status shows each topic's ingest as a source (runs reach the store within
+    // a second): the two accepted requests to mobile_data and the one with a dead letter only.
+    let mut sources = Json::Null;
+    for _ in 0..100 {
+        sources = ok(&f, "/api/v1/pipeline").await["sources"].clone();
+        if sources.as_array().is_some_and(|s| s.len() == 2 && s[0]["runs"] == 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mobile = &sources[0];
+    assert_eq!(mobile["source"], "http:mobile_data", "{sources}");
+    assert_eq!(
+        (&mobile["kind"], &mobile["runs"], &mobile["rows"], &mobile["errors"], &mobile["last_errors"]),
+        (&Json::from("http"), &Json::from(2), &Json::from(2), &Json::from(3), &Json::from(1)),
+        "{sources}"
+    );
+    assert_eq!((&sources[1]["source"], &sources[1]["rows"]), (&Json::from("http:notes"), &Json::from(2)));
 }
 
 fn body_of(line: &str) -> Vec<u8> {
     format!("{line}\n").into_bytes()
+}
+
+#[tokio::test]
+async fn the_catalogue_the_aligned_days_and_the_recent_events() {
+    let f = fixture().await;
+    problem(&f, "GET", "/api/v1/markets/catalogue", StatusCode::NOT_FOUND).await;
+    publish(
+        &f.store,
+        "series_catalogue",
+        batch(vec![
+            ("series", texts(["WORLD", "IT", "DE"].map(String::from))),
+            ("series_name", texts(["World", "Italy", "Germany"].map(String::from))),
+            ("kind", texts(["world", "country", "country"].map(String::from))),
+        ]),
+    )
+    .await;
+    let all = ok(&f, "/api/v1/markets/catalogue").await;
+    let names: Vec<&str> =
+        all["rows"].as_array().unwrap().iter().map(|r| r["series_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Germany", "Italy", "World"], "by kind, then name");
+    let countries = ok(&f, "/api/v1/markets/catalogue?kind=country").await;
+    assert_eq!(countries["rows"].as_array().unwrap().len(), 2);
+    let detail = problem(&f, "GET", "/api/v1/markets/catalogue?kind=planet", StatusCode::BAD_REQUEST).await;
+    assert!(detail.contains("not one of"), "{detail}");
+
+    publish(
+        &f.store,
+        "aligned_daily",
+        batch(vec![
+            ("symbol", texts((0..4).map(|i| if i < 3 { "^GDAXI" } else { "X" }.to_string()))),
+            ("series", texts((0..4).map(|i| if i == 1 { "DE" } else { "IT" }.to_string()))),
+            ("date", Arc::new(Date32Array::from_iter_values((0..4).map(|i| MARCH_1 + i)))),
+            ("close", Arc::new(Float64Array::from_iter_values((0..4).map(|i| 100.0 + f64::from(i))))),
+        ]),
+    )
+    .await;
+    let aligned = ok(&f, "/api/v1/markets/aligned?series=IT").await;
+    let closes: Vec<f64> =
+        aligned["rows"].as_array().unwrap().iter().map(|r| r["close"].as_f64().unwrap()).collect();
+    assert_eq!(closes, [100.0, 102.0], "IT and the DAX only");
+    assert_eq!(ok(&f, "/api/v1/markets/aligned?series=IT&symbol=X").await["rows"][0]["close"], 103.0);
+    let detail =
+        problem(&f, "GET", "/api/v1/markets/aligned?series=IT&symbol=%20or%201", StatusCode::BAD_REQUEST)
+            .await;
+    assert!(detail.contains("symbol"), "{detail}");
+
+    assert!(ok(&f, "/api/v1/mobile/recent").await["events"].as_array().unwrap().is_empty());
+    let event = |device: &str, lat: f64| {
+        format!(
+            r#"{{"timepoint":"2020-06-01 12:00:00.000","deviceId":"{device}","acceloX":0.1,"acceloY":0.2,"acceloZ":9.8,"latitude":{lat},"longitude":13.4,"locked":false}}"#
+        )
+    };
+    for (device, lat) in [("a", 50.0), ("b", 51.0), ("c", 52.0)] {
+        let record = tributary_log::Record::new(bytes::Bytes::from(event(device, lat)));
+        tributary_log::EventLog::append(&*f.log, "mobile_data", vec![record]).await.unwrap();
+    }
+    let not_an_event = tributary_log::Record::new(bytes::Bytes::from_static(b"[1, 2]"));
+    tributary_log::EventLog::append(&*f.log, "mobile_data", vec![not_an_event]).await.unwrap();
+    let recent = ok(&f, "/api/v1/mobile/recent?limit=3").await;
+    let devices: Vec<&str> =
+        recent["events"].as_array().unwrap().iter().map(|e| e["device"].as_str().unwrap()).collect();
+    assert_eq!(devices, ["c", "b"], "newest first; what is no event is skipped");
+    assert_eq!(
+        (recent["events"][0]["lat"].as_f64(), recent["events"][0]["offset"].as_u64()),
+        (Some(52.0), Some(2))
+    );
+    problem(&f, "GET", "/api/v1/mobile/recent?limit=0", StatusCode::BAD_REQUEST).await;
+    problem(&f, "GET", "/api/v1/mobile/recent?limit=5001", StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_at_the_root() {
+    let f = fixture().await;
+    let request = Request::builder().uri("/").body(Body::empty()).unwrap();
+    let response = router(f.state.clone()).oneshot(request).await.unwrap();
+    let built = response.status() == StatusCode::OK;
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let page = String::from_utf8_lossy(&body);
+    if !built {
+        // Without dashboard/dist the root says how to build it (and is no 404).
+        assert!(page.contains("not built"), "{page}");
+        return;
+    }
+    let script = page.split("src=\"").nth(1).and_then(|s| s.split('"').next()).expect("a script");
+    assert!(script.starts_with("/assets/") && script.ends_with(".js"), "{script}");
+    let (status, content_type, _) = call(&f, "GET", script).await;
+    assert_eq!((status, content_type.as_str()), (StatusCode::OK, "text/javascript; charset=utf-8"));
+    problem(&f, "GET", "/assets/nope.js", StatusCode::NOT_FOUND).await;
+    problem(&f, "GET", "/assets/../Cargo.toml", StatusCode::NOT_FOUND).await;
 }

@@ -29,6 +29,7 @@ pub struct View {
 /// The shipped views, in dependency order: (name, SQL, published).
 const SHIPPED: &[(&str, &str, bool)] = &[
     ("series_daily", include_str!("../views/series_daily.sql"), true),
+    ("series_catalogue", include_str!("../views/series_catalogue.sql"), true),
     ("trading_days", include_str!("../views/trading_days.sql"), false),
     ("aligned_daily", include_str!("../views/aligned_daily.sql"), true),
     ("correlations", include_str!("../views/correlations.sql"), true),

@@ -62,11 +62,13 @@ impl CacheKey {
             part(name.as_bytes());
             part(&version.to_le_bytes());
         }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = hash.finalize();
         let mut key = String::with_capacity(10 + 64);
         key.push_str("tributary:");
         for byte in digest {
-            key.push_str(&format!("{byte:02x}"));
+            key.push(char::from(HEX[usize::from(byte >> 4)]));
+            key.push(char::from(HEX[usize::from(byte & 0xf)]));
         }
         key
     }

@@ -16,6 +16,7 @@ mod key;
 
 pub use backends::in_process::InProcessCache;
 pub use backends::memcached::MemcachedCache;
+pub use backends::near::NearCache;
 pub use backends::redis::RedisCache;
 pub use front::{Cache, Lookup};
 pub use key::CacheKey;
@@ -61,6 +62,9 @@ pub struct CacheConfig {
     pub max_bytes: u64,
     /// How long a request waits for a remote cache before reading the store directly.
     pub timeout: Duration,
+    /// With memcached or Redis: how many bytes of their entries this process keeps too
+    /// ([`NearCache`]); 0 sends every read to the server.
+    pub near_max_bytes: u64,
 }
 
 impl Default for CacheConfig {
@@ -70,6 +74,7 @@ impl Default for CacheConfig {
             ttl: Duration::from_secs(300),
             max_bytes: 64 << 20,
             timeout: Duration::from_millis(100),
+            near_max_bytes: 16 << 20,
         }
     }
 }
@@ -81,13 +86,20 @@ pub fn open(config: &CacheConfig) -> Result<Arc<dyn QueryCache>, CacheError> {
     if url == "embedded" {
         return Ok(Arc::new(InProcessCache::new(config.max_bytes, config.ttl)));
     }
-    match url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase()) {
-        Some(s) if s == "memcached" => Ok(Arc::new(MemcachedCache::new(url, config.timeout)?)),
-        Some(s) if s == "redis" => Ok(Arc::new(RedisCache::new(url, config.timeout)?)),
-        _ => Err(CacheError::Config(format!(
-            "'{url}': accepted: \"embedded\", \"memcached://HOST:PORT\", \"redis://HOST:PORT[/DB]\""
-        ))),
+    let far: Arc<dyn QueryCache> = match url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase())
+    {
+        Some(s) if s == "memcached" => Arc::new(MemcachedCache::new(url, config.timeout)?),
+        Some(s) if s == "redis" => Arc::new(RedisCache::new(url, config.timeout)?),
+        _ => {
+            return Err(CacheError::Config(format!(
+                "'{url}': accepted: \"embedded\", \"memcached://HOST:PORT\", \"redis://HOST:PORT[/DB]\""
+            )));
+        }
+    };
+    if config.near_max_bytes == 0 {
+        return Ok(far);
     }
+    Ok(Arc::new(NearCache::new(far, config.near_max_bytes, config.ttl)))
 }
 
 #[cfg(test)]

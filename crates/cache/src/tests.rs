@@ -25,12 +25,16 @@ fn rand_suffix() -> u64 {
 
 fn backend(kind: &str) -> Option<Arc<dyn QueryCache>> {
     let timeout = Duration::from_millis(500);
-    let url = match kind {
+    let url = match kind.trim_end_matches("+near") {
         "in-process" => return Some(Arc::new(InProcessCache::new(16 << 20, Duration::from_secs(2)))),
         "memcached" => tributary_test_data::service("TRIBUTARY_TEST_MEMCACHED")?,
         _ => tributary_test_data::service("TRIBUTARY_TEST_REDIS")?,
     };
-    Some(open(&CacheConfig { url, ttl: Duration::from_secs(2), max_bytes: 0, timeout }).unwrap())
+    let near_max_bytes = if kind.ends_with("+near") { 1 << 20 } else { 0 };
+    Some(
+        open(&CacheConfig { url, ttl: Duration::from_secs(2), max_bytes: 0, timeout, near_max_bytes })
+            .unwrap(),
+    )
 }
 
 async fn values_round_trip_and_expire(cache: Arc<dyn QueryCache>) {
@@ -100,7 +104,13 @@ macro_rules! conformance {
     )*};
 }
 
-conformance!(in_process => "in-process", memcached => "memcached", redis => "redis");
+conformance!(
+    in_process => "in-process",
+    memcached => "memcached",
+    redis => "redis",
+    memcached_near => "memcached+near",
+    redis_near => "redis+near"
+);
 
 /// A memcached of this test's own, on a free port, that the test can stop.
 struct OwnMemcached {
@@ -153,7 +163,9 @@ async fn a_cache_outage_degrades_to_direct_reads_and_recovers() {
     }
     let server = OwnMemcached::start(free_port());
     let url = format!("memcached://127.0.0.1:{}", server.port);
-    let config = CacheConfig { url, timeout: Duration::from_millis(200), ..CacheConfig::default() };
+    // Every read goes to memcached (no near copy), so the outage shows on each.
+    let config =
+        CacheConfig { url, timeout: Duration::from_millis(200), near_max_bytes: 0, ..CacheConfig::default() };
     let front = Cache::new(open(&config).unwrap(), Duration::from_secs(60));
     let key = CacheKey::new("clusters").version("mobile", 7);
     let answer = || async { Ok::<_, Infallible>(Bytes::from_static(b"centres")) };
@@ -183,6 +195,28 @@ async fn a_cache_outage_degrades_to_direct_reads_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(recovered, "the cache is used again once memcached is back");
+}
+
+#[tokio::test]
+async fn in_an_outage_the_near_cache_still_answers_what_it_holds() {
+    if tributary_test_data::service("TRIBUTARY_TEST_MEMCACHED").is_none() {
+        return;
+    }
+    let server = OwnMemcached::start(free_port());
+    let url = format!("memcached://127.0.0.1:{}", server.port);
+    let config = CacheConfig { url, timeout: Duration::from_millis(200), ..CacheConfig::default() };
+    assert!(config.near_max_bytes > 0, "on by default");
+    let front = Cache::new(open(&config).unwrap(), Duration::from_secs(60));
+    let (held, other) = (CacheKey::new("a").version("v", 1), CacheKey::new("b").version("v", 1));
+    let answer = || async { Ok::<_, Infallible>(Bytes::from_static(b"rows")) };
+    assert_eq!(front.get_or_compute(&held, answer).await.unwrap().1, Lookup::Miss);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.stop();
+    for _ in 0..5 {
+        assert_eq!(front.get_or_compute(&held, answer).await.unwrap().1, Lookup::Hit);
+    }
+    let (value, lookup) = front.get_or_compute(&other, answer).await.unwrap();
+    assert_eq!((value.as_ref(), lookup), (&b"rows"[..], Lookup::Bypassed));
 }
 
 #[test]

@@ -271,7 +271,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Appends generated events to `topic`, keyed by device id, at `rate` events/s (as fast as
 /// possible without one), until `count` events (if given) or until `stop` turns true. Returns the
-/// number appended.
+/// number appended; `on_append` hears of each append's number of events as it returns.
 pub async fn publish_to_log(
     log: &dyn tributary_log::EventLog,
     topic: &str,
@@ -279,6 +279,7 @@ pub async fn publish_to_log(
     rate: Option<f64>,
     count: Option<u64>,
     stop: &mut tokio::sync::watch::Receiver<bool>,
+    mut on_append: impl FnMut(u64) + Send,
 ) -> tributary_log::Result<u64> {
     use std::time::{Duration, Instant};
     use tributary_log::Record;
@@ -313,6 +314,7 @@ pub async fn publish_to_log(
             .collect();
         log.append(topic, batch).await?;
         produced += n;
+        on_append(n);
     }
 }
 

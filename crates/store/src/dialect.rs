@@ -17,6 +17,17 @@ pub enum Dialect {
     MySql,
 }
 
+/// How [`Dialect::upsert_merging`] merges a column of a new row into the existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// The new value.
+    Replace,
+    /// The existing value plus the new one.
+    Add,
+    /// The new value, unless it is NULL.
+    ReplaceUnlessNull,
+}
+
 impl Dialect {
     /// The dialect of a connection URL's scheme, if it is one of ours.
     pub fn of_url(url: &str) -> Option<Self> {
@@ -74,6 +85,34 @@ impl Dialect {
             }
             Self::Sqlite | Self::Postgres => {
                 let sets: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), sets.join(", "))
+            }
+        }
+    }
+
+    /// `INSERT … VALUES …` followed by this, to merge the new row into an existing one with the
+    /// same key (`key`): each column is replaced, added to, or replaced only when the new value
+    /// is not NULL.
+    pub fn upsert_merging(self, table: &str, key: &[&str], columns: &[(&str, Merge)]) -> String {
+        let (new, old) = match self {
+            Self::MySql => ("VALUES({c})", "{c}"),
+            Self::Sqlite | Self::Postgres => ("excluded.{c}", "{table}.{c}"),
+        };
+        let sets: Vec<String> = columns
+            .iter()
+            .map(|(c, merge)| {
+                let new = new.replace("{c}", c);
+                let old = old.replace("{c}", c).replace("{table}", table);
+                match merge {
+                    Merge::Replace => format!("{c} = {new}"),
+                    Merge::Add => format!("{c} = {old} + {new}"),
+                    Merge::ReplaceUnlessNull => format!("{c} = COALESCE({new}, {old})"),
+                }
+            })
+            .collect();
+        match self {
+            Self::MySql => format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", ")),
+            Self::Sqlite | Self::Postgres => {
                 format!(" ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), sets.join(", "))
             }
         }
@@ -148,6 +187,19 @@ mod tests {
         assert_eq!(Dialect::of_url("sqlite:///tmp/x.db"), Some(Dialect::Sqlite));
         assert_eq!(Dialect::of_url("redis://h"), None);
         assert_eq!(Dialect::of_url("no scheme"), None);
+    }
+
+    #[test]
+    fn merging_upserts_in_each_dialect() {
+        let columns = [("n", Merge::Add), ("t", Merge::Replace), ("f", Merge::ReplaceUnlessNull)];
+        assert_eq!(
+            Dialect::Sqlite.upsert_merging("s", &["k"], &columns),
+            " ON CONFLICT (k) DO UPDATE SET n = s.n + excluded.n, t = excluded.t, f = COALESCE(excluded.f, s.f)"
+        );
+        assert_eq!(
+            Dialect::MySql.upsert_merging("s", &["k"], &columns),
+            " ON DUPLICATE KEY UPDATE n = n + VALUES(n), t = VALUES(t), f = COALESCE(VALUES(f), f)"
+        );
     }
 
     #[test]

@@ -9,12 +9,14 @@
 pub mod dialect;
 mod migrations;
 pub mod published_views;
+mod source_runs;
 mod sql;
 mod types;
 mod view_query;
 
-pub use dialect::Dialect;
+pub use dialect::{Dialect, Merge};
 pub use published_views::{Column, ColumnKind, ViewPublication, ViewVersionRow};
+pub use source_runs::SourceRuns;
 pub use sql::{OPEN_TIMEOUT, SqlStore, redacted};
 pub use types::*;
 pub use view_query::{Filter, OrderBy, Value, ViewQuery, ViewRows};
@@ -90,6 +92,13 @@ pub trait ServingStore: Send + Sync + 'static {
     /// no longer kept, is [`StoreError::NotFound`]; a column the view does not have is
     /// [`StoreError::Invalid`].
     async fn query_view(&self, query: &ViewQuery) -> Result<ViewRows>;
+
+    /// Adds runs of sources to their status: each element sums up one source's runs, in order
+    /// (see [`SourceStatus::of_runs`]); a source seen for the first time is added.
+    async fn add_source_runs(&self, runs: &[SourceStatus]) -> Result<()>;
+
+    /// The status of every source that has run, sorted by source.
+    async fn source_statuses(&self) -> Result<Vec<SourceStatus>>;
 
     /// New model and view versions committed through this store (this handle and its clones),
     /// as they commit. Writes by other processes are not announced; readers that must see them

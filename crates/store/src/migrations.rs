@@ -48,14 +48,17 @@ macro_rules! migrations {
 const SQLITE: &[Migration] = migrations!("sqlite":
     (1, "0001", "kmeans_offsets_dead_letters"),
     (2, "0002", "batch_view_versions"),
+    (3, "0003", "source_status"),
 );
 const POSTGRES: &[Migration] = migrations!("postgres":
     (1, "0001", "kmeans_offsets_dead_letters"),
     (2, "0002", "batch_view_versions"),
+    (3, "0003", "source_status"),
 );
 const MYSQL: &[Migration] = migrations!("mysql":
     (1, "0001", "kmeans_offsets_dead_letters"),
     (2, "0002", "batch_view_versions"),
+    (3, "0003", "source_status"),
 );
 
 /// The migrations of a dialect, in order.

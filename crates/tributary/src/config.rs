@@ -167,12 +167,22 @@ pub struct CacheConfig {
     pub timeout: std::time::Duration,
     /// The in-process cache's size.
     pub max_size: tributary_log::ByteSize,
+    /// With memcached or Redis: how much of their entries this process keeps too, so that
+    /// repeated reads skip the network ("0" sends every read to the server). Entries never
+    /// change under a key, so the copy is never staler than the server's.
+    pub near_size: tributary_log::ByteSize,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
         let d = tributary_cache::CacheConfig::default();
-        Self { url: d.url, ttl: d.ttl, timeout: d.timeout, max_size: tributary_log::ByteSize(d.max_bytes) }
+        Self {
+            url: d.url,
+            ttl: d.ttl,
+            timeout: d.timeout,
+            max_size: tributary_log::ByteSize(d.max_bytes),
+            near_size: tributary_log::ByteSize(d.near_max_bytes),
+        }
     }
 }
 
@@ -184,6 +194,7 @@ impl CacheConfig {
             ttl: self.ttl,
             max_bytes: self.max_size.0,
             timeout: self.timeout,
+            near_max_bytes: self.near_size.0,
         }
     }
 }

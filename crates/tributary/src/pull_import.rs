@@ -15,6 +15,7 @@ use tributary_log::EventLog;
 use tributary_schema::markets::Dataset;
 use tributary_sources::formats::{Format, Rows, parse};
 use tributary_sources::pull::{Fetched, Progress, Puller, Validators};
+use tributary_store::{SourceRun, SourceRuns};
 
 use crate::config::PullSourceConfig;
 
@@ -157,17 +158,24 @@ pub fn print_report(r: &ImportReport, format: Format, skipped: u64) {
     println!("  raw payload: {} ({} bytes, sha256 {})", r.raw.payload, r.raw.bytes, r.raw.sha256);
 }
 
+/// What the pull schedule of `up` pulls, with what, how often, and where it keeps the validators.
+pub struct PullSchedule {
+    pub puller: Puller,
+    pub sources: Vec<PullSource>,
+    pub interval: Duration,
+    pub state_path: PathBuf,
+}
+
 /// Pulls every source now and then every `interval`, until `stop`. A failed pull is logged with
-/// its reason and tried again at the next interval.
+/// its reason and tried again at the next interval. Each pull is reported to `runs`.
 pub async fn run_schedule(
-    puller: Puller,
-    sources: Vec<PullSource>,
-    interval: Duration,
+    schedule: PullSchedule,
     lake: Lake,
     log: std::sync::Arc<dyn EventLog>,
-    state_path: PathBuf,
+    runs: SourceRuns,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let PullSchedule { puller, sources, interval, state_path } = schedule;
     let mut state = PullState::load(&state_path);
     loop {
         for source in &sources {
@@ -178,6 +186,22 @@ pub async fn run_schedule(
                 _ = stop.changed() => return Ok(()),
                 r = pull => r,
             };
+            let mut run = SourceRun {
+                source: format!("pull:{}", tributary_store::redacted(&source.url)),
+                kind: "pull".into(),
+                time_ms: tributary_log::now_ms(),
+                rows: 0,
+                errors: 0,
+                failure: None,
+            };
+            match &result {
+                Ok((PullOutcome::Imported { report, .. }, _)) => {
+                    (run.rows, run.errors) = (report.upsert.offered, report.dead_letters);
+                }
+                Ok((PullOutcome::NotModified, _)) => {}
+                Err(e) => run.failure = Some(format!("{e:#}")),
+            }
+            runs.record(run);
             match result {
                 Ok((PullOutcome::NotModified, _)) => tracing::info!(url = %source.url, "pull: not modified"),
                 Ok((PullOutcome::Imported { report, .. }, validators)) => {

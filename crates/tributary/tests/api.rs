@@ -97,9 +97,21 @@ fn generate_over_http_feeds_the_clusters_that_the_api_serves() {
         metrics.contains("tributary_consumer_lag_records{consumer=\"mobile\",kind=\"processor\"} 0"),
         "{metrics}"
     );
-    let (status, pipeline) = common::http_get(&api, "/api/v1/pipeline");
-    assert_eq!(status, 200);
-    assert!(pipeline.contains("\"topic\":\"mobile_data\""), "{pipeline}");
+    // The ingest is a source of the pipeline status (its runs reach the store within a second).
+    let mut pipeline = serde_json::Value::Null;
+    for _ in 0..50 {
+        let (status, body) = common::http_get(&api, "/api/v1/pipeline");
+        assert_eq!(status, 200, "{body}");
+        pipeline = serde_json::from_str(&body).unwrap();
+        if pipeline["sources"].as_array().unwrap().iter().any(|s| s["rows"] == 20_000) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(pipeline["topics"].as_array().unwrap().iter().any(|t| t["topic"] == "mobile_data"), "{pipeline}");
+    let http = pipeline["sources"].as_array().unwrap().iter().find(|s| s["source"] == "http:mobile_data");
+    let http = http.unwrap_or_else(|| panic!("no http:mobile_data source in {pipeline}"));
+    assert_eq!((&http["kind"], &http["rows"], &http["errors"]), (&"http".into(), &20_000.into(), &0.into()));
     assert!(
         metrics.contains(
             "tributary_source_records_total{source=\"http:mobile_data\",result=\"accepted\"} 20000"

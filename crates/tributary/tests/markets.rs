@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use tributary_store::{ServingStore, SqlStore, ViewVersionRow};
 
-const VIEWS: [&str; 6] = [
+const VIEWS: [&str; 7] = [
     "aligned_daily",
     "correlations",
     "reference_covid",
     "reference_prices",
     "rolling_correlations",
+    "series_catalogue",
     "series_daily",
 ];
 
@@ -33,7 +34,7 @@ fn up(data: &Path, sources: &str, log_name: &str) -> Child {
         .unwrap()
 }
 
-/// The current version of every published view, once all six are there and were computed from
+/// The current version of every published view, once all seven are there and were computed from
 /// `covid_version` of the ECDC data.
 fn wait_for_views(
     data: &Path,
@@ -62,7 +63,9 @@ fn wait_for_views(
                     .all(|v| v.dataset_versions.get("covid_daily") == Some(&covid_version))
                 && views
                     .iter()
-                    .filter(|v| v.view != "reference_covid" && v.view != "series_daily")
+                    .filter(|v| {
+                        !["reference_covid", "series_daily", "series_catalogue"].contains(&v.view.as_str())
+                    })
                     .all(|v| v.dataset_versions.get("prices") == Some(&1));
             if done {
                 return views.into_iter().map(|v| (v.view.clone(), v)).collect();
@@ -159,6 +162,19 @@ fn up_pulls_file_urls_and_publishes_every_view_to_the_store() {
     let mut child = up(data, &sources, "up-2.log");
     let again = wait_for_views(data, 1, &mut child, "up-2.log");
     std::thread::sleep(Duration::from_secs(2));
+    // The pipeline status has both pulls of each source: the import, then "not modified".
+    let api = common::api_address(&data.join("up-2.log.out"));
+    let (status, body) = common::http_get(&api, "/api/v1/pipeline");
+    assert_eq!(status, 200, "{body}");
+    let pipeline: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ecdc_source = format!("pull:file://{}", ecdc.display());
+    let pull = pipeline["sources"].as_array().unwrap().iter().find(|s| s["source"] == ecdc_source.as_str());
+    let pull = pull.unwrap_or_else(|| panic!("{ecdc_source} in {body}"));
+    assert_eq!(
+        (&pull["kind"], &pull["runs"], &pull["rows"], &pull["last_rows"], &pull["failures"]),
+        (&"pull".into(), &2.into(), &61_900.into(), &0.into(), &0.into()),
+        "{body}"
+    );
     common::stop(child);
     let log = std::fs::read_to_string(data.join("up-2.log")).unwrap();
     assert_eq!(log.matches("pull: not modified").count(), 2, "{log}");

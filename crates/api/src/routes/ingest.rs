@@ -12,13 +12,11 @@ use serde::Serialize;
 use tributary_log::Record;
 use tributary_schema::dead_letter::{DEAD_LETTER_TOPIC, DeadLetter};
 use tributary_schema::mobile::MobileEvent;
+use tributary_store::SourceRun;
 
 use crate::error::ApiError;
 use crate::json::json;
 use crate::state::AppState;
-
-/// The topic whose records are mobile events.
-const MOBILE_TOPIC: &str = "mobile_data";
 
 /// What an ingest request did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -82,7 +80,7 @@ pub async fn records(
             continue;
         }
         let position = format!("line {}", i + 1);
-        let record = if topic == MOBILE_TOPIC {
+        let record = if topic == state.config.mobile_topic {
             MobileEvent::encode_json_line(line)
                 .map(|e| Record::new(Bytes::from(e.json)).with_key(e.device_id))
         } else {
@@ -98,16 +96,30 @@ pub async fn records(
         }
     }
     let (accepted, dead_letters) = (records.len() as u64, dead.len() as u64);
-    if !records.is_empty() {
-        log.append(&topic, records)
-            .await
-            .map_err(|e| ApiError::unavailable(format!("the event log: {e}")))?;
+    let appended = async {
+        if !records.is_empty() {
+            log.append(&topic, records).await?;
+        }
+        if !dead.is_empty() {
+            log.append(DEAD_LETTER_TOPIC, dead).await?;
+        }
+        Ok::<_, tributary_log::LogError>(())
     }
-    if !dead.is_empty() {
-        log.append(DEAD_LETTER_TOPIC, dead)
-            .await
-            .map_err(|e| ApiError::unavailable(format!("the event log: {e}")))?;
+    .await;
+    let mut run = SourceRun {
+        source: source.clone(),
+        kind: "http".into(),
+        time_ms: now,
+        rows: accepted,
+        errors: dead_letters,
+        failure: None,
+    };
+    if let Err(e) = appended {
+        run.failure = Some(format!("the event log: {e}"));
+        state.source_runs.record(run);
+        return Err(ApiError::unavailable(format!("the event log: {e}")));
     }
+    state.source_runs.record(run);
     metrics::counter!("tributary_source_records_total", "source" => source.clone(), "result" => "accepted")
         .increment(accepted);
     metrics::counter!("tributary_source_records_total", "source" => source, "result" => "dead_letter")

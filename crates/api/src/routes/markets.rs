@@ -108,6 +108,16 @@ fn series_id(p: &Params, name: &str) -> Result<String, ApiError> {
     }
 }
 
+/// A price series' symbol (default `^GDAXI`, the DAX).
+fn symbol(p: &Params) -> Result<String, ApiError> {
+    let v = p.text("symbol").unwrap_or("^GDAXI");
+    if !v.is_empty() && v.len() <= 32 && v.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(v.to_string())
+    } else {
+        Err(ApiError::bad_request(format!("parameter symbol: {v:?} is not a price symbol (such as ^GDAXI)")))
+    }
+}
+
 fn date_range(p: &Params) -> Result<Filter, ApiError> {
     let (from, to) = (p.date("from")?, p.date("to")?);
     if let (Some(f), Some(t)) = (from, to)
@@ -145,7 +155,7 @@ pub async fn series(
     let (_, view, aggregation) = *METRICS.iter().find(|m| m.0 == metric).expect("a listed metric");
     let bucket = p.choice("bucket", &["day", "week", "month"], "day")?;
     let (key_column, id) = if view == "reference_prices" {
-        ("symbol", p.text("symbol").unwrap_or("^GDAXI").to_string())
+        ("symbol", symbol(&p)?)
     } else {
         ("series", series_id(&p, "series")?)
     };
@@ -246,6 +256,30 @@ fn measure_filters(p: &Params, mut q: ViewQuery) -> Result<ViewQuery, ApiError> 
     Ok(q)
 }
 
+/// The COVID series there are (every country, continent, the EU-27 and the world): id, name,
+/// kind, the dates covered and the totals; for pickers.
+#[utoipa::path(get, path = "/api/v1/markets/catalogue", tag = "markets",
+    params(
+        ("kind" = Option<String>, Query, description = "only country, continent, eu27 or world"),
+    ),
+    responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json"), (status = 404, body = crate::Problem, content_type = "application/problem+json")),
+)]
+pub async fn catalogue(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(query.as_deref(), &["kind"])?;
+    let mut q = ViewQuery::new("series_catalogue")
+        .order(OrderBy::asc("kind"))
+        .order(OrderBy::asc("series_name"))
+        .limit(10_000);
+    if let Some(kind) = p.text("kind") {
+        let kind = p.choice("kind", &["country", "continent", "eu27", "world"], kind)?;
+        q = q.filter(Filter::Eq("kind".into(), kind.into()));
+    }
+    view_page(&state, "markets/catalogue", q, &p).await
+}
+
 /// Lagged correlations of one series: Pearson and Spearman with n and p-values, per measure,
 /// kind and lag (the correlogram).
 #[utoipa::path(get, path = "/api/v1/markets/correlations", tag = "markets",
@@ -339,6 +373,34 @@ pub async fn rolling(
         .order(OrderBy::asc("date"))
         .limit(100_000);
     view_page(&state, "markets/rolling-correlations", q, &p).await
+}
+
+/// The market beside one COVID series, per trading day (the `aligned_daily` view): close and log
+/// return, cases and deaths (daily, 7-day average, growth, per 100k). The pairs of the
+/// correlations at lag 0.
+#[utoipa::path(get, path = "/api/v1/markets/aligned", tag = "markets",
+    params(
+        ("series" = String, Query, description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
+        ("symbol" = Option<String>, Query, description = "price series (default ^GDAXI)"),
+        ("from" = Option<String>, Query, description = "first date, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, description = "last date, YYYY-MM-DD"),
+    ),
+    responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
+)]
+pub async fn aligned(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(query.as_deref(), &["series", "symbol", "from", "to"])?;
+    let series = series_id(&p, "series")?;
+    let symbol = symbol(&p)?;
+    let q = ViewQuery::new("aligned_daily")
+        .filter(Filter::Eq("series".into(), Value::Text(series)))
+        .filter(Filter::Eq("symbol".into(), Value::Text(symbol)))
+        .filter(date_range(&p)?)
+        .order(OrderBy::asc("date"))
+        .limit(100_000);
+    view_page(&state, "markets/aligned", q, &p).await
 }
 
 /// Runs `q` on the current version of its view, through the cache.

@@ -151,3 +151,80 @@ pub async fn history(
     })
     .await
 }
+
+/// The newest events of the mobile topic: where devices were lately (for the map).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecentEvents {
+    pub topic: String,
+    /// Newest first.
+    pub events: Vec<RecentEvent>,
+}
+
+/// One event's position.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecentEvent {
+    pub partition: u32,
+    pub offset: u64,
+    /// When the event entered the log, in milliseconds since the Unix epoch.
+    pub log_time_ms: i64,
+    pub device: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// The newest events of the mobile topic, read from the end of each partition of the log (not
+/// cached: always the log's newest).
+#[utoipa::path(get, path = "/api/v1/mobile/recent", tag = "mobile",
+    params(("limit" = Option<u32>, Query, description = "at most this many events, 1 to 5000 (default 500)")),
+    responses(
+        (status = 200, body = RecentEvents),
+        (status = 400, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no event log, or no mobile topic yet", body = crate::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn recent(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(query.as_deref(), &["limit"])?;
+    let limit = p.int("limit", 1, 5000, Some(500))?.unwrap_or(500) as usize;
+    let log = state.log.as_ref().ok_or_else(|| ApiError::not_found("this server has no event log"))?;
+    let topic = &state.config.mobile_topic;
+    let log_error = |e: tributary_log::LogError| match e {
+        tributary_log::LogError::UnknownTopic(_) => ApiError::not_found(format!("no topic {topic:?} yet")),
+        e => ApiError::unavailable(format!("the event log: {e}")),
+    };
+    let partitions = log.partition_count(topic).await.map_err(log_error)?;
+    // Each partition's newest `limit / partitions` (rounded up): keyed by device, the
+    // partitions fill at about the same pace.
+    let per_partition = limit.div_ceil(partitions.max(1) as usize);
+    let mut events = Vec::with_capacity(limit);
+    for partition in 0..partitions {
+        let offsets = log.offsets(topic, partition).await.map_err(log_error)?;
+        let from = offsets.end.saturating_sub(per_partition as u64).max(offsets.start);
+        if from >= offsets.end {
+            continue;
+        }
+        let limits = tributary_log::ReadLimits { max_records: per_partition, max_bytes: 4 << 20 };
+        let read = match log.read(topic, partition, from, limits).await {
+            // Retention removed the range meanwhile: nothing recent to show there.
+            Err(tributary_log::LogError::OffsetOutOfRange { .. }) => continue,
+            other => other.map_err(log_error)?,
+        };
+        // Records other producers put there that are not mobile events are skipped.
+        events.extend(read.into_iter().filter_map(|r| {
+            let e = tributary_schema::mobile::MobileEvent::from_json(&r.record.value).ok()?;
+            Some(RecentEvent {
+                partition,
+                offset: r.offset,
+                log_time_ms: r.record.timestamp,
+                device: e.device_id,
+                lat: e.latitude,
+                lon: e.longitude,
+            })
+        }));
+    }
+    events.sort_by(|a, b| b.log_time_ms.cmp(&a.log_time_ms).then(b.offset.cmp(&a.offset)));
+    events.truncate(limit);
+    crate::json::json(&RecentEvents { topic: topic.clone(), events })
+}

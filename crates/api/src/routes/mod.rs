@@ -1,5 +1,6 @@
 //! The routes, one module per area, and the router that mounts them with the request limits.
 
+pub(crate) mod dashboard;
 pub(crate) mod events;
 pub(crate) mod ingest;
 pub(crate) mod markets;
@@ -34,6 +35,8 @@ const MAX_INGEST_BYTES: usize = 8 << 20;
 pub fn router(state: Arc<AppState>) -> Router {
     let timeout = state.config.request_timeout;
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/{*path}", get(dashboard::asset))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -50,7 +53,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/dead-letters", get(pipeline::dead_letters))
         .route("/api/v1/mobile/clusters", get(mobile::latest))
         .route("/api/v1/mobile/clusters/history", get(mobile::history))
+        .route("/api/v1/mobile/recent", get(mobile::recent))
+        .route("/api/v1/markets/catalogue", get(markets::catalogue))
         .route("/api/v1/markets/series", get(markets::series))
+        .route("/api/v1/markets/aligned", get(markets::aligned))
         .route("/api/v1/markets/correlations", get(markets::correlations))
         .route("/api/v1/markets/correlations/strongest", get(markets::strongest))
         .route("/api/v1/markets/rolling-correlations", get(markets::rolling))

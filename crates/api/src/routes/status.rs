@@ -1,4 +1,4 @@
-//! The pipeline's state: topics with their offsets, consumer groups and processors with their
+//! The pipeline's state: sources with their last run, rows and errors; topics with their offsets, consumer groups and processors with their
 //! lag, dead letters, and the published views.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,8 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PipelineStatus {
     pub time_ms: i64,
+    /// Every source that has run: pulls, inbox directories, HTTP ingest, generators.
+    pub sources: Vec<SourceState>,
     pub topics: Vec<TopicStatus>,
     /// Log consumer groups (such as the batch runner) and processors that keep their offsets
     /// in the store (the k-means processor, the dead-letter sink).
@@ -28,6 +30,48 @@ pub struct PipelineStatus {
     pub model_version: Option<u64>,
     /// Per topic, records per second in each of the last (up to 119) seconds, oldest first.
     pub throughput: BTreeMap<String, Vec<f64>>,
+}
+
+/// A source: its runs added up (a pull, an inbox file, an ingest request, a stretch of generated
+/// events), and the last of them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SourceState {
+    /// `kind:name`, such as `pull:file:///data/ecdc.csv`, `dir:/srv/inbox`, `http:mobile_data`.
+    pub source: String,
+    /// `pull`, `directory`, `http` or `generator`.
+    pub kind: String,
+    pub runs: u64,
+    /// Records brought in, over all runs.
+    pub rows: u64,
+    /// Records sent to the dead letters, over all runs.
+    pub errors: u64,
+    /// Runs that failed as a whole.
+    pub failures: u64,
+    pub last_run_ms: i64,
+    pub last_ok_ms: Option<i64>,
+    pub last_rows: u64,
+    pub last_errors: u64,
+    pub last_failure: Option<String>,
+    pub last_failure_ms: Option<i64>,
+}
+
+impl From<tributary_store::SourceStatus> for SourceState {
+    fn from(s: tributary_store::SourceStatus) -> Self {
+        Self {
+            source: s.source,
+            kind: s.kind,
+            runs: s.runs,
+            rows: s.rows,
+            errors: s.errors,
+            failures: s.failures,
+            last_run_ms: s.last_run_ms,
+            last_ok_ms: s.last_ok_ms,
+            last_rows: s.last_rows,
+            last_errors: s.last_errors,
+            last_failure: s.last_failure,
+            last_failure_ms: s.last_failure_ms,
+        }
+    }
 }
 
 /// A topic and its partitions' offsets.
@@ -68,7 +112,7 @@ pub struct ConsumerPosition {
     pub lag: u64,
 }
 
-/// Topics with offsets, consumer groups and processors with lag, dead letters, view versions.
+/// Sources with their runs, topics with offsets, consumer groups and processors with lag, dead letters, view versions.
 #[utoipa::path(get, path = "/api/v1/pipeline", tag = "pipeline", responses(
     (status = 200, body = PipelineStatus),
     (status = 503, body = crate::Problem, content_type = "application/problem+json"),
@@ -80,8 +124,10 @@ pub async fn pipeline(
     Params::parse(query.as_deref(), &[])?;
     let (topics, consumers) = topics_and_consumers(&state).await?;
     let versions = state.versions.now();
+    let sources = state.store.source_statuses().await?.into_iter().map(SourceState::from).collect();
     json(&PipelineStatus {
         time_ms: chrono::Utc::now().timestamp_millis(),
+        sources,
         topics,
         consumers,
         dead_letters: state.store.dead_letter_count().await?,

@@ -126,7 +126,8 @@ pub async fn run(config: &Config, args: GenerateArgs) -> anyhow::Result<ExitCode
                 let _ = stop_tx.send(true);
             });
             let started = Instant::now();
-            let produced = publish_to_log(&log, topic, &mut generator, args.rate, count, &mut stop).await?;
+            let produced =
+                publish_to_log(&log, topic, &mut generator, args.rate, count, &mut stop, |_| {}).await?;
             log.close().await?;
             report(produced, started, &args.out);
             return Ok(ExitCode::SUCCESS);

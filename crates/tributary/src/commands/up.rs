@@ -24,11 +24,11 @@ use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
 use tributary_sources::mobile_file::ParseOptions;
 use tributary_sources::pull::Puller;
-use tributary_store::ServingStore;
+use tributary_store::{ServingStore, SourceRun, SourceRuns};
 
 use crate::cli::UpArgs;
 use crate::config::Config;
-use crate::pull_import::{PullSource, run_schedule};
+use crate::pull_import::{PullSchedule, PullSource, run_schedule};
 
 pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let mut signals = ShutdownSignals::install()?;
@@ -39,6 +39,8 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let m = &config.mobile;
     let settings = m.kmeans_settings().map_err(|e| anyhow::anyhow!("config section `mobile`: {e}"))?;
     let (stop_tx, stop) = watch::channel(false);
+    // Every source reports its runs (the pipeline status shows them).
+    let source_runs = SourceRuns::start(store.clone(), stop.clone());
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
 
     let inbox = config.inbox();
@@ -53,10 +55,19 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
         batch_records: 10_000,
         parallel_files: m.parallel_files,
     };
-    let (l, s) = (log.clone(), stop.clone());
+    let (l, s, runs) = (log.clone(), stop.clone(), source_runs.clone());
+    let dir_source = format!("dir:{}", inbox.display());
     tasks.spawn(async move {
         let result = run_directory_source(l, source_cfg, s, |f| {
             tracing::info!(file = %f.name, events = f.events, dead_letters = f.dead_letters, failed = f.failed, "inbox file published");
+            runs.record(SourceRun {
+                source: dir_source.clone(),
+                kind: "directory".into(),
+                time_ms: tributary_log::now_ms(),
+                rows: f.events,
+                errors: f.dead_letters,
+                failure: f.failed.then(|| format!("{}: not readable as events; moved to failed/", f.name)),
+            });
         })
         .await;
         ("directory source", result.map_err(Into::into))
@@ -92,9 +103,27 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
         };
         gen_cfg.validate().map_err(|e| anyhow::anyhow!("generator: {e}"))?;
         let (l, mut s, topic, rate) = (log.clone(), stop.clone(), m.topic.clone(), m.generator_rate);
+        let runs = source_runs.clone();
         tasks.spawn(async move {
             let mut generator = Generator::new(gen_cfg);
-            let result = publish_to_log(&*l, &topic, &mut generator, Some(rate), None, &mut s).await;
+            // One run a second: the events generated in it.
+            let (source, mut since, mut events) = (format!("generator:{topic}"), Instant::now(), 0);
+            let on_append = |n: u64| {
+                events += n;
+                if since.elapsed() >= Duration::from_secs(1) {
+                    runs.record(SourceRun {
+                        source: source.clone(),
+                        kind: "generator".into(),
+                        time_ms: tributary_log::now_ms(),
+                        rows: std::mem::take(&mut events),
+                        errors: 0,
+                        failure: None,
+                    });
+                    since = Instant::now();
+                }
+            };
+            let result =
+                publish_to_log(&*l, &topic, &mut generator, Some(rate), None, &mut s, on_append).await;
             ("generator", result.map(|_| ()).map_err(Into::into))
         });
     }
@@ -105,13 +134,14 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let sources: Vec<PullSource> =
         mk.sources.iter().map(PullSource::from_config).collect::<anyhow::Result<_>>()?;
     if !sources.is_empty() {
-        let puller = Puller::new(mk.pull_limits())?;
-        let (l, lk, s, state) =
-            (log.clone(), lake.clone(), stop.clone(), config.data_dir.join("pull-state.json"));
-        let (srcs, interval) = (sources.clone(), mk.pull_interval);
-        tasks.spawn(
-            async move { ("pull sources", run_schedule(puller, srcs, interval, lk, l, state, s).await) },
-        );
+        let schedule = PullSchedule {
+            puller: Puller::new(mk.pull_limits())?,
+            sources: sources.clone(),
+            interval: mk.pull_interval,
+            state_path: config.data_dir.join("pull-state.json"),
+        };
+        let (l, lk, s, runs) = (log.clone(), lake.clone(), stop.clone(), source_runs.clone());
+        tasks.spawn(async move { ("pull sources", run_schedule(schedule, lk, l, runs, s).await) });
     }
     let views = tributary_batch::views::load(mk.views.as_deref()).map_err(anyhow::Error::msg)?;
     let follow_cfg = FollowConfig {
@@ -142,6 +172,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let (token, token_note) = api_token(config)?;
     let api_config = tributary_api::ApiConfig {
         model: m.model.clone(),
+        mobile_topic: m.topic.clone(),
         request_timeout: config.api.request_timeout,
         token,
         ..tributary_api::ApiConfig::default()
@@ -167,6 +198,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     });
 
     println!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("  dashboard       http://{address}/");
     println!("  HTTP API        http://{address}/api/v1/openapi.json   (/metrics, /healthz, /readyz)");
     println!("  API token       {token_note}");
     println!(
@@ -197,7 +229,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     if m.generator_rate > 0.0 {
         println!("  generator       {} events/s into {}", m.generator_rate, m.topic);
     }
-    println!("Not built yet: the dashboard; model versions are logged. Ctrl-C stops.");
+    println!("Ctrl-C stops.");
 
     let mut failure = None;
     tokio::select! {

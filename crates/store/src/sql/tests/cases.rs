@@ -1,6 +1,7 @@
-//! Conformance cases: k-means versions, offsets, dead letters, migrations.
+//! Conformance cases: k-means versions, offsets, dead letters, migrations, source status.
 
 use super::*;
+use crate::SourceRun;
 
 fn version(v: u64, x: f64) -> KMeansVersionRow {
     KMeansVersionRow {
@@ -135,5 +136,41 @@ pub async fn stores_opened_at_the_same_moment_migrate_once(ctx: Ctx) {
     let n: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&store.pool).await.unwrap();
     assert_eq!(n, crate::migrations::of(ctx.dialect).len() as i64);
+    store.close().await;
+}
+
+fn run(source: &str, time_ms: i64, rows: u64, errors: u64, failure: Option<&str>) -> SourceRun {
+    let kind = source.split(':').next().unwrap().to_string();
+    SourceRun { source: source.into(), kind, time_ms, rows, errors, failure: failure.map(Into::into) }
+}
+
+pub async fn source_runs_add_up_per_source(ctx: Ctx) {
+    let store = ctx.open().await;
+    assert!(store.source_statuses().await.unwrap().is_empty());
+    let long = format!("pull:file:///{}ü", "x".repeat(300));
+    let first = [
+        run("pull:a", 10, 100, 1, None),
+        run("pull:a", 20, 0, 0, Some("HTTP 503 from a; 'quoted' \"too\"")),
+        run("dir:/in", 15, 7, 0, None),
+    ];
+    let second = [run("pull:a", 30, 5, 2, None), run(&long, 40, 1, 0, None)];
+    for runs in [&first[..], &second[..]] {
+        let mut by_source: std::collections::BTreeMap<&str, Vec<&SourceRun>> = Default::default();
+        for r in runs {
+            by_source.entry(&r.source).or_default().push(r);
+        }
+        let statuses: Vec<SourceStatus> =
+            by_source.values().map(|rs| SourceStatus::of_runs(rs.iter().copied()).unwrap()).collect();
+        store.add_source_runs(&statuses).await.unwrap();
+    }
+    let all = store.source_statuses().await.unwrap();
+    assert_eq!(all.iter().map(|s| s.source.chars().count()).collect::<Vec<_>>(), [7, 6, 255]);
+    let a = &all[1];
+    let expected = SourceStatus::of_runs(first[..2].iter().chain(&second[..1])).unwrap();
+    assert_eq!(a, &expected);
+    assert_eq!((a.runs, a.rows, a.errors, a.failures), (3, 105, 3, 1));
+    assert_eq!((a.last_run_ms, a.last_ok_ms, a.last_rows, a.last_failure_ms), (30, Some(30), 5, Some(20)));
+    assert_eq!(a.last_failure.as_deref(), Some("HTTP 503 from a; 'quoted' \"too\""));
+    assert_eq!((all[0].kind.as_str(), all[0].last_failure.as_deref()), ("dir", None));
     store.close().await;
 }
