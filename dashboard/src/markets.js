@@ -85,12 +85,12 @@ export function mount(main, ctx) {
     const list = h('select', { id: 'series-list', size: 8, 'aria-label': 'Country or aggregate' });
     const fill = () => {
       const q = search.value.trim().toLowerCase();
-      const shown = catalogue.filter((s) => !q || s.series_name.toLowerCase().includes(q) || s.series.toLowerCase() === q);
+      const shown = catalogue.filter((s) => !q || displayName(s.series_name).toLowerCase().includes(q) || s.series.toLowerCase() === q);
       const groups = [['world', 'World'], ['eu27', 'European Union'], ['continent', 'Continents'], ['country', 'Countries']];
       list.replaceChildren(...groups.map(([kind, label]) => {
         const members = shown.filter((s) => s.kind === kind);
         return members.length ? h('optgroup', { label }, members.map((s) =>
-          h('option', { value: s.series, selected: s.series === state.series }, s.series_name))) : null;
+          h('option', { value: s.series, selected: s.series === state.series }, displayName(s.series_name)))) : null;
       }).filter(Boolean));
     };
     search.addEventListener('input', fill);
@@ -106,7 +106,7 @@ export function mount(main, ctx) {
   async function loadCatalogue() {
     try {
       catalogue = (await get('/markets/catalogue')).rows;
-      catalogue.forEach((s) => names.set(s.series, s.series_name));
+      catalogue.forEach((s) => names.set(s.series, displayName(s.series_name)));
       renderPicker();
     } catch (e) {
       showError(picker, e);
@@ -264,7 +264,7 @@ export function mount(main, ctx) {
     strongest.replaceChildren(
       h('p', { class: 'note' }, `By |${state.by}| at lag 0, from at least 30 pairs. Choose a row to show that series.`),
       table(['Series', state.by, 'p', 'n'], page.rows.map((r) => [
-        h('button', { type: 'button', class: 'link', onclick: () => change('series')(r.series) }, r.series_name || r.series),
+        h('button', { type: 'button', class: 'link', onclick: () => change('series')(r.series) }, displayName(r.series_name || r.series)),
         num(r[state.by]), pValue(r[`${state.by}_p`]), r.n,
       ])),
     );
@@ -279,7 +279,27 @@ export function mount(main, ctx) {
     }
   }
 
-  async function refresh(changed) {
+  // One refresh at a time: a change or a new view version while one runs asks for another
+  // after it (charts are never destroyed under a draw).
+  let running = null;
+  let again = null;
+  function refresh(changed = 'all') {
+    if (running) {
+      again = again && again !== changed ? 'all' : changed;
+      return running;
+    }
+    running = redraw(changed).finally(() => {
+      running = null;
+      if (again) {
+        const next = again;
+        again = null;
+        refresh(next);
+      }
+    });
+    return running;
+  }
+
+  async function redraw(changed) {
     charts.splice(0).forEach((c) => c.destroy());
     title.textContent = `Markets × COVID: ${seriesName()}`;
     main.dataset.loading = 'true';
@@ -302,6 +322,11 @@ export function mount(main, ctx) {
     window.removeEventListener('resize', onResize);
     charts.forEach((c) => c.destroy());
   };
+}
+
+/** ECDC writes names with underscores (`United_Kingdom`). */
+export function displayName(name) {
+  return String(name).replaceAll('_', ' ');
 }
 
 function chartWidth(el) {

@@ -103,7 +103,7 @@ before(async () => {
   // Every view published from the files, and a first model from generated events.
   await waitFor('the views', async () => {
     const views = await json('/api/v1/views');
-    const names = new Set(views.filter((v) => v.row_count > 0).map((v) => v.view));
+    const names = new Set(views.filter((v) => v.rows > 0).map((v) => v.view));
     return ['series_catalogue', 'series_daily', 'aligned_daily', 'correlations', 'rolling_correlations', 'reference_prices'].every((v) => names.has(v));
   }, 300);
   generate(20000, 1);
@@ -173,7 +173,7 @@ run('Markets × COVID: charts hold the API\'s points and numbers; the country ch
   assert.equal(await p.getAttribute('#rolling', 'data-points'), String(rolling.length));
   const strongest = (await json('/api/v1/markets/correlations/strongest?measure=cases&kind=levels&lag=0&by=pearson&limit=20')).rows;
   assert.equal(await p.locator('#strongest tbody tr').count(), strongest.length);
-  assert.equal(await p.locator('#strongest tbody tr').first().locator('td').nth(0).innerText(), strongest[0].series_name);
+  assert.equal(await p.locator('#strongest tbody tr').first().locator('td').nth(0).innerText(), strongest[0].series_name.replaceAll('_', ' '));
   await p.screenshot({ path: join(artifacts, 'markets.png'), fullPage: true });
 
   // Another country, by keyboard: type in the search, arrow into the list.

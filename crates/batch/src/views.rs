@@ -209,6 +209,7 @@ mod tests {
             names,
             [
                 "series_daily",
+                "series_catalogue",
                 "trading_days",
                 "aligned_daily",
                 "correlations",
@@ -218,8 +219,8 @@ mod tests {
                 "my_view"
             ]
         );
-        assert_eq!(views[6].sql, "SELECT 1 AS x");
-        assert!(views[6].origin.ends_with("reference_prices.sql"));
+        assert_eq!(views[7].sql, "SELECT 1 AS x");
+        assert!(views[7].origin.ends_with("reference_prices.sql"));
         std::fs::write(dir.path().join("bad-name.sql"), "SELECT 1").unwrap();
         assert!(load(Some(dir.path())).unwrap_err().contains("a view name is letters"));
         assert!(

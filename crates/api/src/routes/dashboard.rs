@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 /// The built dashboard (`npm run build` in `dashboard/`; `scripts/up` and `scripts/test` run it).
 #[derive(rust_embed::Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../dashboard/dist/"]
+#[folder = "../../dashboard/dist/"]
 #[allow_missing = true]
 struct Assets;
 

@@ -335,7 +335,7 @@ async fn an_older_then_a_newer_snapshot_give_the_views_of_the_newer_alone() {
     upsert(&alone, new).await;
     upsert(&alone, dax).await;
     let (a, b) = (published_views(&both).await, published_views(&alone).await);
-    assert_eq!(a.len(), 6);
+    assert_eq!(a.len(), 7);
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x.num_rows() > 0, "{name} is empty");
         assert_eq!(x, y, "{name} differs");

@@ -44,6 +44,7 @@ async fn stale_views_are_those_whose_sql_or_datasets_changed() {
         names(&first),
         [
             "series_daily",
+            "series_catalogue",
             "aligned_daily",
             "correlations",
             "rolling_correlations",
@@ -70,7 +71,14 @@ async fn stale_views_are_those_whose_sql_or_datasets_changed() {
     let after_import = runner.run(&Selection::Stale).await.unwrap();
     assert_eq!(
         names(&after_import),
-        ["series_daily", "aligned_daily", "correlations", "rolling_correlations", "reference_covid"]
+        [
+            "series_daily",
+            "series_catalogue",
+            "aligned_daily",
+            "correlations",
+            "rolling_correlations",
+            "reference_covid"
+        ]
     );
     let v2 = store.current_view("correlations").await.unwrap().unwrap();
     assert_eq!((v2.version, v2.dataset_versions["covid_daily"]), (2, 2));
@@ -110,7 +118,7 @@ async fn follow_runs_at_start_and_after_a_burst_of_dataset_events() {
     });
     assert_eq!(
         tokio::time::timeout(Duration::from_secs(30), reports.recv()).await.unwrap(),
-        Some(6),
+        Some(7),
         "the first run publishes every view"
     );
 
@@ -121,7 +129,7 @@ async fn follow_runs_at_start_and_after_a_burst_of_dataset_events() {
     }
     assert_eq!(
         tokio::time::timeout(Duration::from_secs(30), reports.recv()).await.unwrap(),
-        Some(5),
+        Some(6),
         "the views reading covid_daily"
     );
     assert!(
