@@ -30,6 +30,9 @@ pub enum LogError {
     Failed { topic: String, partition: u32, reason: String },
     #[error("the log is closed")]
     Closed,
+    /// The Kafka cluster refused or failed a request (the message says which, and why).
+    #[error("{0}")]
+    Kafka(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -8,6 +8,8 @@ pub mod config;
 pub mod embedded;
 mod error;
 mod event_log;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod names;
 mod partitioner;
 mod record;

@@ -1,0 +1,607 @@
+//! [`KafkaLog`]: the event log on Apache Kafka or any Kafka-protocol cluster, through librdkafka
+//! (rdkafka). Chosen by `log = "kafka://host:port,…"`.
+//!
+//! How the contract of [`EventLog`] maps onto Kafka:
+//! * Partitions are chosen here, not by librdkafka: `murmur2(key) % partitions` for keyed
+//!   records (what the Java client and the embedded log do), round robin otherwise; each record
+//!   is produced to its partition explicitly.
+//! * The producer is idempotent with `acks=all`: `append` returns once every record is
+//!   acknowledged by the in-sync replicas, in order per partition.
+//! * Group offsets are Kafka's own (`__consumer_offsets`), committed by hand: a processor commits
+//!   the offsets its results cover, never on a timer.
+//! * librdkafka's calls block; they run on tokio's blocking threads.
+
+mod consumer;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KafkaHeader, Headers as _, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+pub use consumer::KafkaConsumer;
+
+use crate::error::{LogError, Result};
+use crate::event_log::{Consumer, EventLog, ReadLimits};
+use crate::record::{
+    ConsumedRecord, Header, OffsetReset, PartitionDescription, PartitionOffsets, Record, RecordPosition,
+    TopicDescription, TopicPartition,
+};
+use crate::{partition_for_key, validate_topic_name};
+
+/// Where the cluster is and how topics are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaLogConfig {
+    /// Bootstrap servers, `host:port,host:port`.
+    pub brokers: String,
+    /// Partitions of a topic created on first use.
+    pub default_partitions: u32,
+    /// Replicas of each partition of a topic this log creates.
+    pub replication_factor: i32,
+    /// How long a request waits for the cluster.
+    pub timeout: Duration,
+    /// How long a broker may hold a fetch open waiting for records (`fetch.wait.max.ms`).
+    pub fetch_wait: Duration,
+    /// At most this many records in one produced batch (`batch.num.messages`); `None` leaves
+    /// librdkafka's default. `kafka://…?batch_records=1` suits brokers that cannot fetch from
+    /// the middle of a batch (tansu 0.6 returns the next batch instead), at a cost in
+    /// throughput.
+    pub batch_records: Option<u32>,
+}
+
+impl KafkaLogConfig {
+    /// The configuration of `kafka://host:port,host:port` with the other settings at their
+    /// defaults.
+    ///
+    /// ```
+    /// let c = tributary_log::kafka::KafkaLogConfig::from_url("kafka://a:9092,b:9092").unwrap();
+    /// assert_eq!(c.brokers, "a:9092,b:9092");
+    /// assert!(tributary_log::kafka::KafkaLogConfig::from_url("kafka://").is_err());
+    /// let one = tributary_log::kafka::KafkaLogConfig::from_url("kafka://a:9092?batch_records=1").unwrap();
+    /// assert_eq!(one.batch_records, Some(1));
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self> {
+        let invalid = |why: &str| {
+            LogError::InvalidArgument(format!(
+                "{url:?} is not a Kafka URL ({why}): kafka://host:port[,host:port…][?batch_records=N]"
+            ))
+        };
+        let rest = url.strip_prefix("kafka://").ok_or_else(|| invalid("it does not start with kafka://"))?;
+        let (brokers, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let brokers = brokers.trim_end_matches('/');
+        let valid =
+            |hp: &str| hp.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+        if brokers.is_empty() || !brokers.split(',').all(valid) {
+            return Err(invalid("each broker is host:port"));
+        }
+        let mut batch_records = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("batch_records", n)) => {
+                    batch_records = Some(
+                        n.parse::<u32>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| invalid("batch_records is a positive number"))?,
+                    );
+                }
+                _ => return Err(invalid("the only option is batch_records")),
+            }
+        }
+        Ok(Self {
+            brokers: brokers.to_string(),
+            default_partitions: 1,
+            replication_factor: 1,
+            timeout: Duration::from_secs(10),
+            fetch_wait: Duration::from_millis(50),
+            batch_records,
+        })
+    }
+}
+
+/// The event log on a Kafka cluster. Cheap to clone.
+#[derive(Clone)]
+pub struct KafkaLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: KafkaLogConfig,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+    /// For metadata and watermarks (a consumer that never joins a group).
+    meta: Arc<BaseConsumer>,
+    /// Reads the last batch of a partition to find its true end (see [`true_end`]).
+    probe: Arc<parking_lot::Mutex<BaseConsumer>>,
+    round_robin: AtomicU32,
+}
+
+/// A Kafka error as a log error, naming what was being done.
+fn kafka(context: impl std::fmt::Display, e: KafkaError) -> LogError {
+    LogError::Kafka(format!("{context}: {e}"))
+}
+
+/// Runs a blocking librdkafka call on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| LogError::Kafka(format!("a Kafka call failed: {e}")))?
+}
+
+impl KafkaLog {
+    /// Connects to the cluster (lazily: librdkafka connects on first use) and checks that it
+    /// answers within the timeout.
+    pub async fn connect(config: KafkaLogConfig) -> Result<Self> {
+        let base = Self::client_config(&config);
+        let mut producer_config = base.clone();
+        if let Some(n) = config.batch_records {
+            producer_config.set("batch.num.messages", n.to_string());
+        }
+        let producer: FutureProducer = producer_config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", (config.timeout.as_millis() * 3).to_string())
+            .create()
+            .map_err(|e| kafka("creating the Kafka producer", e))?;
+        let admin: AdminClient<DefaultClientContext> =
+            base.create().map_err(|e| kafka("creating the Kafka admin client", e))?;
+        let meta: BaseConsumer = Self::reader_config(&config, "tributary-metadata")
+            .create()
+            .map_err(|e| kafka("creating the Kafka metadata client", e))?;
+        let probe: BaseConsumer = Self::reader_config(&config, "tributary-metadata")
+            .create()
+            .map_err(|e| kafka("creating the Kafka metadata client", e))?;
+        let inner = Inner {
+            config,
+            producer,
+            admin,
+            meta: Arc::new(meta),
+            probe: Arc::new(parking_lot::Mutex::new(probe)),
+            round_robin: AtomicU32::new(0),
+        };
+        let log = Self { inner: Arc::new(inner) };
+        let (meta, timeout, brokers) =
+            (log.inner.meta.clone(), log.inner.config.timeout, log.inner.config.brokers.clone());
+        blocking(move || {
+            meta.fetch_metadata(None, timeout)
+                .map_err(|e| kafka(format!("Kafka at {brokers} does not answer"), e))
+        })
+        .await?;
+        Ok(log)
+    }
+
+    /// The brokers this log talks to.
+    pub fn brokers(&self) -> &str {
+        &self.inner.config.brokers
+    }
+
+    fn client_config(config: &KafkaLogConfig) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &config.brokers)
+            .set("client.id", "tributary")
+            .set("socket.timeout.ms", config.timeout.as_millis().max(10).to_string())
+            .set("log_level", "3");
+        c
+    }
+
+    /// A consumer's configuration: offsets are committed by hand, never automatically.
+    fn reader_config(config: &KafkaLogConfig, group: &str) -> ClientConfig {
+        let mut c = Self::client_config(config);
+        c.set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", config.fetch_wait.as_millis().max(1).to_string());
+        c
+    }
+
+    /// The partitions of `topic`, or `UnknownTopic`.
+    async fn partitions(&self, topic: &str) -> Result<u32> {
+        let (meta, timeout, name) = (self.inner.meta.clone(), self.inner.config.timeout, topic.to_string());
+        blocking(move || {
+            let metadata = meta
+                .fetch_metadata(Some(&name), timeout)
+                .map_err(|e| kafka(format!("metadata of {name}"), e))?;
+            let t = metadata.topics().iter().find(|t| t.name() == name);
+            match t {
+                Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                    Ok(t.partitions().len() as u32)
+                }
+                _ => Err(LogError::UnknownTopic(name)),
+            }
+        })
+        .await
+    }
+
+    async fn watermarks(&self, topic: &str, partition: u32) -> Result<PartitionOffsets> {
+        let partitions = self.partitions(topic).await?;
+        if partition >= partitions {
+            return Err(LogError::UnknownPartition { topic: topic.to_string(), partition, partitions });
+        }
+        let (meta, probe, timeout, name) =
+            (self.inner.meta.clone(), self.inner.probe.clone(), self.inner.config.timeout, topic.to_string());
+        blocking(move || {
+            let (low, high) = meta
+                .fetch_watermarks(&name, partition as i32, timeout)
+                .map_err(|e| kafka(format!("offsets of {name}/{partition}"), e))?;
+            let (start, reported) = (low.max(0) as u64, high.max(0) as u64);
+            Ok(PartitionOffsets {
+                start,
+                end: true_end(&probe.lock(), &name, partition, start, reported, timeout)?,
+            })
+        })
+        .await
+    }
+
+    /// Produces `records` to the given partitions; the positions in input order.
+    async fn produce(&self, topic: &str, records: Vec<(u32, Record)>) -> Result<Vec<RecordPosition>> {
+        let mut deliveries = Vec::with_capacity(records.len());
+        for (partition, r) in &records {
+            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+            for h in &r.headers {
+                headers = headers.insert(KafkaHeader { key: &h.name, value: Some(&h.value[..]) });
+            }
+            let mut record = FutureRecord::<[u8], [u8]>::to(topic)
+                .partition(*partition as i32)
+                .payload(&r.value[..])
+                .timestamp(r.timestamp)
+                .headers(headers);
+            if let Some(key) = &r.key {
+                record = record.key(&key[..]);
+            }
+            deliveries.push(self.inner.producer.send(record, self.inner.config.timeout));
+        }
+        let mut positions = Vec::with_capacity(deliveries.len());
+        for d in futures::future::join_all(deliveries).await {
+            let d = d.map_err(|(e, _)| kafka(format!("producing to {topic}"), e))?;
+            positions.push(RecordPosition { partition: d.partition as u32, offset: d.offset as u64 });
+        }
+        Ok(positions)
+    }
+}
+
+/// The end of a partition (the offset the next record will get), from the end its broker
+/// reported: the offset after the last record of the batch that starts just below it.
+///
+/// Kafka reports the true end; some Kafka-protocol brokers (tansu 0.6) report one past the first
+/// offset of the last batch instead. Reading that last batch costs one fetch and gives the true
+/// end on both: on Kafka it finds exactly the record below the end (or later ones, appended
+/// since, which are acknowledged too).
+fn true_end(
+    probe: &BaseConsumer,
+    topic: &str,
+    partition: u32,
+    start: u64,
+    reported: u64,
+    timeout: Duration,
+) -> Result<u64> {
+    if reported == 0 || reported <= start {
+        return Ok(reported);
+    }
+    let context = || format!("the end of {topic}/{partition}");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition as i32, Offset::Offset(reported as i64 - 1))
+        .map_err(|e| kafka(context(), e))?;
+    probe.assign(&tpl).map_err(|e| kafka(context(), e))?;
+    let mut end = reported;
+    let deadline = Instant::now() + timeout;
+    // The first record waits for the fetch; the rest of its batch is there at once.
+    let mut wait = timeout;
+    while let Some(message) = probe.poll(wait) {
+        let m = message.map_err(|e| kafka(context(), e))?;
+        if m.topic() == topic && m.partition() == partition as i32 {
+            end = end.max(m.offset() as u64 + 1);
+        }
+        wait = Duration::ZERO;
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    probe.unassign().map_err(|e| kafka(context(), e))?;
+    Ok(end)
+}
+
+/// A Kafka message as a record of the log.
+pub(crate) fn consumed<M: Message>(m: &M) -> ConsumedRecord {
+    let headers = m
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| Header {
+                    name: Arc::from(h.key),
+                    value: bytes::Bytes::copy_from_slice(h.value.unwrap_or_default()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ConsumedRecord {
+        topic: Arc::from(m.topic()),
+        partition: m.partition() as u32,
+        offset: m.offset() as u64,
+        record: Record {
+            key: m.key().map(bytes::Bytes::copy_from_slice),
+            value: bytes::Bytes::copy_from_slice(m.payload().unwrap_or_default()),
+            headers,
+            timestamp: m.timestamp().to_millis().unwrap_or(0),
+        },
+    }
+}
+
+#[async_trait]
+impl EventLog for KafkaLog {
+    async fn create_topic(&self, topic: &str, partitions: u32) -> Result<()> {
+        validate_topic_name(topic)?;
+        if partitions == 0 {
+            return Err(LogError::InvalidArgument("a topic needs at least one partition".into()));
+        }
+        let new = NewTopic::new(
+            topic,
+            partitions as i32,
+            TopicReplication::Fixed(self.inner.config.replication_factor),
+        );
+        let options = AdminOptions::new().operation_timeout(Some(self.inner.config.timeout));
+        let results = self
+            .inner
+            .admin
+            .create_topics([&new], &options)
+            .await
+            .map_err(|e| kafka(format!("creating {topic}"), e))?;
+        for result in results {
+            match result {
+                Ok(_) => {}
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    let partitions = self.partitions(topic).await.unwrap_or(0);
+                    return Err(LogError::TopicExists { topic: topic.to_string(), partitions });
+                }
+                Err((_, code)) => return Err(LogError::Kafka(format!("creating {topic}: {code}"))),
+            }
+        }
+        // Creation spreads through the cluster: wait until the metadata has the topic.
+        let deadline = Instant::now() + self.inner.config.timeout;
+        loop {
+            match self.partitions(topic).await {
+                Ok(_) => return Ok(()),
+                Err(LogError::UnknownTopic(_)) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn describe_topics(&self) -> Result<Vec<TopicDescription>> {
+        let (meta, probe, timeout) =
+            (self.inner.meta.clone(), self.inner.probe.clone(), self.inner.config.timeout);
+        blocking(move || {
+            let probe = probe.lock();
+            let metadata = meta.fetch_metadata(None, timeout).map_err(|e| kafka("listing topics", e))?;
+            let mut topics = Vec::new();
+            for t in metadata.topics().iter().filter(|t| !t.name().starts_with("__") && t.error().is_none()) {
+                let mut partitions = Vec::new();
+                for p in t.partitions() {
+                    let (low, high) = meta
+                        .fetch_watermarks(t.name(), p.id(), timeout)
+                        .map_err(|e| kafka(format!("offsets of {}/{}", t.name(), p.id()), e))?;
+                    let (start, reported) = (low.max(0) as u64, high.max(0) as u64);
+                    let end = true_end(&probe, t.name(), p.id() as u32, start, reported, timeout)?;
+                    partitions.push(PartitionDescription {
+                        partition: p.id() as u32,
+                        offsets: PartitionOffsets { start, end },
+                        size_bytes: 0,
+                        segments: 0,
+                    });
+                }
+                partitions.sort_by_key(|p| p.partition);
+                topics.push(TopicDescription { name: t.name().to_string(), partitions });
+            }
+            topics.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(topics)
+        })
+        .await
+    }
+
+    async fn partition_count(&self, topic: &str) -> Result<u32> {
+        self.partitions(topic).await
+    }
+
+    async fn ensure_topic(&self, topic: &str) -> Result<u32> {
+        match self.partitions(topic).await {
+            Err(LogError::UnknownTopic(_)) => {
+                match self.create_topic(topic, self.inner.config.default_partitions).await {
+                    Ok(()) | Err(LogError::TopicExists { .. }) => self.partitions(topic).await,
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn append(&self, topic: &str, records: Vec<Record>) -> Result<Vec<RecordPosition>> {
+        if records.is_empty() {
+            return Err(LogError::InvalidArgument("an append needs at least one record".into()));
+        }
+        let partitions = self.ensure_topic(topic).await?;
+        let placed = records
+            .into_iter()
+            .map(|r| {
+                let p = match &r.key {
+                    Some(key) => partition_for_key(key, partitions),
+                    None => self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % partitions,
+                };
+                (p, r)
+            })
+            .collect();
+        self.produce(topic, placed).await
+    }
+
+    async fn append_to_partition(&self, topic: &str, partition: u32, records: Vec<Record>) -> Result<u64> {
+        if records.is_empty() {
+            return Err(LogError::InvalidArgument("an append needs at least one record".into()));
+        }
+        let partitions = self.partitions(topic).await?;
+        if partition >= partitions {
+            return Err(LogError::UnknownPartition { topic: topic.to_string(), partition, partitions });
+        }
+        let positions = self.produce(topic, records.into_iter().map(|r| (partition, r)).collect()).await?;
+        Ok(positions[0].offset)
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: ReadLimits,
+    ) -> Result<Vec<ConsumedRecord>> {
+        let range = self.watermarks(topic, partition).await?;
+        if offset < range.start || offset > range.end {
+            return Err(LogError::OffsetOutOfRange {
+                topic: topic.to_string(),
+                partition,
+                requested: offset,
+                start: range.start,
+                end: range.end,
+            });
+        }
+        if offset == range.end || limits.max_records == 0 {
+            return Ok(Vec::new());
+        }
+        let reader: BaseConsumer = Self::reader_config(&self.inner.config, "tributary-reader")
+            .create()
+            .map_err(|e| kafka("creating a Kafka reader", e))?;
+        let (name, timeout) = (topic.to_string(), self.inner.config.timeout);
+        blocking(move || {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&name, partition as i32, Offset::Offset(offset as i64))
+                .map_err(|e| kafka(format!("reading {name}/{partition}"), e))?;
+            reader.assign(&tpl).map_err(|e| kafka(format!("reading {name}/{partition}"), e))?;
+            // Records up to the end seen above; what arrives later is for the next read.
+            let last = range.end - 1;
+            let deadline = Instant::now() + timeout;
+            let (mut out, mut bytes) = (Vec::new(), 0usize);
+            while out.len() < limits.max_records && (out.is_empty() || bytes < limits.max_bytes) {
+                let Some(message) = reader.poll(deadline.saturating_duration_since(Instant::now())) else {
+                    break;
+                };
+                let m = message.map_err(|e| kafka(format!("reading {name}/{partition}"), e))?;
+                let record = consumed(&m);
+                bytes += record.record.value.len() + record.record.key.as_ref().map_or(0, |k| k.len());
+                let at_end = record.offset >= last;
+                out.push(record);
+                if at_end {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool> {
+        // Kafka has no "wake me on append"; watermarks are cheap to ask for.
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.watermarks(topic, partition).await?.end > offset {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(
+                Duration::from_millis(10).min(deadline.saturating_duration_since(Instant::now())),
+            )
+            .await;
+        }
+    }
+
+    async fn offsets(&self, topic: &str, partition: u32) -> Result<PartitionOffsets> {
+        self.watermarks(topic, partition).await
+    }
+
+    async fn commit(&self, group: &str, offsets: &[(TopicPartition, u64)]) -> Result<()> {
+        let client: BaseConsumer = Self::reader_config(&self.inner.config, group)
+            .create()
+            .map_err(|e| kafka(format!("committing for group {group}"), e))?;
+        let mut tpl = TopicPartitionList::new();
+        for (tp, next) in offsets {
+            tpl.add_partition_offset(&tp.topic, tp.partition as i32, Offset::Offset(*next as i64))
+                .map_err(|e| kafka(format!("committing {tp} for group {group}"), e))?;
+        }
+        let group = group.to_string();
+        blocking(move || {
+            client
+                .commit(&tpl, CommitMode::Sync)
+                .map_err(|e| kafka(format!("committing for group {group}"), e))
+        })
+        .await
+    }
+
+    async fn committed(&self, group: &str) -> Result<Vec<(TopicPartition, u64)>> {
+        let topics = self.describe_topics().await?;
+        let client: BaseConsumer = Self::reader_config(&self.inner.config, group)
+            .create()
+            .map_err(|e| kafka(format!("offsets of group {group}"), e))?;
+        let (group, timeout) = (group.to_string(), self.inner.config.timeout);
+        blocking(move || {
+            let mut tpl = TopicPartitionList::new();
+            for t in &topics {
+                for p in &t.partitions {
+                    tpl.add_partition(&t.name, p.partition as i32);
+                }
+            }
+            if tpl.count() == 0 {
+                return Ok(Vec::new());
+            }
+            let committed = client
+                .committed_offsets(tpl, timeout)
+                .map_err(|e| kafka(format!("offsets of group {group}"), e))?;
+            let mut out: Vec<(TopicPartition, u64)> = committed
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(n) if n >= 0 => {
+                        Some((TopicPartition::new(e.topic(), e.partition() as u32), n as u64))
+                    }
+                    _ => None,
+                })
+                .collect();
+            out.sort();
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn groups(&self) -> Result<Vec<String>> {
+        let (meta, timeout) = (self.inner.meta.clone(), self.inner.config.timeout);
+        blocking(move || {
+            let list =
+                meta.fetch_group_list(None, timeout).map_err(|e| kafka("listing consumer groups", e))?;
+            let mut names: Vec<String> = list.groups().iter().map(|g| g.name().to_string()).collect();
+            names.sort();
+            Ok(names)
+        })
+        .await
+    }
+
+    async fn subscribe(&self, group: &str, topics: &[&str], reset: OffsetReset) -> Result<Box<dyn Consumer>> {
+        for t in topics {
+            self.ensure_topic(t).await?;
+        }
+        let mut config = Self::reader_config(&self.inner.config, group);
+        config.set(
+            "auto.offset.reset",
+            match reset {
+                OffsetReset::Earliest => "earliest",
+                OffsetReset::Latest => "latest",
+            },
+        );
+        Ok(Box::new(KafkaConsumer::subscribe(config, group, topics)?))
+    }
+}

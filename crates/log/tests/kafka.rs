@@ -1,0 +1,137 @@
+//! The event log's contract on a real Kafka-protocol broker (`TRIBUTARY_TEST_KAFKA`, such as
+//! `kafka://127.0.0.1:9092`): order and density, reads and their limits, murmur2 partitions,
+//! keys, headers and timestamps, topics, and consumer groups that resume from their commits.
+//! Each test uses topics and groups of its own. Set `?batch_records=1` in the URL for tansu
+//! 0.6, which cannot fetch from the middle of a batch (scripts/test does).
+#![cfg(feature = "kafka")]
+
+use std::time::Duration;
+
+use tributary_log::kafka::{KafkaLog, KafkaLogConfig};
+use tributary_log::{EventLog, LogError, OffsetReset, ReadLimits, Record, TopicPartition, partition_for_key};
+
+async fn log() -> Option<KafkaLog> {
+    let url = tributary_test_data::service("TRIBUTARY_TEST_KAFKA")?;
+    Some(KafkaLog::connect(KafkaLogConfig::from_url(&url).unwrap()).await.unwrap())
+}
+
+/// A name no other test (or earlier run) has used.
+fn fresh(name: &str) -> String {
+    format!("t-{name}-{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+fn rec(i: u64) -> Record {
+    Record::new(format!("record-{i}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_are_read_back_dense_and_in_order() {
+    let Some(log) = log().await else { return };
+    let topic = fresh("order");
+    log.create_topic(&topic, 1).await.unwrap();
+    let first = log.append(&topic, (0..60).map(rec).collect()).await.unwrap();
+    let second = log.append(&topic, (60..100).map(rec).collect()).await.unwrap();
+    let offsets: Vec<u64> = first.iter().chain(&second).map(|p| p.offset).collect();
+    assert_eq!(offsets, (0..100).collect::<Vec<_>>());
+    let all = log.read(&topic, 0, 0, ReadLimits { max_records: 1000, max_bytes: 1 << 20 }).await.unwrap();
+    assert_eq!(all.len(), 100);
+    for (i, r) in all.iter().enumerate() {
+        assert_eq!((r.offset, &r.record.value[..]), (i as u64, format!("record-{i}").as_bytes()));
+    }
+    let some = log.read(&topic, 0, 50, ReadLimits { max_records: 10, max_bytes: 1 << 20 }).await.unwrap();
+    assert_eq!(some.iter().map(|r| r.offset).collect::<Vec<_>>(), (50..60).collect::<Vec<_>>());
+    assert!(log.read(&topic, 0, 100, ReadLimits::default()).await.unwrap().is_empty(), "at the end");
+    let err = log.read(&topic, 0, 101, ReadLimits::default()).await.unwrap_err();
+    assert!(matches!(err, LogError::OffsetOutOfRange { start: 0, end: 100, .. }), "{err}");
+    assert_eq!(log.offsets(&topic, 0).await.unwrap().end, 100);
+    assert!(log.wait_for(&topic, 0, 99, Duration::from_millis(10)).await.unwrap());
+    assert!(!log.wait_for(&topic, 0, 100, Duration::from_millis(100)).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_records_land_where_the_java_client_puts_them() {
+    let Some(log) = log().await else { return };
+    let topic = fresh("keys");
+    log.create_topic(&topic, 6).await.unwrap();
+    assert_eq!(log.partition_count(&topic).await.unwrap(), 6);
+    let keys: Vec<String> = (0..120).map(|i| format!("device-{i}")).collect();
+    let positions = log
+        .append(&topic, keys.iter().map(|k| Record::new("v").with_key(k.clone())).collect())
+        .await
+        .unwrap();
+    for (k, p) in keys.iter().zip(&positions) {
+        assert_eq!(p.partition, partition_for_key(k.as_bytes(), 6), "{k}");
+    }
+    let err = log.create_topic(&topic, 2).await.unwrap_err();
+    assert!(matches!(err, LogError::TopicExists { partitions: 6, .. }), "{err}");
+    assert!(matches!(log.partition_count(&fresh("none")).await, Err(LogError::UnknownTopic(_))));
+    assert!(log.create_topic("../escape", 1).await.is_err());
+    let described = log.describe_topics().await.unwrap();
+    let t = described.iter().find(|t| t.name == topic).expect("the topic is listed");
+    assert_eq!(t.partitions.iter().map(|p| p.offsets.end).sum::<u64>(), 120);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_headers_and_timestamps_come_back_as_appended() {
+    let Some(log) = log().await else { return };
+    let topic = fresh("meta");
+    log.create_topic(&topic, 1).await.unwrap();
+    let r = Record::new(&b"\x00\xffvalue"[..])
+        .with_key("k")
+        .with_header("src", "inbox/a.csv:7")
+        .with_header("empty", "")
+        .with_timestamp(1_600_000_000_123);
+    log.append_to_partition(&topic, 0, vec![r.clone()]).await.unwrap();
+    let back = log.read(&topic, 0, 0, ReadLimits::default()).await.unwrap();
+    assert_eq!(back[0].record, r);
+    assert!(matches!(
+        log.append_to_partition(&topic, 3, vec![rec(1)]).await,
+        Err(LogError::UnknownPartition { partitions: 1, .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_resumes_from_its_committed_offsets() {
+    let Some(log) = log().await else { return };
+    let (topic, group) = (fresh("group"), fresh("grp"));
+    log.create_topic(&topic, 2).await.unwrap();
+    log.append(&topic, (0..40).map(|i| rec(i).with_key(format!("key-{i}"))).collect()).await.unwrap();
+
+    let mut a = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got.extend(a.poll(1000, Duration::from_millis(200)).await.unwrap());
+        if got.len() >= 40 {
+            break;
+        }
+    }
+    assert_eq!(got.len(), 40, "every record once");
+    assert_eq!(a.assignment().len(), 2);
+    a.commit().await.unwrap();
+    drop(a); // leaves the group cleanly
+
+    let committed = log.committed(&group).await.unwrap();
+    assert_eq!(committed.iter().map(|(_, o)| o).sum::<u64>(), 40, "{committed:?}");
+    log.append(&topic, (40..45).map(|i| rec(i).with_key(format!("key-{i}"))).collect()).await.unwrap();
+    let mut b = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
+    let mut fresh_records = Vec::new();
+    for _ in 0..100 {
+        fresh_records.extend(b.poll(1000, Duration::from_millis(200)).await.unwrap());
+        if fresh_records.len() >= 5 {
+            break;
+        }
+    }
+    let mut values: Vec<String> =
+        fresh_records.iter().map(|r| String::from_utf8(r.record.value.to_vec()).unwrap()).collect();
+    values.sort();
+    assert_eq!(
+        values,
+        (40..45).map(|i| format!("record-{i}")).collect::<Vec<_>>(),
+        "only what was not committed"
+    );
+
+    // A standalone commit (no member), as the batch runner makes.
+    let other = fresh("standalone");
+    log.commit(&other, &[(TopicPartition::new(&topic, 0), 3)]).await.unwrap();
+    assert_eq!(log.committed(&other).await.unwrap(), vec![(TopicPartition::new(&topic, 0), 3)]);
+}
