@@ -422,10 +422,12 @@ impl MobileConfig {
 }
 
 /// The event log backend, written as a URL-like string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogBackend {
     /// Segment files under `<data_dir>/log`.
     Embedded,
+    /// A Kafka-protocol cluster: `kafka://host:port[,host:port…][?batch_records=N]`.
+    Kafka(tributary_log::kafka::KafkaLogConfig),
 }
 
 impl<'de> Deserialize<'de> for LogBackend {
@@ -433,11 +435,11 @@ impl<'de> Deserialize<'de> for LogBackend {
         let s = String::deserialize(d)?;
         match s.trim() {
             "embedded" => Ok(Self::Embedded),
-            other if other.starts_with("kafka://") => Err(serde::de::Error::custom(
-                "the Kafka backend is not part of this build yet; accepted: \"embedded\"",
-            )),
+            other if other.starts_with("kafka://") => tributary_log::kafka::KafkaLogConfig::from_url(other)
+                .map(Self::Kafka)
+                .map_err(serde::de::Error::custom),
             other => Err(serde::de::Error::custom(format!(
-                "'{other}' is not an event log backend; accepted: \"embedded\""
+                "'{other}' is not an event log backend; accepted: \"embedded\" or \"kafka://host:port[,host:port…]\""
             ))),
         }
     }

@@ -40,15 +40,22 @@ impl Consumer for KafkaConsumer {
             let deadline = Instant::now() + timeout;
             let mut out = Vec::new();
             while out.len() < max_records {
-                // Wait for the first record; then take what is already there.
+                // Wait for the first record; then take what is already there. A poll also
+                // returns empty-handed after serving a rebalance, so only the deadline ends
+                // the wait.
                 let wait = if out.is_empty() {
                     deadline.saturating_duration_since(Instant::now())
                 } else {
                     Duration::ZERO
                 };
-                let Some(message) = consumer.poll(wait) else { break };
-                let m = message.map_err(|e| kafka(format!("polling for group {group}"), e))?;
-                out.push(consumed(&m));
+                match consumer.poll(wait) {
+                    Some(message) => {
+                        let m = message.map_err(|e| kafka(format!("polling for group {group}"), e))?;
+                        out.push(consumed(&m));
+                    }
+                    None if out.is_empty() && Instant::now() < deadline => {}
+                    None => break,
+                }
             }
             Ok(out)
         })

@@ -488,6 +488,10 @@ impl EventLog for KafkaLog {
             let (mut out, mut bytes) = (Vec::new(), 0usize);
             while out.len() < limits.max_records && (out.is_empty() || bytes < limits.max_bytes) {
                 let Some(message) = reader.poll(deadline.saturating_duration_since(Instant::now())) else {
+                    // Empty-handed before the deadline: an event other than a record was served.
+                    if Instant::now() < deadline {
+                        continue;
+                    }
                     break;
                 };
                 let m = message.map_err(|e| kafka(format!("reading {name}/{partition}"), e))?;
@@ -544,16 +548,17 @@ impl EventLog for KafkaLog {
     }
 
     async fn committed(&self, group: &str) -> Result<Vec<(TopicPartition, u64)>> {
-        let topics = self.describe_topics().await?;
         let client: BaseConsumer = Self::reader_config(&self.inner.config, group)
             .create()
             .map_err(|e| kafka(format!("offsets of group {group}"), e))?;
-        let (group, timeout) = (group.to_string(), self.inner.config.timeout);
+        let (meta, group, timeout) = (self.inner.meta.clone(), group.to_string(), self.inner.config.timeout);
         blocking(move || {
+            // Every partition of every topic (metadata only: no offsets needed to ask).
+            let metadata = meta.fetch_metadata(None, timeout).map_err(|e| kafka("listing topics", e))?;
             let mut tpl = TopicPartitionList::new();
-            for t in &topics {
-                for p in &t.partitions {
-                    tpl.add_partition(&t.name, p.partition as i32);
+            for t in metadata.topics().iter().filter(|t| !t.name().starts_with("__") && t.error().is_none()) {
+                for p in t.partitions() {
+                    tpl.add_partition(t.name(), p.id());
                 }
             }
             if tpl.count() == 0 {

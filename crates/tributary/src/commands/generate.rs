@@ -127,7 +127,7 @@ pub async fn run(config: &Config, args: GenerateArgs) -> anyhow::Result<ExitCode
             });
             let started = Instant::now();
             let produced =
-                publish_to_log(&log, topic, &mut generator, args.rate, count, &mut stop, |_| {}).await?;
+                publish_to_log(&*log, topic, &mut generator, args.rate, count, &mut stop, |_| {}).await?;
             log.close().await?;
             report(produced, started, &args.out);
             return Ok(ExitCode::SUCCESS);

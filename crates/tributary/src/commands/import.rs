@@ -50,7 +50,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
         }
         bar.set_position(done);
     };
-    let result = pull_and_import(&puller, &source, &Validators::default(), &lake, &log, &mut progress).await;
+    let result = pull_and_import(&puller, &source, &Validators::default(), &lake, &*log, &mut progress).await;
     bar.finish_and_clear();
     log.close().await?;
     match result? {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use serde::Serialize;
-use tributary_log::{EventLog, TopicDescription};
+use tributary_log::TopicDescription;
 
 use crate::config::Config;
 

@@ -16,7 +16,9 @@ mod up;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tributary_log::{EmbeddedLog, LogError};
+use std::sync::Arc;
+
+use tributary_log::{EmbeddedLog, EventLog, LogError};
 
 use crate::cli::{BatchCommand, BenchCommand, Command, LogCommand};
 use crate::config::{Config, LogBackend, StoreBackend};
@@ -99,8 +101,45 @@ pub async fn open_store(config: &Config) -> anyhow::Result<tributary_store::SqlS
     opened.with_context(|| format!("cannot open the serving store {}", config.store_description()))
 }
 
-pub async fn open_log(config: &Config) -> anyhow::Result<EmbeddedLog> {
-    match config.log {
+/// The event log the configuration names: the embedded one in the data directory, or a Kafka
+/// cluster. Derefs to the [`EventLog`] every command uses.
+pub struct OpenedLog {
+    log: Arc<dyn EventLog>,
+    /// The embedded log, which must be closed (its last fsync, its lock).
+    embedded: Option<EmbeddedLog>,
+    description: String,
+}
+
+impl OpenedLog {
+    /// The log, to share between tasks.
+    pub fn shared(&self) -> Arc<dyn EventLog> {
+        self.log.clone()
+    }
+
+    /// What `up` prints about it.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Closes the log: the embedded one fsyncs and lets go of its directory.
+    pub async fn close(&self) -> anyhow::Result<()> {
+        if let Some(embedded) = &self.embedded {
+            embedded.close().await?;
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for OpenedLog {
+    type Target = dyn EventLog;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.log
+    }
+}
+
+pub async fn open_log(config: &Config) -> anyhow::Result<OpenedLog> {
+    match &config.log {
         LogBackend::Embedded => {
             let dir = config.log_dir();
             match EmbeddedLog::open(&dir, config.embedded_log.clone()).await {
@@ -108,13 +147,24 @@ pub async fn open_log(config: &Config) -> anyhow::Result<EmbeddedLog> {
                     for t in &log.recovery_report().truncations {
                         tracing::warn!(file = %t.file.display(), position = t.position, bytes = t.bytes_dropped, reason = %t.reason, "recovery truncated a torn tail");
                     }
-                    Ok(log)
+                    let description =
+                        format!("embedded, {}, fsync {}", log.dir().display(), config.embedded_log.fsync);
+                    Ok(OpenedLog { log: Arc::new(log.clone()), embedded: Some(log), description })
                 }
                 Err(e @ LogError::Locked { .. }) => Err(anyhow::anyhow!(
                     "{e}\nhint: the console tools open the data directory themselves, so they cannot run beside `tributary up` on the same directory"
                 )),
                 Err(e) => Err(e).with_context(|| format!("cannot open the event log in {}", dir.display())),
             }
+        }
+        LogBackend::Kafka(kafka) => {
+            let mut kafka = kafka.clone();
+            kafka.default_partitions = config.embedded_log.default_partitions;
+            let log = tributary_log::kafka::KafkaLog::connect(kafka.clone())
+                .await
+                .with_context(|| format!("cannot reach the Kafka cluster at {}", kafka.brokers))?;
+            let description = format!("Kafka at {}", kafka.brokers);
+            Ok(OpenedLog { log: Arc::new(log), embedded: None, description })
         }
     }
 }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tributary_log::{EventLog, Record};
+use tributary_log::Record;
 use tributary_sources::lines::{self as bounded, BoundedLines};
 
 use crate::cli::ProduceArgs;

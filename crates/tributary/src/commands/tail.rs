@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use tributary_log::{ConsumedRecord, EventLog, LogError, OffsetReset};
+use tributary_log::{ConsumedRecord, LogError, OffsetReset};
 
 use crate::cli::TailArgs;
 use crate::config::Config;

@@ -32,8 +32,8 @@ use crate::pull_import::{PullSchedule, PullSource, run_schedule};
 
 pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let mut signals = ShutdownSignals::install()?;
-    let embedded = super::open_log(config).await?;
-    let log: Arc<dyn EventLog> = Arc::new(embedded.clone());
+    let opened = super::open_log(config).await?;
+    let log: Arc<dyn EventLog> = opened.shared();
     let sqlite = super::open_store(config).await?;
     let store: Arc<dyn ServingStore> = Arc::new(sqlite.clone());
     let m = &config.mobile;
@@ -206,7 +206,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
         humantime::format_duration(config.cache.ttl)
     );
     println!("  data directory  {}", config.data_dir.display());
-    println!("  event log       embedded, {}, fsync {}", embedded.dir().display(), config.embedded_log.fsync);
+    println!("  event log       {}", opened.description());
     println!("  serving store   {} ({})", config.store_description(), sqlite.dialect().name());
     println!(
         "  inbox           {}   (tributary generate --out dir:{} adds files)",
@@ -260,7 +260,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    embedded.close().await?;
+    opened.close().await?;
     sqlite.close().await;
     if let Some(e) = failure {
         return Err(e);
