@@ -708,6 +708,11 @@ mod tests {
         assert!(err.contains("embedded_log.segment_bytes") && err.contains("64MiB"), "{err}");
 
         let flags = FlagOverrides { set: vec!["log=kafka://localhost:9092".into()], ..Default::default() };
+        assert!(matches!(load(None, env(&[]), &flags).unwrap().log, LogBackend::Kafka(_)));
+        let flags = FlagOverrides { set: vec!["log=kafka://nohost".into()], ..Default::default() };
+        let err = load(None, env(&[]), &flags).unwrap_err().to_string();
+        assert!(err.contains("`log`") && err.contains("host:port"), "{err}");
+        let flags = FlagOverrides { set: vec!["log=kafla://x:1".into()], ..Default::default() };
         let err = load(None, env(&[]), &flags).unwrap_err().to_string();
         assert!(err.contains("`log`") && err.contains("embedded"), "{err}");
 
