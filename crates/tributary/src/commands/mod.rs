@@ -94,6 +94,9 @@ pub fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle>
 pub async fn open_store(config: &Config) -> anyhow::Result<tributary_store::SqlStore> {
     let opened = match &config.store {
         StoreBackend::Embedded => {
+            // With the log elsewhere (Kafka), nothing else may have made the data directory.
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
             tributary_store::SqlStore::open_sqlite(&config.data_dir.join("store.sqlite")).await
         }
         StoreBackend::Url(url) => tributary_store::SqlStore::connect(url).await,
