@@ -121,6 +121,9 @@ struct Inner {
     meta: Arc<BaseConsumer>,
     /// Reads the last batch of a partition to find its true end (see [`true_end`]).
     probe: Arc<parking_lot::Mutex<BaseConsumer>>,
+    /// Idle readers for [`EventLog::read`]: a librdkafka client takes tens of milliseconds to
+    /// make (threads, connections), a read a few.
+    readers: Arc<parking_lot::Mutex<Vec<BaseConsumer>>>,
     round_robin: AtomicU32,
 }
 
@@ -164,6 +167,7 @@ impl KafkaLog {
             admin,
             meta: Arc::new(meta),
             probe: Arc::new(parking_lot::Mutex::new(probe)),
+            readers: Arc::default(),
             round_robin: AtomicU32::new(0),
         };
         let log = Self { inner: Arc::new(inner) };
@@ -306,6 +310,52 @@ fn true_end(
     }
     probe.unassign().map_err(|e| kafka(context(), e))?;
     Ok(end)
+}
+
+/// Readers kept for the next read.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Reads `topic`/`partition` from `offset` up to `last` (the last offset known to exist), within
+/// `limits`, with an assign-only reader.
+fn read_partition(
+    reader: &BaseConsumer,
+    name: &str,
+    partition: u32,
+    offset: u64,
+    last: u64,
+    limits: ReadLimits,
+    timeout: Duration,
+) -> Result<Vec<ConsumedRecord>> {
+    let context = || format!("reading {name}/{partition}");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(name, partition as i32, Offset::Offset(offset as i64))
+        .map_err(|e| kafka(context(), e))?;
+    reader.assign(&tpl).map_err(|e| kafka(context(), e))?;
+    let deadline = Instant::now() + timeout;
+    let (mut out, mut bytes) = (Vec::new(), 0usize);
+    while out.len() < limits.max_records && (out.is_empty() || bytes < limits.max_bytes) {
+        let Some(message) = reader.poll(deadline.saturating_duration_since(Instant::now())) else {
+            // Empty-handed before the deadline: an event other than a record was served.
+            if Instant::now() < deadline {
+                continue;
+            }
+            break;
+        };
+        let m = message.map_err(|e| kafka(context(), e))?;
+        // A pooled reader never hands on what it fetched for an earlier read.
+        if m.topic() != name || m.partition() != partition as i32 || (m.offset() as u64) < offset {
+            continue;
+        }
+        let record = consumed(&m);
+        bytes += record.record.value.len() + record.record.key.as_ref().map_or(0, |k| k.len());
+        // Records up to the end seen before the read; what arrives later is for the next one.
+        let at_end = record.offset >= last;
+        out.push(record);
+        if at_end {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// A Kafka message as a record of the log.
@@ -473,37 +523,25 @@ impl EventLog for KafkaLog {
         if offset == range.end || limits.max_records == 0 {
             return Ok(Vec::new());
         }
-        let reader: BaseConsumer = Self::reader_config(&self.inner.config, "tributary-reader")
-            .create()
-            .map_err(|e| kafka("creating a Kafka reader", e))?;
-        let (name, timeout) = (topic.to_string(), self.inner.config.timeout);
+        let pooled = self.inner.readers.lock().pop();
+        let reader = match pooled {
+            Some(reader) => reader,
+            None => Self::reader_config(&self.inner.config, "tributary-reader")
+                .create()
+                .map_err(|e| kafka("creating a Kafka reader", e))?,
+        };
+        let (name, timeout, pool) =
+            (topic.to_string(), self.inner.config.timeout, self.inner.readers.clone());
         blocking(move || {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&name, partition as i32, Offset::Offset(offset as i64))
-                .map_err(|e| kafka(format!("reading {name}/{partition}"), e))?;
-            reader.assign(&tpl).map_err(|e| kafka(format!("reading {name}/{partition}"), e))?;
-            // Records up to the end seen above; what arrives later is for the next read.
-            let last = range.end - 1;
-            let deadline = Instant::now() + timeout;
-            let (mut out, mut bytes) = (Vec::new(), 0usize);
-            while out.len() < limits.max_records && (out.is_empty() || bytes < limits.max_bytes) {
-                let Some(message) = reader.poll(deadline.saturating_duration_since(Instant::now())) else {
-                    // Empty-handed before the deadline: an event other than a record was served.
-                    if Instant::now() < deadline {
-                        continue;
-                    }
-                    break;
-                };
-                let m = message.map_err(|e| kafka(format!("reading {name}/{partition}"), e))?;
-                let record = consumed(&m);
-                bytes += record.record.value.len() + record.record.key.as_ref().map_or(0, |k| k.len());
-                let at_end = record.offset >= last;
-                out.push(record);
-                if at_end {
-                    break;
+            let read = read_partition(&reader, &name, partition, offset, range.end - 1, limits, timeout);
+            // A reader goes back to the pool only when it read cleanly and let go of its partition.
+            if read.is_ok() && reader.unassign().is_ok() {
+                let mut idle = pool.lock();
+                if idle.len() < MAX_IDLE_READERS {
+                    idle.push(reader);
                 }
             }
-            Ok(out)
+            read
         })
         .await
     }
