@@ -1,5 +1,6 @@
 //! Behaviour of the embedded log through the public `EventLog` API: ordering, density, segments,
-//! recovery, corruption, retention, partitioning, consumer groups and the directory lock.
+//! recovery, corruption, retention, consumer groups and the directory lock. The cases every
+//! backend shares (partitioning among them) are in `contract.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use tributary_log::{
     ByteSize, EmbeddedLog, EmbeddedLogConfig, EventLog, FsyncPolicy, Limit, LogError, OffsetReset,
-    ReadLimits, Record, TopicPartition, partition_for_key,
+    ReadLimits, Record, TopicPartition,
 };
 
 fn small_segments() -> EmbeddedLogConfig {
@@ -284,30 +285,6 @@ async fn retention_deletes_whole_old_segments_by_size_and_by_age() {
     let deleted = log.apply_retention().unwrap();
     assert!(deleted > 0);
     assert_eq!(segment_files(dir.path(), "t", 0).len(), 1, "only the active segment stays");
-}
-
-#[tokio::test]
-async fn keyed_records_land_where_the_java_client_puts_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(dir.path(), small_segments()).await.unwrap();
-    log.create_topic("k", 6).await.unwrap();
-    let keys: Vec<String> = (0..200).map(|i| format!("device-{i}")).collect();
-    let records = keys.iter().map(|k| Record::new("v").with_key(k.clone())).collect();
-    let positions = log.append("k", records).await.unwrap();
-    for (k, p) in keys.iter().zip(&positions) {
-        assert_eq!(p.partition, partition_for_key(k.as_bytes(), 6));
-    }
-    // Unkeyed records spread evenly.
-    let positions = log.append("k", (0..60).map(rec).collect()).await.unwrap();
-    let mut per = [0; 6];
-    for p in positions {
-        per[p.partition as usize] += 1;
-    }
-    assert_eq!(per, [10; 6]);
-    let err = log.create_topic("k", 2).await.unwrap_err();
-    assert!(matches!(err, LogError::TopicExists { partitions: 6, .. }));
-    assert!(log.create_topic("../escape", 1).await.is_err());
-    assert!(log.create_topic("zero", 0).await.is_err());
 }
 
 #[tokio::test]
