@@ -121,6 +121,9 @@ struct Inner {
     meta: Arc<BaseConsumer>,
     /// Reads the last batch of a partition to find its true end (see [`true_end`]).
     probe: Arc<parking_lot::Mutex<BaseConsumer>>,
+    /// Partition counts already looked up. Topics do not shrink; one grown by an administrator is
+    /// seen after a restart (until then keys keep the partitions they had).
+    known: parking_lot::RwLock<std::collections::HashMap<String, u32>>,
     /// Idle readers for [`EventLog::read`]: a librdkafka client takes tens of milliseconds to
     /// make (threads, connections), a read a few.
     readers: Arc<parking_lot::Mutex<Vec<BaseConsumer>>>,
@@ -167,6 +170,7 @@ impl KafkaLog {
             admin,
             meta: Arc::new(meta),
             probe: Arc::new(parking_lot::Mutex::new(probe)),
+            known: Default::default(),
             readers: Arc::default(),
             round_robin: AtomicU32::new(0),
         };
@@ -208,8 +212,11 @@ impl KafkaLog {
 
     /// The partitions of `topic`, or `UnknownTopic`.
     async fn partitions(&self, topic: &str) -> Result<u32> {
+        if let Some(n) = self.inner.known.read().get(topic) {
+            return Ok(*n);
+        }
         let (meta, timeout, name) = (self.inner.meta.clone(), self.inner.config.timeout, topic.to_string());
-        blocking(move || {
+        let n = blocking(move || {
             let metadata = meta
                 .fetch_metadata(Some(&name), timeout)
                 .map_err(|e| kafka(format!("metadata of {name}"), e))?;
@@ -221,7 +228,9 @@ impl KafkaLog {
                 _ => Err(LogError::UnknownTopic(name)),
             }
         })
-        .await
+        .await?;
+        self.inner.known.write().insert(topic.to_string(), n);
+        Ok(n)
     }
 
     async fn watermarks(&self, topic: &str, partition: u32) -> Result<PartitionOffsets> {
