@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use tributary_log::{
-    EmbeddedLog, EmbeddedLogConfig, EventLog, LogError, OffsetReset, ReadLimits, Record, TopicPartition,
-    partition_for_key,
+    ConsumedRecord, Consumer, EmbeddedLog, EmbeddedLogConfig, EventLog, LogError, OffsetReset, ReadLimits,
+    Record, TopicPartition, partition_for_key,
 };
 
 /// A log of one backend, with what must live as long as it.
@@ -71,6 +71,18 @@ contract!(
 /// A name no other case (or earlier run against the same broker) has used.
 fn fresh(name: &str) -> String {
     format!("t-{name}-{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+/// Polls until `n` records have come (or about 20 s have passed); all it got.
+async fn poll_at_least(consumer: &mut dyn Consumer, n: usize) -> Vec<ConsumedRecord> {
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got.extend(consumer.poll(1000, Duration::from_millis(200)).await.unwrap());
+        if got.len() >= n {
+            break;
+        }
+    }
+    got
 }
 
 fn rec(i: u64) -> Record {
@@ -151,13 +163,7 @@ async fn a_group_resumes_from_its_committed_offsets(log: &dyn EventLog) {
     log.append(&topic, (0..40).map(|i| rec(i).with_key(format!("key-{i}"))).collect()).await.unwrap();
 
     let mut a = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
-    let mut got = Vec::new();
-    for _ in 0..100 {
-        got.extend(a.poll(1000, Duration::from_millis(200)).await.unwrap());
-        if got.len() >= 40 {
-            break;
-        }
-    }
+    let got = poll_at_least(&mut *a, 40).await;
     assert_eq!(got.len(), 40, "every record once");
     assert_eq!(a.assignment().len(), 2);
     a.commit().await.unwrap();
@@ -167,13 +173,7 @@ async fn a_group_resumes_from_its_committed_offsets(log: &dyn EventLog) {
     assert_eq!(committed.iter().map(|(_, o)| o).sum::<u64>(), 40, "{committed:?}");
     log.append(&topic, (40..45).map(|i| rec(i).with_key(format!("key-{i}"))).collect()).await.unwrap();
     let mut b = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
-    let mut fresh_records = Vec::new();
-    for _ in 0..100 {
-        fresh_records.extend(b.poll(1000, Duration::from_millis(200)).await.unwrap());
-        if fresh_records.len() >= 5 {
-            break;
-        }
-    }
+    let fresh_records = poll_at_least(&mut *b, 5).await;
     let mut values: Vec<String> =
         fresh_records.iter().map(|r| String::from_utf8(r.record.value.to_vec()).unwrap()).collect();
     values.sort();
