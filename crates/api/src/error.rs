@@ -79,6 +79,7 @@ impl From<StoreError> for ApiError {
                     detail: "the query could not be answered".into(),
                 }
             }
+            StoreError::Conflict(detail) => Self { status: StatusCode::CONFLICT, detail },
             StoreError::Database(e) => {
                 tracing::warn!(error = %e, "store error");
                 Self::unavailable("the serving store is not answering; try again shortly")

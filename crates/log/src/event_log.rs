@@ -93,9 +93,33 @@ pub trait EventLog: Send + Sync + 'static {
     /// Names of the consumer groups that have committed offsets, sorted.
     async fn groups(&self) -> Result<Vec<String>>;
 
+    /// A reader of one partition that keeps its place from read to read, starting at `offset`:
+    /// for a processor that reads the same partitions round after round at positions it keeps
+    /// itself (on Kafka its fetches stay open between reads, where [`read`](Self::read) starts
+    /// afresh each time).
+    async fn partition_reader(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<Box<dyn PartitionReader>>;
+
     /// Joins consumer group `group` for `topics`. Members of one group share the partitions; each
     /// partition is read by one member at a time, starting at the group's committed offset.
     async fn subscribe(&self, group: &str, topics: &[&str], reset: OffsetReset) -> Result<Box<dyn Consumer>>;
+}
+
+/// A reader of one partition that keeps its place (see [`EventLog::partition_reader`]).
+#[async_trait]
+pub trait PartitionReader: Send {
+    /// The records from the reader's position on that are there now, at most `max_records`, in
+    /// offset order; waits up to `wait` for the first. An empty vector means none came in time.
+    /// `OffsetOutOfRange` when the position is below the partition's start (retention deleted
+    /// it); the reader is then of no further use.
+    async fn read(&mut self, max_records: usize, wait: Duration) -> Result<Vec<ConsumedRecord>>;
+
+    /// The offset the next read starts at.
+    fn position(&self) -> u64;
 }
 
 /// A member of a consumer group (see [`EventLog::subscribe`]). Dropping it leaves the group.
@@ -112,4 +136,20 @@ pub trait Consumer: Send {
 
     /// The partitions currently assigned to this member.
     fn assignment(&self) -> Vec<TopicPartition>;
+
+    /// Takes part in the group (joins, rebalances) without taking records, and returns the
+    /// partitions assigned now, after waiting up to `timeout` for the assignment to change. For
+    /// a member that reads through [`EventLog::read`] at positions kept elsewhere (the scale-out
+    /// k-means reads where its coordinator says); call it regularly, as one would `poll`.
+    async fn membership(&mut self, timeout: Duration) -> Result<Vec<TopicPartition>>;
+
+    /// Commits these next offsets for the group, skipping partitions not assigned to this
+    /// member (a member that reads by [`membership`](Self::membership) commits this way).
+    async fn commit_offsets(&mut self, offsets: &[(TopicPartition, u64)]) -> Result<()>;
+
+    /// Leaves the group now, so that its partitions go to the other members at once. Dropping a
+    /// member does the same, except for one with a fixed identity (Kafka static membership),
+    /// which keeps its place when dropped (a restart under the same name takes it back) and
+    /// leaves only this way.
+    async fn leave(&mut self) -> Result<()>;
 }

@@ -66,6 +66,9 @@ contract!(
     keyed_records_land_where_the_java_client_puts_them,
     keys_headers_and_timestamps_come_back_as_appended,
     a_group_resumes_from_its_committed_offsets,
+    a_member_that_leaves_hands_its_partitions_to_one_waiting_in_poll,
+    membership_follows_the_group_and_commits_only_assigned_partitions,
+    a_partition_reader_keeps_its_place_and_waits_for_appends,
 );
 
 /// A name no other case (or earlier run against the same broker) has used.
@@ -187,4 +190,96 @@ async fn a_group_resumes_from_its_committed_offsets(log: &dyn EventLog) {
     let other = fresh("standalone");
     log.commit(&other, &[(TopicPartition::new(&topic, 0), 3)]).await.unwrap();
     assert_eq!(log.committed(&other).await.unwrap(), vec![(TopicPartition::new(&topic, 0), 3)]);
+}
+
+/// Polls both members until each holds one of the two partitions (a join takes a few seconds
+/// on Kafka, and every member must take part in it).
+async fn until_split(a: &mut dyn Consumer, b: &mut dyn Consumer) {
+    for _ in 0..300 {
+        a.membership(Duration::from_millis(50)).await.unwrap();
+        b.membership(Duration::from_millis(50)).await.unwrap();
+        if a.assignment().len() == 1 && b.assignment().len() == 1 {
+            return;
+        }
+    }
+    panic!(
+        "the group did not split two partitions between two members: {:?} / {:?}",
+        a.assignment(),
+        b.assignment()
+    );
+}
+
+async fn a_member_that_leaves_hands_its_partitions_to_one_waiting_in_poll(log: &dyn EventLog) {
+    let (topic, group) = (fresh("handover"), fresh("grp"));
+    log.create_topic(&topic, 2).await.unwrap();
+    let mut a = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
+    let mut b = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
+    until_split(&mut *a, &mut *b).await;
+    let b_partition = b.assignment()[0].partition;
+    drop(b); // leaves the group
+    // While `a` waits in one poll, the group hands it b's partition, where a record arrives.
+    let wait = a.poll(10, Duration::from_secs(15));
+    let append = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        log.append_to_partition(&topic, b_partition, vec![rec(1)]).await.unwrap();
+    };
+    let (got, ()) = tokio::join!(wait, append);
+    let got = got.unwrap();
+    assert_eq!(got.len(), 1, "the record on the partition handed over, within the same poll");
+    assert_eq!(got[0].partition, b_partition);
+}
+
+async fn membership_follows_the_group_and_commits_only_assigned_partitions(log: &dyn EventLog) {
+    let (topic, group) = (fresh("membership"), fresh("grp"));
+    log.create_topic(&topic, 2).await.unwrap();
+    log.append(&topic, (0..10).map(|i| rec(i).with_key(format!("key-{i}"))).collect()).await.unwrap();
+    let mut a = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
+    let mut assigned = Vec::new();
+    for _ in 0..300 {
+        assigned = a.membership(Duration::from_millis(50)).await.unwrap();
+        if assigned.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(assigned.len(), 2, "a lone member holds every partition");
+    let other = TopicPartition::new(fresh("elsewhere"), 0);
+    a.commit_offsets(&[(TopicPartition::new(&topic, 1), 4), (other, 9)]).await.unwrap();
+    assert_eq!(log.committed(&group).await.unwrap(), vec![(TopicPartition::new(&topic, 1), 4)]);
+    // The next member starts where those commits say (and everything where there is none).
+    drop(a);
+    let mut b = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
+    let end_of_1 = log.offsets(&topic, 1).await.unwrap().end;
+    let expected = log.offsets(&topic, 0).await.unwrap().end + end_of_1 - 4;
+    let got = poll_at_least(&mut *b, expected as usize).await;
+    assert_eq!(got.len() as u64, expected);
+    assert!(got.iter().all(|r| r.partition == 0 || r.offset >= 4), "{got:?}");
+}
+
+async fn a_partition_reader_keeps_its_place_and_waits_for_appends(log: &dyn EventLog) {
+    let topic = fresh("reader");
+    log.create_topic(&topic, 1).await.unwrap();
+    log.append(&topic, (0..30).map(rec).collect()).await.unwrap();
+    let mut reader = log.partition_reader(&topic, 0, 10).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got.extend(reader.read(7, Duration::from_millis(200)).await.unwrap());
+        if got.len() >= 20 {
+            break;
+        }
+    }
+    let offsets: Vec<u64> = got.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, (10..30).collect::<Vec<_>>(), "from the start offset, dense, in order");
+    assert_eq!(reader.position(), 30);
+    // Nothing more: an empty read after the wait; then an append wakes a waiting read.
+    assert!(reader.read(10, Duration::from_millis(100)).await.unwrap().is_empty());
+    let wait = reader.read(10, Duration::from_secs(10));
+    let append = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        log.append(&topic, vec![rec(30)]).await.unwrap();
+    };
+    let (got, ()) = tokio::join!(wait, append);
+    let got = got.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].offset, &got[0].record.value[..]), (30, &b"record-30"[..]));
+    assert!(log.partition_reader(&topic, 5, 0).await.is_err(), "no such partition");
 }

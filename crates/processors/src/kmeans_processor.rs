@@ -111,6 +111,7 @@ pub async fn run_kmeans_processor(
             version: row,
             offsets: batch.checkpoints,
             dead_letters: std::mem::take(&mut dead),
+            expected_offsets: None,
         };
         store.commit_batch(&commit).await?;
         done_to = commit.offsets.clone();
@@ -172,7 +173,7 @@ fn merge_ranges(acc: &mut Vec<OffsetRange>, new: Vec<OffsetRange>) {
     }
 }
 
-fn version_row(
+pub(crate) fn version_row(
     name: &str,
     v: &ModelVersion,
     s: &Snapshot,
@@ -227,16 +228,34 @@ pub fn snapshot_from_row(row: &KMeansVersionRow) -> Result<Snapshot, ProcessorEr
 }
 
 /// Copies dead letters that sources published to the log into the serving store, with its
-/// offsets in the same transaction (so each is stored exactly once).
+/// offsets in the same transaction (so each is stored exactly once). Commits are fenced by the
+/// offsets they continue from, so several sinks (one per `tributary worker`) can run at once:
+/// the one that loses a race reloads the offsets and reads on from there.
 pub async fn run_dead_letter_sink(
+    log: Arc<dyn EventLog>,
+    store: Arc<dyn ServingStore>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), ProcessorError> {
+    loop {
+        match dead_letter_sink_from_store(log.clone(), store.clone(), stop.clone()).await {
+            Err(ProcessorError::Store(tributary_store::StoreError::Conflict(_))) => {
+                tracing::debug!("another dead-letter sink committed first; reading on from its offsets");
+                metrics::counter!("tributary_processor_fenced_commits_total").increment(1);
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn dead_letter_sink_from_store(
     log: Arc<dyn EventLog>,
     store: Arc<dyn ServingStore>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ProcessorError> {
     const NAME: &str = "dead-letter-sink";
-    let checkpoints = store.processor_offsets(NAME).await?;
+    let mut stored = store.processor_offsets(NAME).await?;
     let reader =
-        MicroBatchReader::open(log, tributary_schema::dead_letter::DEAD_LETTER_TOPIC, &checkpoints).await?;
+        MicroBatchReader::open(log, tributary_schema::dead_letter::DEAD_LETTER_TOPIC, &stored).await?;
     let mut batches = reader.prefetch(10_000, Duration::from_millis(200), stop.clone());
     loop {
         if *stop.borrow() {
@@ -262,8 +281,10 @@ pub async fn run_dead_letter_sink(
             version: None,
             offsets: batch.checkpoints,
             dead_letters: letters,
+            expected_offsets: Some(stored),
         };
         store.commit_batch(&commit).await?;
+        stored = commit.offsets;
         metrics::counter!("tributary_dead_letters_total").increment(batch.records.len() as u64);
     }
 }

@@ -8,6 +8,7 @@
 //! * [`mobile_kmeans`]: positions in, model versions out — shared by the streaming processor and
 //!   `tributary kmeans`.
 
+pub mod group_kmeans;
 pub mod kmeans;
 pub mod kmeans_processor;
 pub mod micro_batch;

@@ -143,13 +143,27 @@ impl MobileKMeans {
         } else {
             positions
         };
-        let state = self.state.as_mut().expect("initialised");
+        let stats = self.share_stats(positions).expect("initialised");
+        self.apply_stats(&stats)
+    }
+
+    /// Per-cluster sums and counts of `[lat, lon]` positions against the current model, without
+    /// changing it: one worker's share of a micro-batch in the scale-out k-means. `None` before
+    /// the model exists.
+    pub fn share_stats(&self, positions: &[[f64; 2]]) -> Option<BatchStats> {
+        let state = self.state.as_ref()?;
         let mut points = Vec::with_capacity(positions.len() * 2);
         for p in positions {
             points.extend_from_slice(&state.projection.forward(p[0], p[1]));
         }
-        let stats: BatchStats = state.model.assign(&points);
-        let outcome = state.model.apply(&stats, self.settings.decay, self.settings.time_unit);
+        Some(state.model.assign(&points))
+    }
+
+    /// Applies a whole micro-batch's statistics (every worker's share merged) with Spark's rule
+    /// and returns the new version. `None` before the model exists.
+    pub fn apply_stats(&mut self, stats: &BatchStats) -> Option<ModelVersion> {
+        let state = self.state.as_mut()?;
+        let outcome = state.model.apply(stats, self.settings.decay, self.settings.time_unit);
         state.version += 1;
         Some(ModelVersion {
             version: state.version,
@@ -163,6 +177,11 @@ impl MobileKMeans {
                 .collect(),
             split: outcome.split.map(|(a, b)| [a, b]),
         })
+    }
+
+    /// The settings this processor runs with.
+    pub fn settings(&self) -> &KMeansSettings {
+        &self.settings
     }
 
     /// Sets up the model from pending positions if possible; true once there is a model.

@@ -34,6 +34,10 @@ pub enum StoreError {
     /// What was asked for does not exist (a view never published, a version no longer kept).
     #[error("store: {0}")]
     NotFound(String),
+    /// A fenced commit found other offsets than it continues from: another writer committed
+    /// first (see [`BatchCommit::expected_offsets`]). Nothing was written.
+    #[error("store: {0}")]
+    Conflict(String),
 }
 
 /// Result alias of the store.
@@ -127,4 +131,8 @@ pub struct BatchCommit {
     pub version: Option<KMeansVersionRow>,
     pub offsets: Vec<OffsetCheckpoint>,
     pub dead_letters: Vec<DeadLetter>,
+    /// A fence for writers that may run twice at once (a coordinator that lost its role but
+    /// does not know it yet): when set, the commit writes only if the processor's stored offsets
+    /// are exactly these (none stored = empty), and fails with [`StoreError::Conflict`] otherwise.
+    pub expected_offsets: Option<Vec<OffsetCheckpoint>>,
 }

@@ -205,6 +205,110 @@ fn int(v: u64, what: &str) -> Result<i64> {
 }
 
 impl SqlStore {
+    /// [`ServingStore::commit_batch`]'s transaction.
+    async fn write_batch(&self, commit: &BatchCommit) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(expected) = &commit.expected_offsets {
+            self.check_fence(&mut tx, &commit.processor, expected).await?;
+        }
+        if let Some(v) = &commit.version {
+            self.insert_version(&mut tx, v).await?;
+        }
+        let upsert = format!(
+            "INSERT INTO processor_offsets (processor, topic, partition_id, next_offset) VALUES (?, ?, ?, ?){}",
+            self.dialect.upsert(&["processor", "topic", "partition_id"], &["next_offset"])
+        );
+        for o in &commit.offsets {
+            // A fenced commit inserts (never upserts) the rows it expects not to exist, so that
+            // of two fenced commits that both found none, the second fails.
+            let fresh = commit.expected_offsets.as_ref().is_some_and(|expected| {
+                !expected.iter().any(|e| e.topic == o.topic && e.partition == o.partition)
+            });
+            let statement = if fresh {
+                "INSERT INTO processor_offsets (processor, topic, partition_id, next_offset) VALUES (?, ?, ?, ?)"
+            } else {
+                &upsert
+            };
+            let written = sqlx::query(&self.sql(statement))
+                .bind(&commit.processor)
+                .bind(&o.topic)
+                .bind(i64::from(o.partition))
+                .bind(int(o.next_offset, "offset")?)
+                .execute(&mut *tx)
+                .await;
+            match written {
+                Err(sqlx::Error::Database(e)) if fresh && e.is_unique_violation() => {
+                    return Err(StoreError::Conflict(format!(
+                        "processor '{}' has moved on: another writer committed {}/{} first",
+                        commit.processor, o.topic, o.partition
+                    )));
+                }
+                written => {
+                    written?;
+                }
+            }
+        }
+        for d in &commit.dead_letters {
+            sqlx::query(&self.sql(
+                "INSERT INTO dead_letters (source, position, reason, raw, raw_len, time_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&d.source)
+            .bind(&d.position)
+            .bind(&d.reason)
+            .bind(&d.raw)
+            .bind(int(d.raw_len, "raw_len")?)
+            .bind(d.time_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if let Some(v) = &commit.version {
+            let _ = self.changes.send(StoreChange::Model { model: v.model.clone(), version: v.version });
+        }
+        Ok(())
+    }
+
+    /// Fails with [`StoreError::Conflict`] unless `processor`'s stored offsets are `expected`.
+    /// The rows are read locked (PostgreSQL, MySQL) so that two fenced commits cannot both pass;
+    /// SQLite's transactions are serialised by its write lock, and one that read before another
+    /// writer committed fails with "database is locked" instead.
+    async fn check_fence(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        processor: &str,
+        expected: &[OffsetCheckpoint],
+    ) -> Result<()> {
+        let lock = if self.dialect == Dialect::Sqlite { "" } else { " FOR UPDATE" };
+        let rows = sqlx::query(&self.sql(&format!(
+            "SELECT topic, partition_id, next_offset FROM processor_offsets WHERE processor = ? ORDER BY topic, partition_id{lock}"
+        )))
+        .bind(processor)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut stored = rows
+            .iter()
+            .map(|r| {
+                Ok(OffsetCheckpoint {
+                    topic: text_not_null(r, "topic")?,
+                    partition: r.try_get::<i64, _>("partition_id")? as u32,
+                    next_offset: r.try_get::<i64, _>("next_offset")? as u64,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut expected = expected.to_vec();
+        let order = |a: &OffsetCheckpoint, b: &OffsetCheckpoint| {
+            (&a.topic, a.partition).cmp(&(&b.topic, b.partition))
+        };
+        stored.sort_by(order);
+        expected.sort_by(order);
+        if stored != expected {
+            return Err(StoreError::Conflict(format!(
+                "processor '{processor}' has moved on: its stored offsets are not the ones this commit continues from"
+            )));
+        }
+        Ok(())
+    }
+
     async fn insert_version(&self, tx: &mut Transaction<'_, Any>, v: &KMeansVersionRow) -> Result<()> {
         let version = int(v.version, "version")?;
         sqlx::query(&self.sql(
@@ -327,41 +431,19 @@ const VERSION_COLUMNS: &str =
 #[async_trait]
 impl ServingStore for SqlStore {
     async fn commit_batch(&self, commit: &BatchCommit) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(v) = &commit.version {
-            self.insert_version(&mut tx, v).await?;
+        match self.write_batch(commit).await {
+            // Two fenced writers racing: SQLite refuses the one whose snapshot is stale, the
+            // servers may pick one as a deadlock victim. Either way, the other one won.
+            Err(StoreError::Database(sqlx::Error::Database(e)))
+                if commit.expected_offsets.is_some() && lost_a_race(&*e) =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "processor '{}' has moved on: another writer committed first ({e})",
+                    commit.processor
+                )))
+            }
+            other => other,
         }
-        let upsert = format!(
-            "INSERT INTO processor_offsets (processor, topic, partition_id, next_offset) VALUES (?, ?, ?, ?){}",
-            self.dialect.upsert(&["processor", "topic", "partition_id"], &["next_offset"])
-        );
-        for o in &commit.offsets {
-            sqlx::query(&self.sql(&upsert))
-                .bind(&commit.processor)
-                .bind(&o.topic)
-                .bind(i64::from(o.partition))
-                .bind(int(o.next_offset, "offset")?)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for d in &commit.dead_letters {
-            sqlx::query(&self.sql(
-                "INSERT INTO dead_letters (source, position, reason, raw, raw_len, time_ms) VALUES (?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(&d.source)
-            .bind(&d.position)
-            .bind(&d.reason)
-            .bind(&d.raw)
-            .bind(int(d.raw_len, "raw_len")?)
-            .bind(d.time_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        if let Some(v) = &commit.version {
-            let _ = self.changes.send(StoreChange::Model { model: v.model.clone(), version: v.version });
-        }
-        Ok(())
     }
 
     async fn processor_offsets(&self, processor: &str) -> Result<Vec<OffsetCheckpoint>> {
@@ -577,3 +659,9 @@ mod views;
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a database error means that a concurrent transaction won: SQLite's busy codes (a
+/// stale snapshot that wanted to write), a serialization failure or a deadlock.
+fn lost_a_race(e: &dyn sqlx::error::DatabaseError) -> bool {
+    matches!(e.code().as_deref(), Some("5" | "517" | "261" | "40001" | "40P01" | "1213"))
+}

@@ -37,6 +37,12 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run streaming k-means over files of mobile events; print each model version as JSON.
     Kmeans(KmeansArgs),
+    /// Run the stream processors as one worker of a group (log = "kafka://…"): start several to
+    /// share the partitions; the streaming k-means stays one model.
+    Worker(WorkerArgs),
+    /// Check the stored model: replay each version's micro-batch (the offsets it covers) from the
+    /// event log through one process and compare centres, weights and counts.
+    Replay(ReplayArgs),
     /// Import a file of ECDC cases or market prices into the lake (and announce it on the log).
     Import(ImportArgs),
     /// The batch views (SQL on DataFusion over the lake): list them, or compute them.
@@ -141,6 +147,25 @@ pub struct GenerateArgs {
     /// "hotspots" list has this form).
     #[arg(long, value_name = "FILE")]
     pub hotspots: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The model (default: mobile.model); its settings are the `mobile` section's.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Largest accepted difference of a centre coordinate or weight, relative to max(|x|, 1).
+    #[arg(long, default_value_t = 1e-9)]
+    pub tolerance: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// This worker's name, in logs and in its messages to the coordinator. A named worker is a
+    /// static member of its consumer groups: restarted under the same name, it takes its
+    /// partitions back at once. Names must differ between workers (default: worker-HOST-PID).
+    #[arg(long, value_name = "NAME")]
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -384,6 +384,22 @@ impl Default for MobileConfig {
 }
 
 impl MobileConfig {
+    /// The settings of one worker of the scale-out k-means (`tributary worker`, and `up` on
+    /// Kafka); errors name the key.
+    pub fn group_kmeans(
+        &self,
+        worker: String,
+    ) -> Result<tributary_processors::group_kmeans::GroupKMeansConfig, String> {
+        Ok(tributary_processors::group_kmeans::GroupKMeansConfig {
+            name: self.model.clone(),
+            topic: self.topic.clone(),
+            settings: self.kmeans_settings()?,
+            max_batch_records: self.batch_max_records,
+            batch_interval: self.batch_interval,
+            worker,
+        })
+    }
+
     /// The k-means settings; errors name the key.
     pub fn kmeans_settings(&self) -> Result<tributary_processors::mobile_kmeans::KMeansSettings, String> {
         use tributary_processors::mobile_kmeans::{Init, KMeansSettings, ProjectionMode};

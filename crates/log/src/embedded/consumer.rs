@@ -30,6 +30,8 @@ pub(crate) struct EmbeddedConsumer {
     /// Partition to read first on the next poll, for fairness.
     next_first: usize,
     joined: bool,
+    /// Left the group (see `leave`): reads nothing more.
+    left: bool,
 }
 
 impl EmbeddedConsumer {
@@ -47,13 +49,14 @@ impl EmbeddedConsumer {
             assigned: Vec::new(),
             next_first: 0,
             joined: false,
+            left: false,
         }
     }
 
     /// Recomputes the assignment after a membership change, keeping positions of partitions
     /// this member still owns and starting new ones at the committed offset.
     fn refresh_assignment(&mut self) {
-        if self.joined && !self.generation.has_changed().unwrap_or(false) {
+        if self.left || (self.joined && !self.generation.has_changed().unwrap_or(false)) {
             return;
         }
         self.generation.borrow_and_update();
@@ -148,7 +151,8 @@ impl Consumer for EmbeddedConsumer {
             };
             tokio::select! {
                 _ = any_partition => {}
-                _ = self.generation.changed() => {}
+                // Waiting marked the new generation seen: recompute the assignment regardless.
+                _ = self.generation.changed() => self.joined = false,
                 _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
             }
         }
@@ -172,10 +176,42 @@ impl Consumer for EmbeddedConsumer {
             .map(|a| TopicPartition::new(a.partition.topic.to_string(), a.partition.id))
             .collect()
     }
+
+    async fn membership(&mut self, timeout: Duration) -> Result<Vec<TopicPartition>> {
+        if self.joined && tokio::time::timeout(timeout, self.generation.changed()).await.is_ok() {
+            // Membership lives in this process. Waiting marked the new generation seen:
+            // recompute the assignment regardless.
+            self.joined = false;
+        }
+        self.refresh_assignment();
+        Ok(self.assignment())
+    }
+
+    async fn leave(&mut self) -> Result<()> {
+        if !self.left {
+            self.left = true;
+            self.inner.groups.leave(&self.group, self.member);
+            self.assigned.clear();
+        }
+        Ok(())
+    }
+
+    async fn commit_offsets(&mut self, offsets: &[(TopicPartition, u64)]) -> Result<()> {
+        self.refresh_assignment();
+        let assigned = self.assignment();
+        let mine: Vec<(TopicPartition, u64)> =
+            offsets.iter().filter(|(tp, _)| assigned.contains(tp)).cloned().collect();
+        if mine.is_empty() {
+            return Ok(());
+        }
+        self.inner.groups.commit(&self.group, &mine).await
+    }
 }
 
 impl Drop for EmbeddedConsumer {
     fn drop(&mut self) {
-        self.inner.groups.leave(&self.group, self.member);
+        if !self.left {
+            self.inner.groups.leave(&self.group, self.member);
+        }
     }
 }

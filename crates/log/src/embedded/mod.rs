@@ -17,6 +17,7 @@ mod groups;
 pub mod index;
 mod lock;
 mod partition;
+mod reader;
 mod recovery;
 mod segment;
 
@@ -428,6 +429,16 @@ impl EventLog for EmbeddedLog {
         limits: ReadLimits,
     ) -> Result<Vec<ConsumedRecord>> {
         self.partition(topic, partition)?.read(offset, limits)
+    }
+
+    async fn partition_reader(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<Box<dyn crate::PartitionReader>> {
+        let partition = self.partition(topic, partition)?;
+        Ok(Box::new(reader::EmbeddedPartitionReader { partition, position: offset }))
     }
 
     async fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool> {

@@ -88,6 +88,75 @@ impl Consumer for KafkaConsumer {
         .await
     }
 
+    async fn membership(&mut self, timeout: Duration) -> Result<Vec<TopicPartition>> {
+        let (consumer, group) = (self.consumer.clone(), self.group.clone());
+        blocking(move || {
+            // librdkafka serves joins and rebalances inside poll. Assigned partitions are paused
+            // so that nothing is fetched for them; a record fetched before the pause took effect
+            // is dropped (this member reads elsewhere, at its own positions).
+            let before = consumer.assignment().map(|a| a.to_topic_map()).ok();
+            let deadline = Instant::now() + timeout;
+            loop {
+                let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
+                if let Some(Err(e)) = consumer.poll(wait) {
+                    return Err(kafka(format!("taking part in group {group}"), e));
+                }
+                let now =
+                    consumer.assignment().map_err(|e| kafka(format!("assignment in group {group}"), e))?;
+                if now.count() > 0 {
+                    consumer.pause(&now).map_err(|e| kafka(format!("pausing for group {group}"), e))?;
+                }
+                if Some(now.to_topic_map()) != before || Instant::now() >= deadline {
+                    return Ok(());
+                }
+            }
+        })
+        .await?;
+        Ok(self.assignment())
+    }
+
+    async fn leave(&mut self) -> Result<()> {
+        let (consumer, group) = (self.consumer.clone(), self.group.clone());
+        blocking(move || {
+            // Unsubscribing sends LeaveGroup once the partitions are given up, also for a static
+            // member (librdkafka skips it only when the consumer is closed); serving events
+            // until the assignment is empty lets that happen before the consumer is dropped.
+            consumer.unsubscribe();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Some(Err(e)) = consumer.poll(Duration::from_millis(50)) {
+                    tracing::debug!(group = %group, error = %e, "while leaving");
+                }
+                if consumer.assignment().map(|a| a.count() == 0).unwrap_or(true) {
+                    // One more turn for the LeaveGroup request itself.
+                    consumer.poll(Duration::from_millis(100));
+                    break;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn commit_offsets(&mut self, offsets: &[(TopicPartition, u64)]) -> Result<()> {
+        let assigned = self.assignment();
+        let mut tpl = TopicPartitionList::new();
+        for (tp, next) in offsets.iter().filter(|(tp, _)| assigned.contains(tp)) {
+            tpl.add_partition_offset(&tp.topic, tp.partition as i32, Offset::Offset(*next as i64))
+                .map_err(|e| kafka(format!("committing for group {}", self.group), e))?;
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        let (consumer, group) = (self.consumer.clone(), self.group.clone());
+        blocking(move || {
+            consumer
+                .commit(&tpl, CommitMode::Sync)
+                .map_err(|e| kafka(format!("committing for group {group}"), e))
+        })
+        .await
+    }
+
     fn assignment(&self) -> Vec<TopicPartition> {
         self.consumer
             .assignment()

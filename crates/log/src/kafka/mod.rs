@@ -12,6 +12,7 @@
 //! * librdkafka's calls block; they run on tokio's blocking threads.
 
 mod consumer;
+mod reader;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -55,6 +56,12 @@ pub struct KafkaLogConfig {
     /// the middle of a batch (tansu 0.6 returns the next batch instead), at a cost in
     /// throughput.
     pub batch_records: Option<u32>,
+    /// A fixed identity for the consumer-group members this log makes (Kafka's static
+    /// membership, `group.instance.id`): a process that restarts under the same name takes its
+    /// old place, and partitions, back at once, instead of waiting for the broker to expire the
+    /// member that died (tansu 0.6 never does). Such a member leaves only through
+    /// [`Consumer::leave`](crate::Consumer::leave). `tributary worker --id NAME` sets it.
+    pub member_name: Option<String>,
 }
 
 impl KafkaLogConfig {
@@ -103,6 +110,7 @@ impl KafkaLogConfig {
             timeout: Duration::from_secs(10),
             fetch_wait: Duration::from_millis(50),
             batch_records,
+            member_name: None,
         })
     }
 }
@@ -208,6 +216,17 @@ impl KafkaLog {
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", config.fetch_wait.as_millis().max(1).to_string());
         c
+    }
+
+    /// An idle assign-only reader from the pool, or a new one.
+    fn pooled_reader(&self) -> Result<BaseConsumer> {
+        let pooled = self.inner.readers.lock().pop();
+        match pooled {
+            Some(reader) => Ok(reader),
+            None => Self::reader_config(&self.inner.config, "tributary-reader")
+                .create()
+                .map_err(|e| kafka("creating a Kafka reader", e)),
+        }
     }
 
     /// The partitions of `topic`, or `UnknownTopic`.
@@ -532,13 +551,7 @@ impl EventLog for KafkaLog {
         if offset == range.end || limits.max_records == 0 {
             return Ok(Vec::new());
         }
-        let pooled = self.inner.readers.lock().pop();
-        let reader = match pooled {
-            Some(reader) => reader,
-            None => Self::reader_config(&self.inner.config, "tributary-reader")
-                .create()
-                .map_err(|e| kafka("creating a Kafka reader", e))?,
-        };
+        let reader = self.pooled_reader()?;
         let (name, timeout, pool) =
             (topic.to_string(), self.inner.config.timeout, self.inner.readers.clone());
         blocking(move || {
@@ -556,14 +569,29 @@ impl EventLog for KafkaLog {
     }
 
     async fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool> {
-        // Kafka has no "wake me on append"; watermarks are cheap to ask for.
+        // Kafka has no "wake me on append". The end a broker reports is never beyond the true
+        // end, so a reported end past `offset` settles it with one cheap lookup; that is asked
+        // every 10 ms. Only at the deadline is the end probed (tansu reports less than the true
+        // end when the last batch holds several records).
+        let partitions = self.partitions(topic).await?;
+        if partition >= partitions {
+            return Err(LogError::UnknownPartition { topic: topic.to_string(), partition, partitions });
+        }
         let deadline = Instant::now() + timeout;
         loop {
-            if self.watermarks(topic, partition).await?.end > offset {
+            let (meta, name, t) = (self.inner.meta.clone(), topic.to_string(), self.inner.config.timeout);
+            let reported = blocking(move || {
+                let (_, high) = meta
+                    .fetch_watermarks(&name, partition as i32, t)
+                    .map_err(|e| kafka(format!("offsets of {name}/{partition}"), e))?;
+                Ok(high.max(0) as u64)
+            })
+            .await?;
+            if reported > offset {
                 return Ok(true);
             }
             if Instant::now() >= deadline {
-                return Ok(false);
+                return Ok(self.watermarks(topic, partition).await?.end > offset);
             }
             tokio::time::sleep(
                 Duration::from_millis(10).min(deadline.saturating_duration_since(Instant::now())),
@@ -642,6 +670,20 @@ impl EventLog for KafkaLog {
         .await
     }
 
+    async fn partition_reader(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<Box<dyn crate::PartitionReader>> {
+        let partitions = self.partitions(topic).await?;
+        if partition >= partitions {
+            return Err(LogError::UnknownPartition { topic: topic.to_string(), partition, partitions });
+        }
+        let config = Self::reader_config(&self.inner.config, "tributary-reader");
+        Ok(Box::new(reader::KafkaPartitionReader::open(self.clone(), config, topic, partition, offset)?))
+    }
+
     async fn subscribe(&self, group: &str, topics: &[&str], reset: OffsetReset) -> Result<Box<dyn Consumer>> {
         for t in topics {
             self.ensure_topic(t).await?;
@@ -654,6 +696,9 @@ impl EventLog for KafkaLog {
                 OffsetReset::Latest => "latest",
             },
         );
+        if let Some(name) = &self.inner.config.member_name {
+            config.set("group.instance.id", name);
+        }
         Ok(Box::new(KafkaConsumer::subscribe(config, group, topics)?))
     }
 }

@@ -81,6 +81,7 @@ macro_rules! conformance {
 conformance!(
     cases::versions_offsets_and_dead_letters_round_trip_exactly,
     cases::a_failed_commit_writes_nothing,
+    cases::fenced_commits_write_only_over_the_offsets_they_continue_from,
     cases::migrations_apply_once_and_a_newer_schema_is_refused,
     cases::stores_opened_at_the_same_moment_migrate_once,
     cases::source_runs_add_up_per_source,

@@ -10,8 +10,10 @@ mod import;
 mod kmeans;
 mod log_tools;
 mod produce;
+mod running;
 mod tail;
 mod up;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Log(LogCommand::Tail(args)) => tail::run(&config, args).await,
         Command::Generate(args) => generate::run(&config, args).await,
         Command::Kmeans(args) => kmeans::run(args),
+        Command::Worker(args) => worker::run(&config, &args).await,
+        Command::Replay(args) => worker::replay(&config, &args).await,
         Command::Import(args) => import::run(&config, args).await,
         Command::Batch(BatchCommand::List(args)) => batch::list(args),
         Command::Batch(BatchCommand::Run(args)) => {
@@ -117,6 +121,12 @@ impl OpenedLog {
     /// The log, to share between tasks.
     pub fn shared(&self) -> Arc<dyn EventLog> {
         self.log.clone()
+    }
+
+    /// Whether other processes can use this log too (Kafka): then the stream processors run as
+    /// workers of a group, which `tributary worker` processes can join.
+    pub fn is_shared(&self) -> bool {
+        self.embedded.is_none()
     }
 
     /// What `up` prints about it.

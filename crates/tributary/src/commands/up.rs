@@ -13,19 +13,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tributary_batch::{FollowConfig, Runner, follow};
 use tributary_log::EventLog;
+use tributary_processors::group_kmeans::run_group_worker;
 use tributary_processors::kmeans_processor::{
     KMeansProcessorConfig, run_dead_letter_sink, run_kmeans_processor,
 };
-use tributary_processors::mobile_kmeans::ModelVersion;
 use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
 use tributary_sources::mobile_file::ParseOptions;
 use tributary_sources::pull::Puller;
 use tributary_store::{ServingStore, SourceRun, SourceRuns};
 
+use super::running::{ShutdownSignals, Tasks, VersionReporter, supervise};
+use super::worker::default_worker_id;
 use crate::cli::UpArgs;
 use crate::config::Config;
 use crate::pull_import::{PullSchedule, PullSource, run_schedule};
@@ -41,7 +42,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop) = watch::channel(false);
     // Every source reports its runs (the pipeline status shows them).
     let source_runs = SourceRuns::start(store.clone(), stop.clone());
-    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+    let mut tasks = Tasks::new();
 
     let inbox = config.inbox();
     let source_cfg = DirectorySourceConfig {
@@ -73,19 +74,30 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
         ("directory source", result.map_err(Into::into))
     });
 
-    let processor_cfg = KMeansProcessorConfig {
-        name: m.model.clone(),
-        topic: m.topic.clone(),
-        settings,
-        max_batch_records: m.batch_max_records,
-        batch_interval: m.batch_interval,
-    };
     let (l, st, s) = (log.clone(), store.clone(), stop.clone());
-    tasks.spawn(async move {
-        let mut reporter = VersionReporter::default();
-        let result = run_kmeans_processor(l, st, processor_cfg, s, |v| reporter.report(v)).await;
-        ("k-means processor", result.map_err(Into::into))
-    });
+    if opened.is_shared() {
+        // On Kafka, the k-means runs as a worker of a group that `tributary worker` processes
+        // can join to share the load.
+        let group_cfg = m.group_kmeans(default_worker_id("up")).map_err(anyhow::Error::msg)?;
+        tasks.spawn(async move {
+            let mut reporter = VersionReporter::default();
+            let result = run_group_worker(l, st, group_cfg, s, |v| reporter.report(v)).await;
+            ("k-means worker", result.map_err(Into::into))
+        });
+    } else {
+        let processor_cfg = KMeansProcessorConfig {
+            name: m.model.clone(),
+            topic: m.topic.clone(),
+            settings,
+            max_batch_records: m.batch_max_records,
+            batch_interval: m.batch_interval,
+        };
+        tasks.spawn(async move {
+            let mut reporter = VersionReporter::default();
+            let result = run_kmeans_processor(l, st, processor_cfg, s, |v| reporter.report(v)).await;
+            ("k-means processor", result.map_err(Into::into))
+        });
+    }
 
     let (l, st, s) = (log.clone(), store.clone(), stop.clone());
     tasks
@@ -231,35 +243,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Ctrl-C stops.");
 
-    let mut failure = None;
-    tokio::select! {
-        _ = signals.wait() => {}
-        Some(done) = tasks.join_next() => {
-            match done {
-                Ok((name, Err(e))) => failure = Some(anyhow::anyhow!("{name} failed: {e:#}")),
-                Ok((name, Ok(()))) => failure = Some(anyhow::anyhow!("{name} stopped unexpectedly")),
-                Err(e) => failure = Some(anyhow::anyhow!("a task panicked: {e}")),
-            }
-        }
-    }
-    tracing::info!("shutting down");
-    let _ = stop_tx.send(true);
-    let deadline = tokio::time::sleep(Duration::from_secs(15));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            next = tasks.join_next() => match next {
-                None => break,
-                Some(Ok((name, Err(e)))) => tracing::error!("{name} failed while stopping: {e:#}"),
-                Some(_) => {}
-            },
-            _ = &mut deadline => {
-                tracing::warn!("tasks did not stop within 15 s; aborting them");
-                tasks.abort_all();
-                break;
-            }
-        }
-    }
+    let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
     opened.close().await?;
     sqlite.close().await;
     if let Some(e) = failure {
@@ -292,52 +276,6 @@ fn api_token(config: &Config) -> anyhow::Result<(String, String)> {
             std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())?;
             let note = format!("{token}   (new; kept in {})", path.display());
             Ok((token, note))
-        }
-    }
-}
-
-/// Logs model versions: each at debug level, and the newest at info level at most once a second.
-#[derive(Default)]
-struct VersionReporter {
-    last_info: Option<Instant>,
-    points_since: u64,
-}
-
-impl VersionReporter {
-    fn report(&mut self, v: &ModelVersion) {
-        self.points_since += v.batch_points;
-        tracing::debug!(version = v.version, points = v.batch_points, "model version");
-        if self.last_info.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-            return;
-        }
-        let centres: Vec<String> =
-            v.centres.iter().map(|c| format!("({:.3}, {:.3}) w={:.0}", c.lat, c.lon, c.weight)).collect();
-        tracing::info!(version = v.version, points = self.points_since, centres = %centres.join(" "), "model version");
-        self.points_since = 0;
-        self.last_info = Some(Instant::now());
-    }
-}
-
-/// SIGINT and SIGTERM, registered when created: a signal that arrives while `up` is still
-/// starting is held until it is awaited, instead of killing the process uncleanly.
-struct ShutdownSignals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl ShutdownSignals {
-    fn install() -> anyhow::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
-            terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
-        })
-    }
-
-    async fn wait(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
         }
     }
 }

@@ -46,6 +46,7 @@ pub async fn versions_offsets_and_dead_letters_round_trip_exactly(ctx: Ctx) {
             version: Some(version(v, x * v as f64)),
             offsets: checkpoint(10 * v + 3),
             dead_letters: vec![DeadLetter::new("dir:a.csv", format!("line {v} ü"), "bad", b"\xff\x00raw", 7)],
+            expected_offsets: None,
         };
         store.commit_batch(&commit).await.unwrap();
     }
@@ -86,6 +87,7 @@ pub async fn a_failed_commit_writes_nothing(ctx: Ctx) {
         version: Some(version(1, 0.5)),
         offsets: checkpoint(13),
         dead_letters: vec![],
+        expected_offsets: None,
     };
     store.commit_batch(&ok).await.unwrap();
     // The same version again violates the primary key after the offsets were staged.
@@ -94,6 +96,7 @@ pub async fn a_failed_commit_writes_nothing(ctx: Ctx) {
         version: Some(version(1, 0.7)),
         offsets: checkpoint(99),
         dead_letters: vec![DeadLetter::new("x", "y", "z", b"", 0)],
+        expected_offsets: None,
     };
     assert!(store.commit_batch(&dup).await.is_err());
     assert_eq!(store.processor_offsets("kmeans").await.unwrap(), checkpoint(13));
@@ -172,5 +175,31 @@ pub async fn source_runs_add_up_per_source(ctx: Ctx) {
     assert_eq!((a.last_run_ms, a.last_ok_ms, a.last_rows, a.last_failure_ms), (30, Some(30), 5, Some(20)));
     assert_eq!(a.last_failure.as_deref(), Some("HTTP 503 from a; 'quoted' \"too\""));
     assert_eq!((all[0].kind.as_str(), all[0].last_failure.as_deref()), ("dir", None));
+    store.close().await;
+}
+
+pub async fn fenced_commits_write_only_over_the_offsets_they_continue_from(ctx: Ctx) {
+    let store = ctx.open().await;
+    let letter = || vec![DeadLetter::new("x", "y", "z", b"", 0)];
+    let fenced = |next: u64, expected: Vec<OffsetCheckpoint>| BatchCommit {
+        processor: "sink".into(),
+        offsets: checkpoint(next),
+        dead_letters: letter(),
+        expected_offsets: Some(expected),
+        ..Default::default()
+    };
+    // The first commit expects no offsets; a second one that also expected none loses.
+    store.commit_batch(&fenced(10, vec![])).await.unwrap();
+    let lost = store.commit_batch(&fenced(12, vec![])).await.unwrap_err();
+    assert!(matches!(lost, StoreError::Conflict(_)), "{lost}");
+    // One that continues from offsets the store no longer has loses too, and writes nothing.
+    let stale = store.commit_batch(&fenced(15, checkpoint(7))).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict(_)), "{stale}");
+    assert_eq!(store.processor_offsets("sink").await.unwrap(), checkpoint(10));
+    assert_eq!(store.dead_letter_count().await.unwrap(), 1);
+    // Continuing from what is there goes through.
+    store.commit_batch(&fenced(20, checkpoint(10))).await.unwrap();
+    assert_eq!(store.processor_offsets("sink").await.unwrap(), checkpoint(20));
+    assert_eq!(store.dead_letter_count().await.unwrap(), 2);
     store.close().await;
 }

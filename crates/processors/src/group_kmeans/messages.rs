@@ -1,0 +1,131 @@
+//! What the coordinator and the workers say to each other, as JSON records.
+
+use serde::{Deserialize, Serialize};
+
+use crate::kmeans::BatchStats;
+use crate::mobile_kmeans::Snapshot;
+
+/// A share message is kept below this size (Kafka's default limit is 1 MB): a worker ends its
+/// reading of a round early rather than send more. Sums and counts are small; positions (while
+/// k-means++ gathers) and dead records are what grow.
+pub const MAX_SHARES_BYTES: usize = 512 * 1024;
+
+/// A dead record's reason is cut to this many bytes in a share.
+pub const MAX_REASON_BYTES: usize = 200;
+
+/// The coordinator opens round `round`: read from `from`, assign against `model`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    pub round: u64,
+    /// The worker that coordinates, for logs.
+    pub coordinator: String,
+    /// The model to assign against; `None` while k-means++ gathers its first points (shares
+    /// then carry the positions).
+    pub model: Option<Snapshot>,
+    /// The next offset of every partition of the events topic (index = partition).
+    pub from: Vec<u64>,
+}
+
+/// One worker's shares of a round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shares {
+    pub round: u64,
+    pub worker: String,
+    pub shares: Vec<Share>,
+}
+
+/// One partition's part of a round's micro-batch: offsets `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    pub partition: u32,
+    pub from: u64,
+    pub to: u64,
+    /// Points per cluster (k numbers; empty while gathering).
+    #[serde(default)]
+    pub counts: Vec<u64>,
+    /// Sums per cluster, flat k × 2 (empty while gathering).
+    #[serde(default)]
+    pub sums: Vec<f64>,
+    /// `[lat, lon]` in offset order, while gathering.
+    #[serde(default)]
+    pub positions: Vec<[f64; 2]>,
+    /// Records that are not mobile events: the coordinator stores them as dead letters.
+    #[serde(default)]
+    pub dead: Vec<DeadRecord>,
+    /// Records below `to` that retention deleted before they were read.
+    #[serde(default)]
+    pub lost: u64,
+}
+
+/// A record of the events topic that could not be read as an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadRecord {
+    pub offset: u64,
+    pub reason: String,
+}
+
+impl Share {
+    /// An empty share of `partition` starting at `from`.
+    pub fn empty(partition: u32, from: u64) -> Self {
+        Self {
+            partition,
+            from,
+            to: from,
+            counts: Vec::new(),
+            sums: Vec::new(),
+            positions: Vec::new(),
+            dead: Vec::new(),
+            lost: 0,
+        }
+    }
+
+    /// The share's statistics for `k` clusters, or why they do not fit the model.
+    pub fn stats(&self, k: usize) -> Result<BatchStats, String> {
+        if self.counts.is_empty() && self.sums.is_empty() {
+            return Ok(BatchStats::new(k, 2));
+        }
+        if self.counts.len() != k || self.sums.len() != 2 * k || self.sums.iter().any(|s| !s.is_finite()) {
+            return Err(format!(
+                "share of partition {} has {} counts and {} sums; the model has k = {k}",
+                self.partition,
+                self.counts.len(),
+                self.sums.len()
+            ));
+        }
+        Ok(BatchStats { dim: 2, sums: self.sums.clone(), counts: self.counts.clone() })
+    }
+
+    /// Records the share accounts for: points, dead records and lost ones.
+    pub fn records(&self) -> u64 {
+        self.to - self.from
+    }
+
+    /// Checks what the coordinator relies on: a range that is not reversed, and contents that
+    /// add up to it.
+    pub fn check(&self) -> Result<(), String> {
+        if self.to < self.from {
+            return Err(format!("share of partition {} ends before it starts", self.partition));
+        }
+        let counted = self.counts.iter().sum::<u64>()
+            + self.positions.len() as u64
+            + self.dead.len() as u64
+            + self.lost;
+        if counted != self.records() {
+            return Err(format!(
+                "share of partition {} covers {} records but accounts for {counted}",
+                self.partition,
+                self.records()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a reason to [`MAX_REASON_BYTES`] on a character boundary.
+pub fn short_reason(reason: &str) -> String {
+    let mut end = reason.len().min(MAX_REASON_BYTES);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
+}

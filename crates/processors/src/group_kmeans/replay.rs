@@ -1,0 +1,115 @@
+//! Replays a stored model through one process, to check a distributed run against it.
+//!
+//! Every stored version names the offset ranges its micro-batch covered. Reading those records
+//! again (partition by partition, in offset order) and feeding each version's batch to one
+//! [`MobileKMeans`] gives what a single process would have computed from the same micro-batches.
+//! The scale-out coordinator adds the same points' sums in another order, so the two agree to
+//! floating-point rounding, not bit for bit.
+
+use tributary_log::{EventLog, ReadLimits};
+use tributary_schema::MobileEvent;
+use tributary_store::{OffsetRange, ServingStore};
+
+use crate::mobile_kmeans::{KMeansSettings, MobileKMeans};
+
+/// What a replay found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayReport {
+    /// Versions compared.
+    pub versions: u64,
+    /// Points in them.
+    pub points: u64,
+    /// The largest difference of a centre coordinate (degrees) relative to max(|value|, 1).
+    pub max_centre_error: f64,
+    /// The largest relative difference of a weight.
+    pub max_weight_error: f64,
+}
+
+/// Replays versions `1..` of `model` and compares each with the stored one. Fails on the first
+/// version whose batch counts differ, whose offset ranges overlap or leave a gap, or whose
+/// centres or weights differ by more than `tolerance` (relative).
+pub async fn replay_one_process(
+    log: &dyn EventLog,
+    store: &dyn ServingStore,
+    model: &str,
+    settings: &KMeansSettings,
+    tolerance: f64,
+) -> Result<ReplayReport, String> {
+    let mut single = MobileKMeans::new(settings.clone());
+    let mut report = ReplayReport { versions: 0, points: 0, max_centre_error: 0.0, max_weight_error: 0.0 };
+    let mut next: std::collections::BTreeMap<(String, u32), u64> = Default::default();
+    let mut from_version = 1;
+    loop {
+        let page =
+            store.kmeans_history(model, from_version, u64::MAX, 500).await.map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        from_version = last.version + 1;
+        for row in &page {
+            let mut ranges = row.offsets.clone();
+            ranges.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+            let mut positions = Vec::new();
+            for r in &ranges {
+                let expected = next.entry((r.topic.clone(), r.partition)).or_insert(r.from);
+                if r.from < *expected {
+                    return Err(format!(
+                        "version {}: {}/{} from {} overlaps the previous version (ended at {expected})",
+                        row.version, r.topic, r.partition, r.from
+                    ));
+                }
+                *expected = r.to;
+                read_positions(log, r, &mut positions).await?;
+            }
+            let replayed = single.process(&positions).ok_or_else(|| {
+                format!("version {}: one process would still be gathering points", row.version)
+            })?;
+            if replayed.version != row.version || replayed.batch_points != row.batch_points {
+                return Err(format!(
+                    "version {}: one process made version {} of {} points; stored: {} points",
+                    row.version, replayed.version, replayed.batch_points, row.batch_points
+                ));
+            }
+            for (c, stored) in replayed.centres.iter().zip(&row.centres) {
+                if c.count != stored.batch_count {
+                    return Err(format!(
+                        "version {} cluster {}: {} points, stored {}",
+                        row.version, c.cluster, c.count, stored.batch_count
+                    ));
+                }
+                let rel = |a: f64, b: f64| (a - b).abs() / a.abs().max(b.abs()).max(1.0);
+                let centre = rel(c.lat, stored.lat).max(rel(c.lon, stored.lon));
+                let weight = rel(c.weight, stored.weight);
+                report.max_centre_error = report.max_centre_error.max(centre);
+                report.max_weight_error = report.max_weight_error.max(weight);
+                if centre > tolerance || weight > tolerance {
+                    return Err(format!(
+                        "version {} cluster {}: one process has ({}, {}) weight {}, stored ({}, {}) weight {}",
+                        row.version, c.cluster, c.lat, c.lon, c.weight, stored.lat, stored.lon, stored.weight
+                    ));
+                }
+            }
+            report.versions += 1;
+            report.points += row.batch_points;
+        }
+    }
+    Ok(report)
+}
+
+/// Appends the positions in `range` (records that are not events are skipped, as dead letters
+/// were).
+async fn read_positions(
+    log: &dyn EventLog,
+    range: &OffsetRange,
+    out: &mut Vec<[f64; 2]>,
+) -> Result<(), String> {
+    let mut at = range.from;
+    while at < range.to {
+        let limits = ReadLimits { max_records: (range.to - at) as usize, max_bytes: 1 << 20 };
+        let records = log.read(&range.topic, range.partition, at, limits).await.map_err(|e| e.to_string())?;
+        let Some(last) = records.last() else {
+            return Err(format!("{}/{} ends before offset {}", range.topic, range.partition, range.to));
+        };
+        at = last.offset + 1;
+        out.extend(records.iter().filter_map(|r| MobileEvent::position_from_json(&r.record.value).ok()));
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! `tributary worker`: the stream processors as one worker of a group that shares the work.
+//!
+//! Workers (and `tributary up`, when its log is Kafka) that name the same model join one Kafka
+//! consumer group: the group shares the partitions of the events topic between them, and one
+//! of them coordinates the streaming k-means (see `tributary_processors::group_kmeans`). Start
+//! more to take more load; stop one (Ctrl-C, SIGTERM) and the others take over its partitions.
+//! Each also runs a dead-letter sink; their commits are fenced, so the sinks never store a dead
+//! letter twice.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tributary_processors::group_kmeans::replay::replay_one_process;
+use tributary_processors::group_kmeans::run_group_worker;
+use tributary_processors::kmeans_processor::run_dead_letter_sink;
+use tributary_store::ServingStore;
+
+use super::running::{ShutdownSignals, Tasks, VersionReporter, supervise};
+use crate::cli::{ReplayArgs, WorkerArgs};
+use crate::config::{Config, LogBackend};
+
+pub async fn run(config: &Config, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+    let mut signals = ShutdownSignals::install()?;
+    let m = &config.mobile;
+    let id = args.id.clone().unwrap_or_else(|| default_worker_id("worker"));
+    let group_cfg =
+        m.group_kmeans(id.clone()).map_err(|e| anyhow::anyhow!("config section `mobile`: {e}"))?;
+    // A worker with a name of its own is a static member of its groups: restarted under the
+    // same name (after a crash, say), it takes its partitions back at once.
+    let mut config = config.clone();
+    if let (Some(name), LogBackend::Kafka(kafka)) = (&args.id, &mut config.log) {
+        kafka.member_name = Some(name.clone());
+    }
+    let config = &config;
+    let opened = super::open_log(config).await?;
+    if !opened.is_shared() {
+        anyhow::bail!(
+            "a worker shares its work with other processes through Kafka: set log = \"kafka://HOST:PORT\" \
+             (the embedded log belongs to one process, and `tributary up` runs the processors itself)"
+        );
+    }
+    let log = opened.shared();
+    let sql = super::open_store(config).await?;
+    let store: Arc<dyn ServingStore> = Arc::new(sql.clone());
+    let (stop_tx, stop) = watch::channel(false);
+    let mut tasks = Tasks::new();
+    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
+    let model = group_cfg.name.clone();
+    tasks.spawn(async move {
+        let mut reporter = VersionReporter::default();
+        let result = run_group_worker(l, st, group_cfg, s, |v| reporter.report(v)).await;
+        ("k-means worker", result.map_err(Into::into))
+    });
+    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
+    tasks
+        .spawn(async move { ("dead-letter sink", run_dead_letter_sink(l, st, s).await.map_err(Into::into)) });
+
+    println!("Tributary worker {id} is running.");
+    println!("  event log       {}", opened.description());
+    println!("  serving store   {} ({})", config.store_description(), sql.dialect().name());
+    println!("  k-means         model '{model}', k = {}, topic {}, consumer group '{model}'", m.k, m.topic);
+    println!("Ctrl-C stops; the other workers take over.");
+    let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
+    opened.close().await?;
+    sql.close().await;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    println!("Stopped cleanly.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tributary replay`: the stored model against one process replaying its micro-batches.
+pub async fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
+        anyhow::bail!("--tolerance {}: must be a number ≥ 0", args.tolerance);
+    }
+    let settings =
+        config.mobile.kmeans_settings().map_err(|e| anyhow::anyhow!("config section `mobile`: {e}"))?;
+    let model = args.model.clone().unwrap_or_else(|| config.mobile.model.clone());
+    let opened = super::open_log(config).await?;
+    let sql = super::open_store(config).await?;
+    let result = replay_one_process(&*opened, &sql, &model, &settings, args.tolerance).await;
+    opened.close().await?;
+    sql.close().await;
+    match result {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "model": model,
+                    "versions": report.versions,
+                    "points": report.points,
+                    "max_centre_error": report.max_centre_error,
+                    "max_weight_error": report.max_weight_error,
+                })
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: model '{model}' differs from one process: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `<role>-<host>-<pid>`: unique among the processes of a cluster.
+pub fn default_worker_id(role: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("{role}-{host}-{}", std::process::id())
+}

@@ -1,0 +1,239 @@
+//! Scale-out on Kafka (`TRIBUTARY_TEST_KAFKA`): `tributary worker` processes in one consumer
+//! group share the partitions of the events topic while a generator publishes; the model they
+//! build together counts every event once and equals one process replaying the same
+//! micro-batches (`tributary replay`). Workers stop cleanly or are killed mid-run and restarted.
+//!
+//! The workers share the data directory's SQLite store (several processes on one machine); the
+//! log is the broker. Each test uses its own topic, model and consumer groups.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{run_with_input, runtime, stderr, tributary};
+use tributary_store::ServingStore;
+
+struct Setup {
+    url: String,
+    dir: tempfile::TempDir,
+    topic: String,
+    model: String,
+}
+
+impl Setup {
+    fn new(url: String) -> Self {
+        let suffix = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        Self {
+            url,
+            dir: tempfile::tempdir().unwrap(),
+            topic: format!("mobile-{suffix}"),
+            model: format!("m-{suffix}"),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = tributary(self.dir.path());
+        for setting in [
+            format!("log={}", self.url),
+            format!("mobile.topic={}", self.topic),
+            format!("mobile.model={}", self.model),
+            "mobile.k=5".into(),
+            "mobile.decay=0.95".into(),
+            "mobile.init_min_points=300".into(),
+            "mobile.batch_interval=100ms".into(),
+            "mobile.batch_max_records=2000".into(),
+        ] {
+            cmd.args(["--set", &setting]);
+        }
+        cmd.args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "tributary {args:?}: {}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn worker(&self, id: &str) -> Child {
+        let log = std::fs::File::create(self.dir.path().join(format!("{id}.log"))).unwrap();
+        self.cmd(&["worker", "--id", id])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits until each of these workers holds some of the topic's partitions (the group has
+    /// formed), as their logs say.
+    fn wait_until_assigned(&self, ids: &[&str]) {
+        wait_until("the consumer group to share the partitions", || {
+            ids.iter().all(|id| {
+                let text =
+                    std::fs::read_to_string(self.dir.path().join(format!("{id}.log"))).unwrap_or_default();
+                text.lines()
+                    .rev()
+                    .find(|l| l.contains("partitions assigned"))
+                    .is_some_and(|l| !l.contains("partitions=[]"))
+            })
+        });
+    }
+
+    fn generator(&self, count: u64, rate: u32) -> Child {
+        let out = format!("log:{}", self.topic);
+        self.cmd(&["generate", "--out", &out, "--count", &count.to_string(), "--rate", &rate.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Records that are not events, published to the events topic.
+    fn garbage(&self, n: usize) {
+        let lines: String = (0..n).map(|i| format!("device-{i}|this is not an event #{i}\n")).collect();
+        let out = run_with_input(
+            self.cmd(&["log", "produce", &self.topic, "--key-separator", "|"]),
+            lines.as_bytes(),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    /// Waits until the shared store counts `points` events and `dead` dead letters of the model;
+    /// fails at once if it counts more.
+    fn wait_for_counts(&self, points: u64, dead: u64, workers: &[(&str, &Child)]) {
+        let rt = runtime();
+        let store = rt
+            .block_on(tributary_store::SqlStore::open_sqlite(&self.dir.path().join("store.sqlite")))
+            .unwrap();
+        let source = format!("processor:{}", self.model);
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let (p, d) = rt.block_on(async {
+                let p = store.kmeans_points(&self.model).await.unwrap();
+                let d = store.dead_letters(Some(&source), 10_000, None).await.unwrap().len() as u64;
+                (p, d)
+            });
+            if (p, d) == (points, dead) {
+                break;
+            }
+            assert!(
+                p <= points && d <= dead,
+                "counted {p} points and {d} dead letters; expected {points} and {dead}"
+            );
+            if Instant::now() > deadline {
+                panic!(
+                    "after 180 s: {p} of {points} points, {d} of {dead} dead letters\n{}",
+                    self.logs(workers)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        rt.block_on(store.close());
+    }
+
+    fn logs(&self, workers: &[(&str, &Child)]) -> String {
+        workers
+            .iter()
+            .map(|(id, _)| {
+                let text =
+                    std::fs::read_to_string(self.dir.path().join(format!("{id}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                format!(
+                    "--- {id} (last lines) ---\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// One process replays every stored version; returns (versions, points).
+    fn replay(&self) -> (u64, u64) {
+        let out = self.run(&["replay"]);
+        let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        (report["versions"].as_u64().unwrap(), report["points"].as_u64().unwrap())
+    }
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a worker stopped with {status}");
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn points_of(dir: &Path, model: &str) -> u64 {
+    let rt = runtime();
+    rt.block_on(async {
+        let store = tributary_store::SqlStore::open_sqlite(&dir.join("store.sqlite")).await.unwrap();
+        let n = store.kmeans_points(model).await.unwrap();
+        store.close().await;
+        n
+    })
+}
+
+#[test]
+fn three_workers_and_a_generator_count_every_event_once_and_equal_one_process() {
+    let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
+    let s = Setup::new(url);
+    s.run(&["log", "create-topic", &s.topic, "--partitions", "3"]);
+    let mut workers: Vec<(String, Child)> =
+        ["w1", "w2", "w3"].iter().map(|id| (id.to_string(), s.worker(id))).collect();
+    s.wait_until_assigned(&["w1", "w2", "w3"]);
+    let generator = s.generator(6000, 1500).wait_with_output().unwrap();
+    assert!(generator.status.success(), "{}", stderr(&generator));
+    s.garbage(25);
+    let view: Vec<(&str, &Child)> = workers.iter().map(|(id, c)| (id.as_str(), c)).collect();
+    s.wait_for_counts(6000, 25, &view);
+    for (_, child) in &mut workers {
+        terminate(child);
+    }
+    let (versions, points) = s.replay();
+    assert_eq!(points, 6000);
+    assert!(versions >= 3, "{versions} versions: the events should span several micro-batches");
+    // Every worker took part: each read some partition and sent shares.
+    for (id, _) in &workers {
+        let text = std::fs::read_to_string(s.dir.path().join(format!("{id}.log"))).unwrap();
+        assert!(!text.contains("ERROR"), "{id}:\n{text}");
+    }
+}
+
+#[test]
+fn workers_stopped_or_killed_mid_run_lose_nothing_and_count_nothing_twice() {
+    let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
+    let s = Setup::new(url);
+    s.run(&["log", "create-topic", &s.topic, "--partitions", "4"]);
+    let mut w1 = s.worker("w1");
+    let mut w2 = s.worker("w2");
+    let mut w3 = s.worker("w3");
+    s.wait_until_assigned(&["w1", "w2", "w3"]);
+    let generator = s.generator(9000, 1000);
+    let dir = s.dir.path().to_path_buf();
+    wait_until("the first 1500 points", || points_of(&dir, &s.model) >= 1500);
+    // A clean stop: its partitions (and perhaps the coordinator's role) move to the others.
+    terminate(&mut w1);
+    let after_stop = points_of(&dir, &s.model);
+    wait_until("progress after the stop", || points_of(&dir, &s.model) >= after_stop + 1500);
+    // SIGKILL, then the same worker again: it resumes from the committed offsets.
+    w2.kill().unwrap();
+    w2.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut w2 = s.worker("w2");
+    let generator = generator.wait_with_output().unwrap();
+    assert!(generator.status.success(), "{}", stderr(&generator));
+    s.wait_for_counts(9000, 0, &[("w1", &w3), ("w2", &w2), ("w3", &w3)]);
+    terminate(&mut w2);
+    terminate(&mut w3);
+    let (_, points) = s.replay();
+    assert_eq!(points, 9000);
+}
