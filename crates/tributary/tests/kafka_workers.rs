@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run_with_input, runtime, stderr, tributary};
+use common::{api_address, http_get, run_with_input, runtime, stderr, tributary};
 use tributary_store::ServingStore;
 
 struct Setup {
@@ -236,4 +236,40 @@ fn workers_stopped_or_killed_mid_run_lose_nothing_and_count_nothing_twice() {
     terminate(&mut w3);
     let (_, points) = s.replay();
     assert_eq!(points, 9000);
+}
+
+#[test]
+fn up_on_kafka_takes_inbox_files_and_a_worker_joins_it() {
+    let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
+    let s = Setup::new(url);
+    s.run(&["log", "create-topic", &s.topic, "--partitions", "2"]);
+    let up_out = s.dir.path().join("up.out");
+    let mut up = s
+        .cmd(&["--set", "mobile.generator_rate=0", "--set", "mobile.file_min_age=0s", "up"])
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&up_out).unwrap())
+        .stderr(std::fs::File::create(s.dir.path().join("up.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let address = api_address(&up_out);
+    let mut worker = s.worker("w1");
+    s.wait_until_assigned(&["up", "w1"]);
+    // Files dropped into the inbox go through the directory source to Kafka.
+    let inbox = s.dir.path().join("inbox");
+    s.run(&[
+        "generate",
+        "--out",
+        &format!("dir:{}", inbox.display()),
+        "--count",
+        "4000",
+        "--file-records",
+        "1000",
+    ]);
+    s.wait_for_counts(4000, 0, &[("up", &up), ("w1", &worker)]);
+    let (status, body) = http_get(&address, "/api/v1/pipeline");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&s.topic), "the pipeline status lists the Kafka topic: {body}");
+    terminate(&mut worker);
+    terminate(&mut up);
+    assert_eq!(s.replay().1, 4000);
 }

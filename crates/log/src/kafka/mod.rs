@@ -12,6 +12,7 @@
 //! * librdkafka's calls block; they run on tokio's blocking threads.
 
 mod consumer;
+mod ends;
 mod reader;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 pub use consumer::KafkaConsumer;
+use ends::{EndProbe, Reported};
 
 use crate::error::{LogError, Result};
 use crate::event_log::{Consumer, EventLog, ReadLimits};
@@ -127,8 +129,8 @@ struct Inner {
     admin: AdminClient<DefaultClientContext>,
     /// For metadata and watermarks (a consumer that never joins a group).
     meta: Arc<BaseConsumer>,
-    /// Reads the last batch of a partition to find its true end (see [`true_end`]).
-    probe: Arc<parking_lot::Mutex<BaseConsumer>>,
+    /// Reads the last batch of partitions to find their true ends (see [`ends`]).
+    probe: Arc<parking_lot::Mutex<EndProbe>>,
     /// Partition counts already looked up. Topics do not shrink; one grown by an administrator is
     /// seen after a restart (until then keys keep the partitions they had).
     known: parking_lot::RwLock<std::collections::HashMap<String, u32>>,
@@ -177,7 +179,7 @@ impl KafkaLog {
             producer,
             admin,
             meta: Arc::new(meta),
-            probe: Arc::new(parking_lot::Mutex::new(probe)),
+            probe: Arc::new(parking_lot::Mutex::new(EndProbe::new(probe))),
             known: Default::default(),
             readers: Arc::default(),
             round_robin: AtomicU32::new(0),
@@ -266,7 +268,7 @@ impl KafkaLog {
             let (start, reported) = (low.max(0) as u64, high.max(0) as u64);
             Ok(PartitionOffsets {
                 start,
-                end: true_end(&probe.lock(), &name, partition, start, reported, timeout)?,
+                end: probe.lock().ends(&[Reported { topic: &name, partition, start, reported }], timeout)?[0],
             })
         })
         .await
@@ -297,47 +299,6 @@ impl KafkaLog {
         }
         Ok(positions)
     }
-}
-
-/// The end of a partition (the offset the next record will get), from the end its broker
-/// reported: the offset after the last record of the batch that starts just below it.
-///
-/// Kafka reports the true end; some Kafka-protocol brokers (tansu 0.6) report one past the first
-/// offset of the last batch instead. Reading that last batch costs one fetch and gives the true
-/// end on both: on Kafka it finds exactly the record below the end (or later ones, appended
-/// since, which are acknowledged too).
-fn true_end(
-    probe: &BaseConsumer,
-    topic: &str,
-    partition: u32,
-    start: u64,
-    reported: u64,
-    timeout: Duration,
-) -> Result<u64> {
-    if reported == 0 || reported <= start {
-        return Ok(reported);
-    }
-    let context = || format!("the end of {topic}/{partition}");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition as i32, Offset::Offset(reported as i64 - 1))
-        .map_err(|e| kafka(context(), e))?;
-    probe.assign(&tpl).map_err(|e| kafka(context(), e))?;
-    let mut end = reported;
-    let deadline = Instant::now() + timeout;
-    // The first record waits for the fetch; the rest of its batch is there at once.
-    let mut wait = timeout;
-    while let Some(message) = probe.poll(wait) {
-        let m = message.map_err(|e| kafka(context(), e))?;
-        if m.topic() == topic && m.partition() == partition as i32 {
-            end = end.max(m.offset() as u64 + 1);
-        }
-        wait = Duration::ZERO;
-        if Instant::now() >= deadline {
-            break;
-        }
-    }
-    probe.unassign().map_err(|e| kafka(context(), e))?;
-    Ok(end)
 }
 
 /// Readers kept for the next read.
@@ -458,26 +419,37 @@ impl EventLog for KafkaLog {
         let (meta, probe, timeout) =
             (self.inner.meta.clone(), self.inner.probe.clone(), self.inner.config.timeout);
         blocking(move || {
-            let probe = probe.lock();
             let metadata = meta.fetch_metadata(None, timeout).map_err(|e| kafka("listing topics", e))?;
-            let mut topics = Vec::new();
+            // Every partition's reported range first; then one probe for all their true ends.
+            let mut reported = Vec::new();
             for t in metadata.topics().iter().filter(|t| !t.name().starts_with("__") && t.error().is_none()) {
-                let mut partitions = Vec::new();
                 for p in t.partitions() {
                     let (low, high) = meta
                         .fetch_watermarks(t.name(), p.id(), timeout)
                         .map_err(|e| kafka(format!("offsets of {}/{}", t.name(), p.id()), e))?;
-                    let (start, reported) = (low.max(0) as u64, high.max(0) as u64);
-                    let end = true_end(&probe, t.name(), p.id() as u32, start, reported, timeout)?;
-                    partitions.push(PartitionDescription {
-                        partition: p.id() as u32,
-                        offsets: PartitionOffsets { start, end },
-                        size_bytes: 0,
-                        segments: 0,
-                    });
+                    reported.push((t.name(), p.id() as u32, low.max(0) as u64, high.max(0) as u64));
                 }
-                partitions.sort_by_key(|p| p.partition);
-                topics.push(TopicDescription { name: t.name().to_string(), partitions });
+            }
+            let asked: Vec<Reported<'_>> = reported
+                .iter()
+                .map(|&(topic, partition, start, reported)| Reported { topic, partition, start, reported })
+                .collect();
+            let ends = probe.lock().ends(&asked, timeout)?;
+            let mut topics: Vec<TopicDescription> = Vec::new();
+            for (&(name, partition, start, _), end) in reported.iter().zip(ends) {
+                if topics.last().is_none_or(|t| t.name != name) {
+                    topics.push(TopicDescription { name: name.to_string(), partitions: Vec::new() });
+                }
+                let topic = topics.last_mut().expect("pushed above");
+                topic.partitions.push(PartitionDescription {
+                    partition,
+                    offsets: PartitionOffsets { start, end },
+                    size_bytes: 0,
+                    segments: 0,
+                });
+            }
+            for t in &mut topics {
+                t.partitions.sort_by_key(|p| p.partition);
             }
             topics.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(topics)
