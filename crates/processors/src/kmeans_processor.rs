@@ -52,22 +52,7 @@ pub async fn run_kmeans_processor(
     mut stop: watch::Receiver<bool>,
     mut on_version: impl FnMut(&ModelVersion) + Send,
 ) -> Result<(), ProcessorError> {
-    let mut kmeans = match store.latest_kmeans(&cfg.name).await? {
-        Some(row) => {
-            let snapshot = snapshot_from_row(&row)?;
-            if snapshot.model.k() != cfg.settings.k {
-                return Err(ProcessorError::Config(format!(
-                    "the stored model '{}' has k = {}, the configuration k = {}: choose another model name or keep k",
-                    cfg.name,
-                    snapshot.model.k(),
-                    cfg.settings.k
-                )));
-            }
-            tracing::info!(model = %cfg.name, version = snapshot.version, "resuming k-means model");
-            MobileKMeans::restore(cfg.settings.clone(), snapshot)
-        }
-        None => MobileKMeans::new(cfg.settings.clone()),
-    };
+    let mut kmeans = load_model(&*store, &cfg.name, &cfg.settings).await?;
     let checkpoints = store.processor_offsets(&cfg.name).await?;
     let reader = MicroBatchReader::open(log.clone(), &cfg.topic, &checkpoints).await?;
     // The positions after the last batch processed (the reader runs one batch ahead).
@@ -205,6 +190,26 @@ pub(crate) fn version_row(
             .collect(),
         offsets: ranges.to_vec(),
     }
+}
+
+/// The model `name` as last stored (bit for bit), or a new one; an error if the stored one has
+/// another k than `settings`.
+pub(crate) async fn load_model(
+    store: &dyn ServingStore,
+    name: &str,
+    settings: &KMeansSettings,
+) -> Result<MobileKMeans, ProcessorError> {
+    let Some(row) = store.latest_kmeans(name).await? else { return Ok(MobileKMeans::new(settings.clone())) };
+    let snapshot = snapshot_from_row(&row)?;
+    if snapshot.model.k() != settings.k {
+        return Err(ProcessorError::Config(format!(
+            "the stored model '{name}' has k = {}, the configuration k = {}: choose another model name or keep k",
+            snapshot.model.k(),
+            settings.k
+        )));
+    }
+    tracing::info!(model = %name, version = snapshot.version, "resuming k-means model");
+    Ok(MobileKMeans::restore(settings.clone(), snapshot))
 }
 
 /// Rebuilds the exact model state from a stored version.

@@ -67,25 +67,14 @@ impl Consumer for KafkaConsumer {
     }
 
     async fn commit(&mut self) -> Result<()> {
-        // Only the partitions still assigned: a revoked one belongs to another member now.
-        let assigned = self.assignment();
-        let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), next) in &self.positions {
-            if assigned.iter().any(|tp| &tp.topic == topic && tp.partition == *partition) {
-                tpl.add_partition_offset(topic, *partition as i32, Offset::Offset(*next as i64))
-                    .map_err(|e| kafka(format!("committing for group {}", self.group), e))?;
-            }
-        }
-        if tpl.count() == 0 {
-            return Ok(());
-        }
-        let (consumer, group) = (self.consumer.clone(), self.group.clone());
-        blocking(move || {
-            consumer
-                .commit(&tpl, CommitMode::Sync)
-                .map_err(|e| kafka(format!("committing for group {group}"), e))
-        })
-        .await
+        // Only the partitions still assigned (`commit_offsets` skips the others): a revoked one
+        // belongs to another member now.
+        let offsets: Vec<(TopicPartition, u64)> = self
+            .positions
+            .iter()
+            .map(|((topic, partition), next)| (TopicPartition::new(topic, *partition), *next))
+            .collect();
+        self.commit_offsets(&offsets).await
     }
 
     async fn membership(&mut self, timeout: Duration) -> Result<Vec<TopicPartition>> {

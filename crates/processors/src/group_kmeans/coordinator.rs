@@ -13,7 +13,7 @@ use tributary_store::{BatchCommit, OffsetCheckpoint, OffsetRange, ServingStore, 
 use super::messages::{Round, Share, Shares};
 use super::{GroupKMeansConfig, coordinator_group, rounds_topic, shares_topic};
 use crate::kmeans::BatchStats;
-use crate::kmeans_processor::{ProcessorError, snapshot_from_row, version_row};
+use crate::kmeans_processor::{ProcessorError, load_model, version_row};
 use crate::mobile_kmeans::{MobileKMeans, ModelVersion};
 
 pub(super) async fn run(
@@ -96,21 +96,7 @@ impl Lead {
         store: Arc<dyn ServingStore>,
         cfg: &GroupKMeansConfig,
     ) -> Result<Self, ProcessorError> {
-        let kmeans = match store.latest_kmeans(&cfg.name).await? {
-            Some(row) => {
-                let snapshot = snapshot_from_row(&row)?;
-                if snapshot.model.k() != cfg.settings.k {
-                    return Err(ProcessorError::Config(format!(
-                        "the stored model '{}' has k = {}, the configuration k = {}",
-                        cfg.name,
-                        snapshot.model.k(),
-                        cfg.settings.k
-                    )));
-                }
-                MobileKMeans::restore(cfg.settings.clone(), snapshot)
-            }
-            None => MobileKMeans::new(cfg.settings.clone()),
-        };
+        let kmeans = load_model(&*store, &cfg.name, &cfg.settings).await?;
         let stored = store.processor_offsets(&cfg.name).await?;
         let last_round = last_announced_round(&*log, &rounds_topic(&cfg.name)).await?;
         tracing::info!(
