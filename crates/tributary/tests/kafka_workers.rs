@@ -15,6 +15,42 @@ use std::time::{Duration, Instant};
 use common::{api_address, http_get, run_with_input, runtime, stderr, tributary};
 use tributary_store::ServingStore;
 
+/// A child process that is killed when the test ends, also when it fails half-way.
+struct Process(Option<Child>);
+
+impl Process {
+    fn spawn(mut cmd: Command) -> Self {
+        Self(Some(cmd.spawn().unwrap()))
+    }
+
+    /// Waits for it to exit by itself.
+    fn finish(mut self) -> std::process::Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl std::ops::Deref for Process {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().unwrap()
+    }
+}
+
+impl std::ops::DerefMut for Process {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 struct Setup {
     url: String,
     dir: tempfile::TempDir,
@@ -57,14 +93,11 @@ impl Setup {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn worker(&self, id: &str) -> Child {
+    fn worker(&self, id: &str) -> Process {
         let log = std::fs::File::create(self.dir.path().join(format!("{id}.log"))).unwrap();
-        self.cmd(&["worker", "--id", id])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        let mut cmd = self.cmd(&["worker", "--id", id]);
+        cmd.env("RUST_LOG", "info").stdout(Stdio::null()).stderr(log);
+        Process::spawn(cmd)
     }
 
     /// Waits until each of these workers holds some of the topic's partitions (the group has
@@ -82,13 +115,19 @@ impl Setup {
         });
     }
 
-    fn generator(&self, count: u64, rate: u32) -> Child {
+    fn generator(&self, count: u64, rate: u32) -> Process {
         let out = format!("log:{}", self.topic);
-        self.cmd(&["generate", "--out", &out, "--count", &count.to_string(), "--rate", &rate.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        let mut cmd = self.cmd(&[
+            "generate",
+            "--out",
+            &out,
+            "--count",
+            &count.to_string(),
+            "--rate",
+            &rate.to_string(),
+        ]);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        Process::spawn(cmd)
     }
 
     /// Records that are not events, published to the events topic.
@@ -103,7 +142,7 @@ impl Setup {
 
     /// Waits until the shared store counts `points` events and `dead` dead letters of the model;
     /// fails at once if it counts more.
-    fn wait_for_counts(&self, points: u64, dead: u64, workers: &[(&str, &Child)]) {
+    fn wait_for_counts(&self, points: u64, dead: u64, workers: &[(&str, &Process)]) {
         let rt = runtime();
         let store = rt
             .block_on(tributary_store::SqlStore::open_sqlite(&self.dir.path().join("store.sqlite")))
@@ -134,7 +173,7 @@ impl Setup {
         rt.block_on(store.close());
     }
 
-    fn logs(&self, workers: &[(&str, &Child)]) -> String {
+    fn logs(&self, workers: &[(&str, &Process)]) -> String {
         workers
             .iter()
             .map(|(id, _)| {
@@ -158,7 +197,7 @@ impl Setup {
     }
 }
 
-fn terminate(child: &mut Child) {
+fn terminate(child: &mut Process) {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().unwrap();
     assert!(status.success(), "a worker stopped with {status}");
@@ -187,13 +226,13 @@ fn three_workers_and_a_generator_count_every_event_once_and_equal_one_process() 
     let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
     let s = Setup::new(url);
     s.run(&["log", "create-topic", &s.topic, "--partitions", "3"]);
-    let mut workers: Vec<(String, Child)> =
+    let mut workers: Vec<(String, Process)> =
         ["w1", "w2", "w3"].iter().map(|id| (id.to_string(), s.worker(id))).collect();
     s.wait_until_assigned(&["w1", "w2", "w3"]);
-    let generator = s.generator(6000, 1500).wait_with_output().unwrap();
+    let generator = s.generator(6000, 1500).finish();
     assert!(generator.status.success(), "{}", stderr(&generator));
     s.garbage(25);
-    let view: Vec<(&str, &Child)> = workers.iter().map(|(id, c)| (id.as_str(), c)).collect();
+    let view: Vec<(&str, &Process)> = workers.iter().map(|(id, c)| (id.as_str(), c)).collect();
     s.wait_for_counts(6000, 25, &view);
     for (_, child) in &mut workers {
         terminate(child);
@@ -229,7 +268,7 @@ fn workers_stopped_or_killed_mid_run_lose_nothing_and_count_nothing_twice() {
     w2.wait().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let mut w2 = s.worker("w2");
-    let generator = generator.wait_with_output().unwrap();
+    let generator = generator.finish();
     assert!(generator.status.success(), "{}", stderr(&generator));
     s.wait_for_counts(9000, 0, &[("w1", &w3), ("w2", &w2), ("w3", &w3)]);
     terminate(&mut w2);
@@ -244,13 +283,11 @@ fn up_on_kafka_takes_inbox_files_and_a_worker_joins_it() {
     let s = Setup::new(url);
     s.run(&["log", "create-topic", &s.topic, "--partitions", "2"]);
     let up_out = s.dir.path().join("up.out");
-    let mut up = s
-        .cmd(&["--set", "mobile.generator_rate=0", "--set", "mobile.file_min_age=0s", "up"])
-        .env("RUST_LOG", "info")
+    let mut cmd = s.cmd(&["--set", "mobile.generator_rate=0", "--set", "mobile.file_min_age=0s", "up"]);
+    cmd.env("RUST_LOG", "info")
         .stdout(std::fs::File::create(&up_out).unwrap())
-        .stderr(std::fs::File::create(s.dir.path().join("up.log")).unwrap())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(s.dir.path().join("up.log")).unwrap());
+    let mut up = Process::spawn(cmd);
     let address = api_address(&up_out);
     let mut worker = s.worker("w1");
     s.wait_until_assigned(&["up", "w1"]);
