@@ -122,7 +122,9 @@ pub trait PartitionReader: Send {
     fn position(&self) -> u64;
 }
 
-/// A member of a consumer group (see [`EventLog::subscribe`]). Dropping it leaves the group.
+/// A member of a consumer group (see [`EventLog::subscribe`]). Dropping it leaves the group (on
+/// Kafka, as librdkafka closes the consumer); [`leave`](Consumer::leave) leaves at once and waits
+/// for it.
 #[async_trait]
 pub trait Consumer: Send {
     /// The next records of the assigned partitions, at most `max_records`; waits up to `timeout`

@@ -216,7 +216,8 @@ async fn a_member_that_leaves_hands_its_partitions_to_one_waiting_in_poll(log: &
     let mut b = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
     until_split(&mut *a, &mut *b).await;
     let b_partition = b.assignment()[0].partition;
-    drop(b); // leaves the group
+    b.leave().await.unwrap();
+    drop(b);
     // While `a` waits in one poll, the group hands it b's partition, where a record arrives.
     let wait = a.poll(10, Duration::from_secs(15));
     let append = async {
