@@ -106,6 +106,12 @@ impl Share {
         if self.to < self.from {
             return Err(format!("share of partition {} ends before it starts", self.partition));
         }
+        if self.positions.iter().any(|p| !(p[0].abs() <= 90.0 && p[1].abs() <= 180.0)) {
+            return Err(format!(
+                "share of partition {} holds a position that is not on Earth",
+                self.partition
+            ));
+        }
         let counted = self.counts.iter().sum::<u64>()
             + self.positions.len() as u64
             + self.dead.len() as u64
@@ -128,4 +134,28 @@ pub fn short_reason(reason: &str) -> String {
         end -= 1;
     }
     reason[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_must_add_up_and_hold_real_positions() {
+        let mut share = Share::empty(1, 10);
+        assert!(share.check().is_ok());
+        share.to = 12;
+        assert!(share.check().unwrap_err().contains("accounts for 0"));
+        share.positions = vec![[52.5, 13.4], [91.0, 0.0]];
+        assert!(share.check().unwrap_err().contains("not on Earth"));
+        share.positions[1] = [48.1, 11.6];
+        assert!(share.check().is_ok());
+        share.to = 9;
+        assert!(share.check().unwrap_err().contains("ends before"));
+        let stats =
+            Share { counts: vec![1, 2], sums: vec![0.0, 1.0, f64::INFINITY, 2.0], ..Share::empty(0, 0) };
+        assert!(stats.stats(2).is_err(), "sums must be finite");
+        assert!(Share { counts: vec![1], ..Share::empty(0, 0) }.stats(2).is_err(), "k must match");
+        assert_eq!(short_reason(&"é".repeat(150)).len(), 200);
+    }
 }
