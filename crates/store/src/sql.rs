@@ -87,15 +87,20 @@ impl SqlStore {
             .max_connections(4)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
-                    )
-                    .await?;
+                    // Neither pragma takes a lock, so a new connection never fails here (sqlx
+                    // logs a failed `after_connect` as an error even when the open is retried).
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL").await?;
                     Ok(())
                 })
             })
             .connect_with(options)
             .await?;
+        // WAL mode is kept in the file, so it is switched once per open; switching needs the
+        // write lock and may answer `SQLITE_BUSY`, which `open_sqlite` retries.
+        if let Err(e) = sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await {
+            pool.close().await;
+            return Err(e.into());
+        }
         Self::migrated(pool, Dialect::Sqlite).await
     }
 
