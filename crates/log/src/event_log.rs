@@ -93,6 +93,18 @@ pub trait EventLog: Send + Sync + 'static {
     /// Names of the consumer groups that have committed offsets, sorted.
     async fn groups(&self) -> Result<Vec<String>>;
 
+    /// Every group with its committed offsets (as [`committed`](Self::committed)), sorted by
+    /// name: what a status page shows. Backends where asking costs a round trip per group ask
+    /// for several groups at once.
+    async fn group_offsets(&self) -> Result<Vec<GroupOffsets>> {
+        let mut out = Vec::new();
+        for group in self.groups().await? {
+            let offsets = self.committed(&group).await?;
+            out.push(GroupOffsets { group, offsets });
+        }
+        Ok(out)
+    }
+
     /// A reader of one partition that keeps its place from read to read, starting at `offset`:
     /// for a processor that reads the same partitions round after round at positions it keeps
     /// itself (on Kafka its fetches stay open between reads, where [`read`](Self::read) starts
@@ -107,6 +119,14 @@ pub trait EventLog: Send + Sync + 'static {
     /// Joins consumer group `group` for `topics`. Members of one group share the partitions; each
     /// partition is read by one member at a time, starting at the group's committed offset.
     async fn subscribe(&self, group: &str, topics: &[&str], reset: OffsetReset) -> Result<Box<dyn Consumer>>;
+}
+
+/// A consumer group's committed offsets (see [`EventLog::group_offsets`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupOffsets {
+    pub group: String,
+    /// The next offset to consume per partition, sorted by topic and partition.
+    pub offsets: Vec<(TopicPartition, u64)>,
 }
 
 /// A reader of one partition that keeps its place (see [`EventLog::partition_reader`]).

@@ -17,7 +17,7 @@ mod record;
 pub use config::{ByteSize, EmbeddedLogConfig, FsyncPolicy, Limit};
 pub use embedded::{EmbeddedLog, RecoveryReport, Truncation};
 pub use error::{LogError, Result};
-pub use event_log::{Consumer, EventLog, PartitionReader, ReadLimits};
+pub use event_log::{Consumer, EventLog, GroupOffsets, PartitionReader, ReadLimits};
 pub use names::validate_topic_name;
 pub use partitioner::{Partitioner, murmur2, partition_for_key};
 pub use record::{

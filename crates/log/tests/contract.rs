@@ -190,6 +190,15 @@ async fn a_group_resumes_from_its_committed_offsets(log: &dyn EventLog) {
     let other = fresh("standalone");
     log.commit(&other, &[(TopicPartition::new(&topic, 0), 3)]).await.unwrap();
     assert_eq!(log.committed(&other).await.unwrap(), vec![(TopicPartition::new(&topic, 0), 3)]);
+
+    // Every group at once, as the status page asks, says the same as each group alone.
+    let all = log.group_offsets().await.unwrap();
+    let names: Vec<&str> = all.iter().map(|g| g.group.as_str()).collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted by group: {names:?}");
+    for g in [&group, &other] {
+        let found = all.iter().find(|o| &o.group == g).unwrap_or_else(|| panic!("{g} in {names:?}"));
+        assert_eq!(found.offsets, log.committed(g).await.unwrap());
+    }
 }
 
 /// Polls both members until each holds one of the two partitions (a join takes a few seconds

@@ -7,7 +7,9 @@
 //!   and initialisation a GPS stream needs.
 //! * [`mobile_kmeans`]: positions in, model versions out — shared by the streaming processor and
 //!   `tributary kmeans`.
+//! * [`dead_letter_sink`]: dead letters from the log into the store, shared by a consumer group.
 
+pub mod dead_letter_sink;
 pub mod group_kmeans;
 pub mod kmeans;
 pub mod kmeans_processor;

@@ -132,7 +132,10 @@ pub struct BatchCommit {
     pub offsets: Vec<OffsetCheckpoint>,
     pub dead_letters: Vec<DeadLetter>,
     /// A fence for writers that may run twice at once (a coordinator that lost its role but
-    /// does not know it yet): when set, the commit writes only if the processor's stored offsets
-    /// are exactly these (none stored = empty), and fails with [`StoreError::Conflict`] otherwise.
+    /// does not know it yet; two sinks during a partition's handover): when set, the commit
+    /// writes only if, for every partition in `offsets`, the processor's stored offset is the
+    /// one given here (a partition not listed here must have none stored), and fails with
+    /// [`StoreError::Conflict`] otherwise. Stored offsets of other partitions are not looked at,
+    /// so writers that own different partitions of one processor never fence each other out.
     pub expected_offsets: Option<Vec<OffsetCheckpoint>>,
 }

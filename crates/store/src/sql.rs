@@ -6,6 +6,7 @@
 //! killed; after a power loss the newest commits may be rolled back, consistently, together with
 //! the offsets they carried, so a processor redoes that work instead of losing or doubling it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
@@ -214,7 +215,7 @@ impl SqlStore {
     async fn write_batch(&self, commit: &BatchCommit) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         if let Some(expected) = &commit.expected_offsets {
-            self.check_fence(&mut tx, &commit.processor, expected).await?;
+            self.check_fence(&mut tx, commit, expected).await?;
         }
         if let Some(v) = &commit.version {
             self.insert_version(&mut tx, v).await?;
@@ -273,43 +274,47 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Fails with [`StoreError::Conflict`] unless `processor`'s stored offsets are `expected`.
-    /// The rows are read locked (PostgreSQL, MySQL) so that two fenced commits cannot both pass;
-    /// SQLite's transactions are serialised by its write lock, and one that read before another
-    /// writer committed fails with "database is locked" instead.
+    /// Fails with [`StoreError::Conflict`] unless the stored offsets of the partitions that
+    /// `commit` writes are `expected` (see [`BatchCommit::expected_offsets`]). The rows are read
+    /// locked (PostgreSQL, MySQL) so that two fenced commits cannot both pass; SQLite's
+    /// transactions are serialised by its write lock, and one that read before another writer
+    /// committed fails with "database is locked" instead.
     async fn check_fence(
         &self,
         tx: &mut Transaction<'_, Any>,
-        processor: &str,
+        commit: &BatchCommit,
         expected: &[OffsetCheckpoint],
     ) -> Result<()> {
         let lock = if self.dialect == Dialect::Sqlite { "" } else { " FOR UPDATE" };
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT topic, partition_id, next_offset FROM processor_offsets WHERE processor = ? ORDER BY topic, partition_id{lock}"
         )))
-        .bind(processor)
+        .bind(&commit.processor)
         .fetch_all(&mut **tx)
         .await?;
-        let mut stored = rows
-            .iter()
-            .map(|r| {
-                Ok(OffsetCheckpoint {
-                    topic: text_not_null(r, "topic")?,
-                    partition: r.try_get::<i64, _>("partition_id")? as u32,
-                    next_offset: r.try_get::<i64, _>("next_offset")? as u64,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut expected = expected.to_vec();
-        let order = |a: &OffsetCheckpoint, b: &OffsetCheckpoint| {
-            (&a.topic, a.partition).cmp(&(&b.topic, b.partition))
-        };
-        stored.sort_by(order);
-        expected.sort_by(order);
-        if stored != expected {
-            return Err(StoreError::Conflict(format!(
-                "processor '{processor}' has moved on: its stored offsets are not the ones this commit continues from"
-            )));
+        let mut stored = BTreeMap::new();
+        for r in &rows {
+            let partition = r.try_get::<i64, _>("partition_id")? as u32;
+            stored
+                .insert((text_not_null(r, "topic")?, partition), r.try_get::<i64, _>("next_offset")? as u64);
+        }
+        for o in &commit.offsets {
+            let key = (o.topic.clone(), o.partition);
+            let continues_from = expected
+                .iter()
+                .find(|e| e.topic == o.topic && e.partition == o.partition)
+                .map(|e| e.next_offset);
+            let found = stored.get(&key).copied();
+            if found != continues_from {
+                return Err(StoreError::Conflict(format!(
+                    "processor '{}' has moved on at {}/{}: stored offset {}, this commit continues from {}",
+                    commit.processor,
+                    o.topic,
+                    o.partition,
+                    found.map_or("none".into(), |n| n.to_string()),
+                    continues_from.map_or("none".into(), |n| n.to_string()),
+                )));
+            }
         }
         Ok(())
     }

@@ -163,11 +163,10 @@ pub(crate) async fn topics_and_consumers(
             let records = partitions.iter().map(|p| p.end_offset - p.start_offset).sum();
             topics.push(TopicStatus { topic: t.name, partitions, records });
         }
-        for group in log.groups().await.map_err(log_error)? {
-            let committed = log.committed(&group).await.map_err(log_error)?;
+        for g in log.group_offsets().await.map_err(log_error)? {
             let positions =
-                committed.into_iter().map(|(tp, next)| (tp.topic.to_string(), tp.partition, next));
-            consumers.push(consumer(group, "group", positions, &ends));
+                g.offsets.into_iter().map(|(tp, next)| (tp.topic.to_string(), tp.partition, next));
+            consumers.push(consumer(g.group, "group", positions, &ends));
         }
     }
     let mut processors: BTreeMap<String, Vec<(String, u32, u64)>> = BTreeMap::new();

@@ -13,6 +13,7 @@
 
 mod consumer;
 mod ends;
+mod groups;
 mod reader;
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, Headers as _, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -33,7 +34,7 @@ pub use consumer::KafkaConsumer;
 use ends::{EndProbe, Reported};
 
 use crate::error::{LogError, Result};
-use crate::event_log::{Consumer, EventLog, ReadLimits};
+use crate::event_log::{Consumer, EventLog, GroupOffsets, ReadLimits};
 use crate::record::{
     ConsumedRecord, Header, OffsetReset, PartitionDescription, PartitionOffsets, Record, RecordPosition,
     TopicDescription, TopicPartition,
@@ -577,69 +578,19 @@ impl EventLog for KafkaLog {
     }
 
     async fn commit(&self, group: &str, offsets: &[(TopicPartition, u64)]) -> Result<()> {
-        let client: BaseConsumer = Self::reader_config(&self.inner.config, group)
-            .create()
-            .map_err(|e| kafka(format!("committing for group {group}"), e))?;
-        let mut tpl = TopicPartitionList::new();
-        for (tp, next) in offsets {
-            tpl.add_partition_offset(&tp.topic, tp.partition as i32, Offset::Offset(*next as i64))
-                .map_err(|e| kafka(format!("committing {tp} for group {group}"), e))?;
-        }
-        let group = group.to_string();
-        blocking(move || {
-            client
-                .commit(&tpl, CommitMode::Sync)
-                .map_err(|e| kafka(format!("committing for group {group}"), e))
-        })
-        .await
+        self.commit_for_group(group, offsets).await
     }
 
     async fn committed(&self, group: &str) -> Result<Vec<(TopicPartition, u64)>> {
-        let client: BaseConsumer = Self::reader_config(&self.inner.config, group)
-            .create()
-            .map_err(|e| kafka(format!("offsets of group {group}"), e))?;
-        let (meta, group, timeout) = (self.inner.meta.clone(), group.to_string(), self.inner.config.timeout);
-        blocking(move || {
-            // Every partition of every topic (metadata only: no offsets needed to ask).
-            let metadata = meta.fetch_metadata(None, timeout).map_err(|e| kafka("listing topics", e))?;
-            let mut tpl = TopicPartitionList::new();
-            for t in metadata.topics().iter().filter(|t| !t.name().starts_with("__") && t.error().is_none()) {
-                for p in t.partitions() {
-                    tpl.add_partition(t.name(), p.id());
-                }
-            }
-            if tpl.count() == 0 {
-                return Ok(Vec::new());
-            }
-            let committed = client
-                .committed_offsets(tpl, timeout)
-                .map_err(|e| kafka(format!("offsets of group {group}"), e))?;
-            let mut out: Vec<(TopicPartition, u64)> = committed
-                .elements()
-                .iter()
-                .filter_map(|e| match e.offset() {
-                    Offset::Offset(n) if n >= 0 => {
-                        Some((TopicPartition::new(e.topic(), e.partition() as u32), n as u64))
-                    }
-                    _ => None,
-                })
-                .collect();
-            out.sort();
-            Ok(out)
-        })
-        .await
+        self.committed_of_group(group).await
     }
 
     async fn groups(&self) -> Result<Vec<String>> {
-        let (meta, timeout) = (self.inner.meta.clone(), self.inner.config.timeout);
-        blocking(move || {
-            let list =
-                meta.fetch_group_list(None, timeout).map_err(|e| kafka("listing consumer groups", e))?;
-            let mut names: Vec<String> = list.groups().iter().map(|g| g.name().to_string()).collect();
-            names.sort();
-            Ok(names)
-        })
-        .await
+        self.group_names().await
+    }
+
+    async fn group_offsets(&self) -> Result<Vec<GroupOffsets>> {
+        self.all_group_offsets().await
     }
 
     async fn partition_reader(

@@ -20,12 +20,16 @@ struct GroupLag {
 pub async fn topics(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let log = super::open_log(config).await?;
     let topics = log.describe_topics().await?;
+    let ends: std::collections::HashMap<(&str, u32), u64> = topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| ((t.name.as_str(), p.partition), p.offsets.end)))
+        .collect();
     let mut lags = Vec::new();
-    for group in log.groups().await? {
-        for (tp, committed) in log.committed(&group).await? {
-            let end = log.offsets(&tp.topic, tp.partition).await.map(|o| o.end).unwrap_or(committed);
+    for g in log.group_offsets().await? {
+        for (tp, committed) in g.offsets {
+            let end = ends.get(&(&*tp.topic, tp.partition)).copied().unwrap_or(committed);
             lags.push(GroupLag {
-                group: group.clone(),
+                group: g.group.clone(),
                 topic: tp.topic,
                 partition: tp.partition,
                 committed,

@@ -15,10 +15,9 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tributary_batch::{FollowConfig, Runner, follow};
 use tributary_log::EventLog;
+use tributary_processors::dead_letter_sink::{run_dead_letter_sink, sink_group};
 use tributary_processors::group_kmeans::run_group_worker;
-use tributary_processors::kmeans_processor::{
-    KMeansProcessorConfig, run_dead_letter_sink, run_kmeans_processor,
-};
+use tributary_processors::kmeans_processor::{KMeansProcessorConfig, run_kmeans_processor};
 use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
 use tributary_sources::mobile_file::ParseOptions;
@@ -99,9 +98,10 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
         });
     }
 
-    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
-    tasks
-        .spawn(async move { ("dead-letter sink", run_dead_letter_sink(l, st, s).await.map_err(Into::into)) });
+    let (l, st, s, g) = (log.clone(), store.clone(), stop.clone(), sink_group(&m.model));
+    tasks.spawn(
+        async move { ("dead-letter sink", run_dead_letter_sink(l, st, g, s).await.map_err(Into::into)) },
+    );
 
     if m.generator_rate > 0.0 {
         let gen_cfg = GeneratorConfig {

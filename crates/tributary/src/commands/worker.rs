@@ -4,16 +4,16 @@
 //! consumer group: the group shares the partitions of the events topic between them, and one
 //! of them coordinates the streaming k-means (see `tributary_processors::group_kmeans`). Start
 //! more to take more load; stop one (Ctrl-C, SIGTERM) and the others take over its partitions.
-//! Each also runs a dead-letter sink; their commits are fenced, so the sinks never store a dead
-//! letter twice.
+//! Each also runs a dead-letter sink; the sinks share the partitions of the dead-letter topic
+//! through a consumer group of their own (see `tributary_processors::dead_letter_sink`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::sync::watch;
+use tributary_processors::dead_letter_sink::{run_dead_letter_sink, sink_group};
 use tributary_processors::group_kmeans::replay::replay_one_process;
 use tributary_processors::group_kmeans::run_group_worker;
-use tributary_processors::kmeans_processor::run_dead_letter_sink;
 use tributary_store::ServingStore;
 
 use super::running::{ShutdownSignals, Tasks, VersionReporter, supervise};
@@ -52,9 +52,10 @@ pub async fn run(config: &Config, args: &WorkerArgs) -> anyhow::Result<ExitCode>
         let result = run_group_worker(l, st, group_cfg, s, |v| reporter.report(v)).await;
         ("k-means worker", result.map_err(Into::into))
     });
-    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
-    tasks
-        .spawn(async move { ("dead-letter sink", run_dead_letter_sink(l, st, s).await.map_err(Into::into)) });
+    let (l, st, s, g) = (log.clone(), store.clone(), stop.clone(), sink_group(&model));
+    tasks.spawn(
+        async move { ("dead-letter sink", run_dead_letter_sink(l, st, g, s).await.map_err(Into::into)) },
+    );
 
     println!("Tributary worker {id} is running.");
     println!("  event log       {}", opened.description());

@@ -201,5 +201,24 @@ pub async fn fenced_commits_write_only_over_the_offsets_they_continue_from(ctx: 
     store.commit_batch(&fenced(20, checkpoint(10))).await.unwrap();
     assert_eq!(store.processor_offsets("sink").await.unwrap(), checkpoint(20));
     assert_eq!(store.dead_letter_count().await.unwrap(), 2);
+    // The fence is per partition: a writer of partition 1 neither checks nor needs partition 0.
+    let partition_1 =
+        |next: u64| OffsetCheckpoint { topic: "mobile_data".into(), partition: 1, next_offset: next };
+    let other = |next: u64, expected: Vec<OffsetCheckpoint>| BatchCommit {
+        processor: "sink".into(),
+        offsets: vec![partition_1(next)],
+        dead_letters: letter(),
+        expected_offsets: Some(expected),
+        ..Default::default()
+    };
+    store.commit_batch(&other(5, vec![])).await.unwrap();
+    store.commit_batch(&other(8, vec![partition_1(5)])).await.unwrap();
+    let lost = store.commit_batch(&other(9, vec![partition_1(5)])).await.unwrap_err();
+    assert!(matches!(lost, StoreError::Conflict(_)), "{lost}");
+    store.commit_batch(&fenced(25, checkpoint(20))).await.unwrap();
+    let mut both = checkpoint(25);
+    both.push(partition_1(8));
+    assert_eq!(store.processor_offsets("sink").await.unwrap(), both);
+    assert_eq!(store.dead_letter_count().await.unwrap(), 5);
     store.close().await;
 }
