@@ -222,6 +222,14 @@ async fn a_member_that_leaves_hands_its_partitions_to_one_waiting_in_poll(log: &
     let (topic, group) = (fresh("handover"), fresh("grp"));
     log.create_topic(&topic, 2).await.unwrap();
     let mut a = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
+    // `a` holds both partitions first (so it held b's before, and Kafka's client remembers
+    // that `membership` paused it), then shares them with b.
+    for _ in 0..300 {
+        if a.membership(Duration::from_millis(50)).await.unwrap().len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(a.assignment().len(), 2, "a lone member holds every partition");
     let mut b = log.subscribe(&group, &[&topic], OffsetReset::Earliest).await.unwrap();
     until_split(&mut *a, &mut *b).await;
     let b_partition = b.assignment()[0].partition;
@@ -235,6 +243,16 @@ async fn a_member_that_leaves_hands_its_partitions_to_one_waiting_in_poll(log: &
     };
     let (got, ()) = tokio::join!(wait, append);
     let got = got.unwrap();
+    if got.is_empty() {
+        let t0 = std::time::Instant::now();
+        let later = a.poll(10, Duration::from_secs(30)).await.unwrap();
+        eprintln!(
+            "DEBUG assignment {:?}; a later poll got {} after {:?}; b_partition {b_partition}",
+            a.assignment(),
+            later.len(),
+            t0.elapsed()
+        );
+    }
     assert_eq!(got.len(), 1, "the record on the partition handed over, within the same poll");
     assert_eq!(got[0].partition, b_partition);
 }

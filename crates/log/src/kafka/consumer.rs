@@ -21,6 +21,9 @@ pub struct KafkaConsumer {
     group: String,
     /// The next offset per partition, after the records `poll` returned.
     positions: BTreeMap<(String, u32), u64>,
+    /// `membership` paused partitions. librdkafka keeps a partition's pause across a revoke
+    /// and a later assignment, so once a member has paused any, `poll` resumes what it holds.
+    paused: bool,
 }
 
 impl KafkaConsumer {
@@ -28,23 +31,41 @@ impl KafkaConsumer {
         let consumer: BaseConsumer =
             config.create().map_err(|e| kafka(format!("joining group {group}"), e))?;
         consumer.subscribe(topics).map_err(|e| kafka(format!("joining group {group}"), e))?;
-        Ok(Self { consumer: Arc::new(consumer), group: group.to_string(), positions: BTreeMap::new() })
+        Ok(Self {
+            consumer: Arc::new(consumer),
+            group: group.to_string(),
+            positions: BTreeMap::new(),
+            paused: false,
+        })
     }
 }
 
 #[async_trait]
 impl Consumer for KafkaConsumer {
     async fn poll(&mut self, max_records: usize, timeout: Duration) -> Result<Vec<ConsumedRecord>> {
-        let (consumer, group) = (self.consumer.clone(), self.group.clone());
+        let (consumer, group, paused) = (self.consumer.clone(), self.group.clone(), self.paused);
         let records = blocking(move || {
             let deadline = Instant::now() + timeout;
             let mut out = Vec::new();
             while out.len() < max_records {
+                if paused {
+                    // Partitions handed over during this poll may come paused from an earlier
+                    // assignment; the turns stay short so that those are resumed at once.
+                    let held = consumer
+                        .assignment()
+                        .map_err(|e| kafka(format!("assignment in group {group}"), e))?;
+                    if held.count() > 0 {
+                        consumer
+                            .resume(&held)
+                            .map_err(|e| kafka(format!("resuming for group {group}"), e))?;
+                    }
+                }
                 // Wait for the first record; then take what is already there. A poll also
                 // returns empty-handed after serving a rebalance, so only the deadline ends
                 // the wait.
                 let wait = if out.is_empty() {
-                    deadline.saturating_duration_since(Instant::now())
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if paused { left.min(Duration::from_millis(50)) } else { left }
                 } else {
                     Duration::ZERO
                 };
@@ -78,6 +99,7 @@ impl Consumer for KafkaConsumer {
     }
 
     async fn membership(&mut self, timeout: Duration) -> Result<Vec<TopicPartition>> {
+        self.paused = true;
         let (consumer, group) = (self.consumer.clone(), self.group.clone());
         blocking(move || {
             // librdkafka serves joins and rebalances inside poll. Assigned partitions are paused
