@@ -80,7 +80,7 @@ impl Sink {
             let partitions: Vec<u32> =
                 assigned.iter().filter(|tp| tp.topic == DEAD_LETTER_TOPIC).map(|tp| tp.partition).collect();
             if partitions != holding {
-                tracing::debug!(?partitions, "dead-letter partitions assigned");
+                tracing::info!(?partitions, "dead-letter sink holds partitions");
                 // A partition that comes back may have moved on while another sink held it.
                 self.readers.clear();
                 self.stored = self.store.processor_offsets(DEAD_LETTER_SINK).await?;

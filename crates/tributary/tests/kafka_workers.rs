@@ -173,6 +173,40 @@ impl Setup {
         rt.block_on(store.close());
     }
 
+    /// Waits until the store holds as many dead letters as the dead-letter topic, and at least
+    /// `at_least`; fails at once if it holds more.
+    fn wait_for_dead_letters(&self, at_least: u64) {
+        let rt = runtime();
+        let store = rt
+            .block_on(tributary_store::SqlStore::open_sqlite(&self.dir.path().join("store.sqlite")))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            // The store first: what it holds then was published before the topic is read.
+            let stored = rt.block_on(store.dead_letter_count()).unwrap();
+            let topics: serde_json::Value =
+                serde_json::from_str(&self.run(&["log", "topics", "--json"])).unwrap();
+            let published: u64 = topics["topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["name"] == "dead_letters")
+                .flat_map(|t| t["partitions"].as_array().unwrap())
+                .map(|p| p["offsets"]["end"].as_u64().unwrap() - p["offsets"]["start"].as_u64().unwrap())
+                .sum();
+            assert!(stored <= published, "{stored} dead letters stored, {published} published");
+            if stored == published && stored >= at_least {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "after 120 s: {stored} dead letters stored, {published} published"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        rt.block_on(store.close());
+    }
+
     fn logs(&self, workers: &[(&str, &Process)]) -> String {
         workers
             .iter()
@@ -282,6 +316,9 @@ fn up_on_kafka_takes_inbox_files_and_a_worker_joins_it() {
     let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
     let s = Setup::new(url);
     s.run(&["log", "create-topic", &s.topic, "--partitions", "2"]);
+    // Two partitions of dead letters for the sinks of `up` and the worker to share (unless an
+    // earlier test made the topic already).
+    let _ = s.cmd(&["log", "create-topic", "dead_letters", "--partitions", "2"]).output();
     let up_out = s.dir.path().join("up.out");
     let mut cmd = s.cmd(&["--set", "mobile.generator_rate=0", "--set", "mobile.file_min_age=0s", "up"]);
     cmd.env("RUST_LOG", "info")
@@ -303,6 +340,14 @@ fn up_on_kafka_takes_inbox_files_and_a_worker_joins_it() {
         "1000",
     ]);
     s.wait_for_counts(4000, 0, &[("up", &up), ("w1", &worker)]);
+    // Bad lines in a file become dead letters on the log; the two sinks store each exactly once.
+    let mut bad = b"timepoint,deviceId,acceloX,acceloY,acceloZ,latitude,longitude,locked\r\n".to_vec();
+    for i in 0..40 {
+        bad.extend(format!("2020-06-01 12:00:00.000,dev-{i},zero,0,9.8,52.5,13.4,false\r\n").as_bytes());
+    }
+    std::fs::write(s.dir.path().join(".bad.tmp"), &bad).unwrap();
+    std::fs::rename(s.dir.path().join(".bad.tmp"), inbox.join("bad.csv")).unwrap();
+    s.wait_for_dead_letters(40);
     let (status, body) = http_get(&address, "/api/v1/pipeline");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&s.topic), "the pipeline status lists the Kafka topic: {body}");
