@@ -19,7 +19,7 @@ use crate::event_log::GroupOffsets;
 use crate::record::TopicPartition;
 
 /// How many groups [`KafkaLog::all_group_offsets`] asks about at once.
-const GROUPS_AT_ONCE: usize = 8;
+const GROUPS_AT_ONCE: usize = 16;
 
 impl KafkaLog {
     /// Commits `offsets` (next offsets to consume) for `group`, from outside the group.
