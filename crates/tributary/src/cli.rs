@@ -40,6 +40,9 @@ pub enum Command {
     /// Run the stream processors as one worker of a group (log = "kafka://…"): start several to
     /// share the partitions; the streaming k-means stays one model.
     Worker(WorkerArgs),
+    /// Serve the HTTP API and the dashboard alone, over the serving store: run as many as the
+    /// load needs, beside `up` or workers that write the store.
+    Serve(ServeArgs),
     /// Check the stored model: replay each version's micro-batch (the offsets it covers) from the
     /// event log through one process and compare centres, weights and counts.
     Replay(ReplayArgs),
@@ -343,6 +346,13 @@ pub struct BenchLogArgs {
 }
 
 /// `tributary up`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Serve the HTTP API here (overrides `api.listen`; default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// Serve the HTTP API here (overrides `api.listen`; default 127.0.0.1:8080).

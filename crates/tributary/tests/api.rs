@@ -118,5 +118,46 @@ fn generate_over_http_feeds_the_clusters_that_the_api_serves() {
         ),
         "{metrics}"
     );
+    a_replica_answers_as_up_does(data, &api);
     common::stop(child);
+}
+
+/// `tributary serve` beside the running `up`: the same answers from the same store, without the
+/// log that `up` owns.
+fn a_replica_answers_as_up_does(data: &std::path::Path, api: &str) {
+    let replica = common::tributary(data)
+        .arg("serve")
+        .stdout(std::fs::File::create(data.join("serve.out")).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let replica_api = common::api_address(&data.join("serve.out"));
+    assert_ne!(replica_api, api);
+    let out = std::fs::read_to_string(data.join("serve.out")).unwrap();
+    assert!(out.contains("API token       in "), "the token that up made: {out}");
+    for path in
+        ["/api/v1/mobile/clusters", "/api/v1/mobile/clusters/history?limit=1000", "/api/v1/dead-letters"]
+    {
+        let (status, from_up) = common::http_get(api, path);
+        assert_eq!(status, 200, "{path}: {from_up}");
+        let (status, from_replica) = common::http_get(&replica_api, path);
+        assert_eq!(status, 200, "{path}: {from_replica}");
+        let parsed = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+        assert_eq!(parsed(&from_replica), parsed(&from_up), "{path}");
+    }
+    // The pipeline status from the store alone: the processor's offsets and the sources, no topics.
+    let (status, body) = common::http_get(&replica_api, "/api/v1/pipeline");
+    assert_eq!(status, 200, "{body}");
+    let pipeline: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(pipeline["topics"], serde_json::json!([]), "{pipeline}");
+    assert!(
+        pipeline["sources"].as_array().unwrap().iter().any(|s| s["source"] == "http:mobile_data"),
+        "{pipeline}"
+    );
+    assert_eq!(
+        common::http_get(&replica_api, "/api/v1/mobile/recent").0,
+        404,
+        "no log to read recent events from"
+    );
+    common::stop(replica);
 }

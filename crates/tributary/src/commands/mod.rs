@@ -11,6 +11,7 @@ mod kmeans;
 mod log_tools;
 mod produce;
 mod running;
+mod serve;
 mod tail;
 mod up;
 mod worker;
@@ -38,6 +39,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(&config, args).await,
         Command::Kmeans(args) => kmeans::run(args),
         Command::Worker(args) => worker::run(&config, &args).await,
+        Command::Serve(args) => serve::run(&config, &args).await,
         Command::Replay(args) => worker::replay(&config, &args).await,
         Command::Import(args) => import::run(&config, args).await,
         Command::Batch(BatchCommand::List(args)) => batch::list(args),

@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use tokio::sync::watch;
 use tributary_batch::{FollowConfig, Runner, follow};
 use tributary_log::EventLog;
@@ -174,47 +173,17 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     });
 
     // The HTTP API: the store through the cache; metrics from the global recorder.
-    let listen = args.listen.unwrap_or(config.api.listen);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (use --listen ADDRESS:PORT)"))?;
-    let address = listener.local_addr()?;
-    let cache =
-        tributary_cache::Cache::new(tributary_cache::open(&config.cache.to_cache())?, config.cache.ttl);
-    let (token, token_note) = api_token(config)?;
-    let api_config = tributary_api::ApiConfig {
-        model: m.model.clone(),
-        mobile_topic: m.topic.clone(),
-        request_timeout: config.api.request_timeout,
-        token,
-        ..tributary_api::ApiConfig::default()
-    };
-    let cache_backend = cache.backend();
-    let state = tributary_api::AppState::start(
-        store.clone(),
-        Some(log.clone()),
-        cache,
-        api_config,
-        super::metrics_handle(),
-        stop.clone(),
-    )
-    .await;
-    let mut s = stop.clone();
-    tasks.spawn(async move {
-        let shutdown = async move {
-            let _ = s.wait_for(|stopped| *stopped).await;
-        };
-        let served =
-            axum::serve(listener, tributary_api::router(state)).with_graceful_shutdown(shutdown).await;
-        ("HTTP API", served.map_err(Into::into))
-    });
+    let api =
+        super::serve::start_api(config, args.listen, store.clone(), Some(log.clone()), &stop, &mut tasks)
+            .await?;
 
     println!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
-    println!("  dashboard       http://{address}/");
-    println!("  HTTP API        http://{address}/api/v1/openapi.json   (/metrics, /healthz, /readyz)");
-    println!("  API token       {token_note}");
+    println!("  dashboard       http://{}/", api.address);
+    println!("  HTTP API        http://{}/api/v1/openapi.json   (/metrics, /healthz, /readyz)", api.address);
+    println!("  API token       {}", api.token_note);
     println!(
-        "  cache           {cache_backend}, entries live {}",
+        "  cache           {}, entries live {}",
+        api.cache_backend,
         humantime::format_duration(config.cache.ttl)
     );
     println!("  data directory  {}", config.data_dir.display());
@@ -251,31 +220,4 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Stopped cleanly.");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The token of the API's write endpoints: `api.token` if configured; otherwise the one kept in
-/// `<data_dir>/api-token`, made (random, readable by the owner only) at the first start. Returns
-/// it with what `up` prints about it (the token itself only when it was just made).
-fn api_token(config: &Config) -> anyhow::Result<(String, String)> {
-    if let Some(token) = config.api.token.clone().filter(|t| !t.is_empty()) {
-        return Ok((token, "configured (api.token)".into()));
-    }
-    let path = config.data_dir.join("api-token");
-    match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => {
-            Ok((token.trim().to_string(), format!("in {}", path.display())))
-        }
-        _ => {
-            let token: String = rand::random::<[u8; 24]>().iter().map(|b| format!("{b:02x}")).collect();
-            std::fs::create_dir_all(&config.data_dir)?;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&path).with_context(|| format!("cannot write {}", path.display()))?;
-            std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())?;
-            let note = format!("{token}   (new; kept in {})", path.display());
-            Ok((token, note))
-        }
-    }
 }
