@@ -32,6 +32,13 @@ impl ApiError {
         }
     }
 
+    /// 500: the store holds something this server cannot use (a damaged model, say).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::error!(%detail, "cannot answer");
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, detail }
+    }
+
     /// 503: the store cannot answer now; the reason is logged, not shown.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self { status: StatusCode::SERVICE_UNAVAILABLE, detail: detail.into() }

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         crate::routes::mobile::latest,
         crate::routes::mobile::history,
         crate::routes::mobile::recent,
+        crate::routes::mobile::assign,
         crate::routes::markets::catalogue,
         crate::routes::markets::series,
         crate::routes::markets::aligned,

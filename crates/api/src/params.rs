@@ -85,6 +85,17 @@ impl Params {
         }
     }
 
+    /// A required finite number in `min..=max`.
+    pub fn number(&self, name: &str, min: f64, max: f64) -> Result<f64, ApiError> {
+        let v = self.required(name)?;
+        match v.parse::<f64>() {
+            Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
+            _ => Err(ApiError::bad_request(format!(
+                "parameter {name}: {v:?} is not a number from {min} to {max}"
+            ))),
+        }
+    }
+
     /// A calendar date `YYYY-MM-DD` between 1900 and 2999, if given.
     pub fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
         let Some(v) = self.text(name) else { return Ok(None) };

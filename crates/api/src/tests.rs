@@ -12,6 +12,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::Value as Json;
 use tower::ServiceExt;
 use tributary_schema::DeadLetter;
+use tributary_schema::projection::Projection;
 use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, ServingStore, SqlStore, ViewPublication};
 
 use crate::{ApiConfig, AppState, router};
@@ -173,21 +174,18 @@ async fn fixture() -> Fixture {
 }
 
 async fn commit_model(store: &SqlStore, version: u64) {
-    let centre = |cluster: u32, weight: f64| CentreRow {
-        cluster,
-        lat: 52.0 + f64::from(cluster),
-        lon: 13.0 + version as f64,
-        weight,
-        batch_count: 2,
-        x: 0.0,
-        y: 0.0,
+    let projection = Projection::Km { lat0: 52.5, lon0: 13.0 };
+    let centre = |cluster: u32, weight: f64| {
+        let (lat, lon) = (52.0 + f64::from(cluster), 13.0 + version as f64);
+        let [x, y] = projection.forward(lat, lon);
+        CentreRow { cluster, lat, lon, weight, batch_count: 2, x, y }
     };
     let v = KMeansVersionRow {
         model: "mobile".into(),
         version,
         created_ms: 1_600_000_000_000 + version as i64,
         batch_points: 4,
-        projection: "{}".into(),
+        projection: serde_json::to_string(&projection).unwrap(),
         split: None,
         centres: vec![centre(0, 3.0), centre(1, 1.0)],
         offsets: vec![],
@@ -233,6 +231,35 @@ async fn problem(f: &Fixture, method: &str, uri: &str, expected: StatusCode) -> 
     assert_eq!(content_type, "application/problem+json", "{uri}");
     assert_eq!(body["status"], expected.as_u16(), "{uri}");
     body["detail"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_position_is_placed_in_the_nearest_cluster_of_the_newest_model() {
+    let f = fixture().await;
+    // Version 1: centres at (52, 14) and (53, 14).
+    let near_second = ok(&f, "/api/v1/mobile/assign?lat=52.7&lon=14.1").await;
+    assert_eq!((near_second["cluster"].as_u64(), near_second["version"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (near_second["centre"]["lat"].as_f64(), near_second["centre"]["lon"].as_f64()),
+        (Some(53.0), Some(14.0))
+    );
+    let km = near_second["distance_km"].as_f64().unwrap();
+    assert!((km - 34.0).abs() < 0.5, "{km}");
+    assert_eq!(ok(&f, "/api/v1/mobile/assign?lat=51.1&lon=12").await["cluster"], 0);
+    // A newer version is used at once.
+    commit_model(&f.store, 2).await;
+    assert_eq!(ok(&f, "/api/v1/mobile/assign?lat=52.7&lon=14.1").await["version"], 2);
+    for bad in [
+        "lat=52.7",
+        "lat=91&lon=13",
+        "lat=NaN&lon=13",
+        "lat=52&lon=13&lat=53",
+        "lat=x&lon=1",
+        "lat=1&lon=1&k=2",
+    ] {
+        let (status, _, body) = call(&f, "GET", &format!("/api/v1/mobile/assign?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
 }
 
 #[tokio::test]

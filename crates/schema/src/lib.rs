@@ -6,10 +6,12 @@
 //! * [`markets`]: rows of the Markets × COVID datasets (ECDC cases and deaths, price series), as
 //!   parsed from their source formats and kept in the lake.
 //! * [`dead_letter`]: input that could not be used, with where it came from and why.
+//! * [`projection`]: GPS positions as k-means coordinates; stored with each model version.
 
 pub mod dead_letter;
 pub mod markets;
 pub mod mobile;
+pub mod projection;
 
 pub use dead_letter::DeadLetter;
 pub use mobile::MobileEvent;

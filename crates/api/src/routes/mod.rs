@@ -54,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/mobile/clusters", get(mobile::latest))
         .route("/api/v1/mobile/clusters/history", get(mobile::history))
         .route("/api/v1/mobile/recent", get(mobile::recent))
+        .route("/api/v1/mobile/assign", get(mobile::assign))
         .route("/api/v1/markets/catalogue", get(markets::catalogue))
         .route("/api/v1/markets/series", get(markets::series))
         .route("/api/v1/markets/aligned", get(markets::aligned))

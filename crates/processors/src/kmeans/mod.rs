@@ -13,10 +13,9 @@
 //! their share of a batch and one coordinator can [`BatchStats::merge`] and apply them.
 
 mod init;
-mod projection;
 
 pub use init::{kmeans_plus_plus, random_centres};
-pub use projection::{EARTH_RADIUS_KM, Projection, haversine_km};
+pub use tributary_schema::projection::{EARTH_RADIUS_KM, Projection, haversine_km};
 
 use serde::{Deserialize, Serialize};
 

@@ -4,6 +4,9 @@
 //! one of latitude away from the equator (about 0.62 times at 52° N), so clusters in raw
 //! (lat, lon) are stretched east-west. Projected around the data's centre, a kilometre means the
 //! same in every direction. Points are `(north_km, east_km)`, mirroring `(lat, lon)`.
+//!
+//! A stored model names its projection (this type as JSON), so that readers of the model (the
+//! API placing a position in a cluster) measure as the processor that made it.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +27,7 @@ impl Projection {
     /// Coordinates of a position.
     ///
     /// ```
-    /// use tributary_processors::kmeans::Projection;
+    /// use tributary_schema::projection::Projection;
     /// let p = Projection::Km { lat0: 52.52, lon0: 13.405 };
     /// let [north, east] = p.forward(52.52 + 1.0, 13.405);
     /// assert!((north - 111.195).abs() < 1e-3 && east.abs() < 1e-12);
