@@ -78,21 +78,27 @@ pub async fn latest(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     Params::parse(query.as_deref(), &[])?;
-    let model = state.config.model.clone();
-    let version = state
-        .versions
-        .now()
-        .model
-        .ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version yet")))?;
+    let (model, version) = newest_version(&state)?;
     let key = CacheKey::new("mobile/clusters").param("model", &model).version("model", version);
     cached_json(&state, key, || async {
-        let mut rows = state.store.kmeans_history(&model, version, version, 1).await?;
-        let row = rows
-            .pop()
-            .ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version {version}")))?;
-        Ok(ModelVersion::from(row))
+        Ok(ModelVersion::from(model_version(&state, &model, version).await?))
     })
     .await
+}
+
+/// The model's name and its newest version.
+fn newest_version(state: &AppState) -> Result<(String, u64), ApiError> {
+    let model = state.config.model.clone();
+    match state.versions.now().model {
+        Some(version) => Ok((model, version)),
+        None => Err(ApiError::not_found(format!("model {model:?} has no version yet"))),
+    }
+}
+
+/// One stored version of the model.
+async fn model_version(state: &AppState, model: &str, version: u64) -> Result<KMeansVersionRow, ApiError> {
+    let mut rows = state.store.kmeans_history(model, version, version, 1).await?;
+    rows.pop().ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version {version}")))
 }
 
 /// Versions of the model, oldest first.
@@ -187,25 +193,14 @@ pub async fn assign(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["lat", "lon"])?;
     let (lat, lon) = (p.number("lat", -90.0, 90.0)?, p.number("lon", -180.0, 180.0)?);
-    let model = state.config.model.clone();
-    let version = state
-        .versions
-        .now()
-        .model
-        .ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version yet")))?;
+    let (model, version) = newest_version(&state)?;
     let key = CacheKey::new("mobile/assign")
         .param("model", &model)
         .param("lat", lat.to_bits())
         .param("lon", lon.to_bits())
         .version("model", version);
-    cached_json(&state, key, || async {
-        let mut rows = state.store.kmeans_history(&model, version, version, 1).await?;
-        let row = rows
-            .pop()
-            .ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version {version}")))?;
-        nearest(row, lat, lon)
-    })
-    .await
+    cached_json(&state, key, || async { nearest(model_version(&state, &model, version).await?, lat, lon) })
+        .await
 }
 
 /// The centre of `row` nearest to (lat, lon), measured as the model measures: in its projection.

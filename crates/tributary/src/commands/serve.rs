@@ -30,6 +30,23 @@ pub struct StartedApi {
     pub cache_backend: &'static str,
 }
 
+impl StartedApi {
+    /// The lines `up` and `serve` print about the API.
+    pub fn print(&self, config: &Config) {
+        println!("  dashboard       http://{}/", self.address);
+        println!(
+            "  HTTP API        http://{}/api/v1/openapi.json   (/metrics, /healthz, /readyz)",
+            self.address
+        );
+        println!("  API token       {}", self.token_note);
+        println!(
+            "  cache           {}, entries live {}",
+            self.cache_backend,
+            humantime::format_duration(config.cache.ttl)
+        );
+    }
+}
+
 /// Binds `listen` (or `api.listen`) and serves the API on a task of `tasks` until `stop`.
 pub async fn start_api(
     config: &Config,
@@ -84,14 +101,7 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
     let api = start_api(config, args.listen, Arc::new(sql.clone()), log, &stop, &mut tasks).await?;
 
     println!("Tributary {} is serving.", env!("CARGO_PKG_VERSION"));
-    println!("  dashboard       http://{}/", api.address);
-    println!("  HTTP API        http://{}/api/v1/openapi.json   (/metrics, /healthz, /readyz)", api.address);
-    println!("  API token       {}", api.token_note);
-    println!(
-        "  cache           {}, entries live {}",
-        api.cache_backend,
-        humantime::format_duration(config.cache.ttl)
-    );
+    api.print(config);
     println!("  serving store   {} ({})", config.store_description(), sql.dialect().name());
     match &opened {
         Some(o) => println!("  event log       {}", o.description()),

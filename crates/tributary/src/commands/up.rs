@@ -178,14 +178,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
             .await?;
 
     println!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
-    println!("  dashboard       http://{}/", api.address);
-    println!("  HTTP API        http://{}/api/v1/openapi.json   (/metrics, /healthz, /readyz)", api.address);
-    println!("  API token       {}", api.token_note);
-    println!(
-        "  cache           {}, entries live {}",
-        api.cache_backend,
-        humantime::format_duration(config.cache.ttl)
-    );
+    api.print(config);
     println!("  data directory  {}", config.data_dir.display());
     println!("  event log       {}", opened.description());
     println!("  serving store   {} ({})", config.store_description(), sqlite.dialect().name());
