@@ -40,6 +40,9 @@ pub enum Command {
     /// Run the stream processors as one worker of a group (log = "kafka://…"): start several to
     /// share the partitions; the streaming k-means stays one model.
     Worker(WorkerArgs),
+    /// Run the sources alone (the inbox, the generator, the Markets × COVID pulls) and publish to
+    /// the event log, for workers and other roles to process (log = "kafka://…").
+    Ingest,
     /// Serve the HTTP API and the dashboard alone, over the serving store: run as many as the
     /// load needs, beside `up` or workers that write the store.
     Serve(ServeArgs),

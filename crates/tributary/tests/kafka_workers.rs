@@ -93,6 +93,21 @@ impl Setup {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// A long-running command, its output in `<name>.out` and its log in `<name>.log`.
+    fn spawn(&self, name: &str, args: &[&str]) -> Process {
+        let mut cmd = self.cmd(args);
+        cmd.env("RUST_LOG", "info")
+            .stdout(std::fs::File::create(self.dir.path().join(format!("{name}.out"))).unwrap())
+            .stderr(std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap());
+        Process::spawn(cmd)
+    }
+
+    /// `events` generated events as files of 1,000 in the inbox.
+    fn drop_files(&self, events: u64) {
+        let inbox = format!("dir:{}", self.dir.path().join("inbox").display());
+        self.run(&["generate", "--out", &inbox, "--count", &events.to_string(), "--file-records", "1000"]);
+    }
+
     fn worker(&self, id: &str) -> Process {
         let log = std::fs::File::create(self.dir.path().join(format!("{id}.log"))).unwrap();
         let mut cmd = self.cmd(&["worker", "--id", id]);
@@ -319,26 +334,14 @@ fn up_on_kafka_takes_inbox_files_and_a_worker_joins_it() {
     // Two partitions of dead letters for the sinks of `up` and the worker to share (unless an
     // earlier test made the topic already).
     let _ = s.cmd(&["log", "create-topic", "dead_letters", "--partitions", "2"]).output();
-    let up_out = s.dir.path().join("up.out");
-    let mut cmd = s.cmd(&["--set", "mobile.generator_rate=0", "--set", "mobile.file_min_age=0s", "up"]);
-    cmd.env("RUST_LOG", "info")
-        .stdout(std::fs::File::create(&up_out).unwrap())
-        .stderr(std::fs::File::create(s.dir.path().join("up.log")).unwrap());
-    let mut up = Process::spawn(cmd);
-    let address = api_address(&up_out);
+    let mut up =
+        s.spawn("up", &["--set", "mobile.generator_rate=0", "--set", "mobile.file_min_age=0s", "up"]);
+    let address = api_address(&s.dir.path().join("up.out"));
     let mut worker = s.worker("w1");
     s.wait_until_assigned(&["up", "w1"]);
     // Files dropped into the inbox go through the directory source to Kafka.
+    s.drop_files(4000);
     let inbox = s.dir.path().join("inbox");
-    s.run(&[
-        "generate",
-        "--out",
-        &format!("dir:{}", inbox.display()),
-        "--count",
-        "4000",
-        "--file-records",
-        "1000",
-    ]);
     s.wait_for_counts(4000, 0, &[("up", &up), ("w1", &worker)]);
     // Bad lines in a file become dead letters on the log; the two sinks store each exactly once.
     let mut bad = b"timepoint,deviceId,acceloX,acceloY,acceloZ,latitude,longitude,locked\r\n".to_vec();
@@ -354,4 +357,34 @@ fn up_on_kafka_takes_inbox_files_and_a_worker_joins_it() {
     terminate(&mut worker);
     terminate(&mut up);
     assert_eq!(s.replay().1, 4000);
+}
+
+/// The roles apart, as on a cluster: `ingest` publishes the inbox's files to Kafka, a worker
+/// makes the model, a `serve` replica answers; no `up` anywhere.
+#[test]
+fn ingest_a_worker_and_serve_run_the_mobile_pipeline_without_up() {
+    let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
+    let s = Setup::new(url);
+    s.run(&["log", "create-topic", &s.topic, "--partitions", "2"]);
+    let mut ingest =
+        s.spawn("ingest", &["--set", "mobile.generator_rate=0", "--set", "mobile.file_min_age=0s", "ingest"]);
+    let mut worker = s.worker("w1");
+    s.wait_until_assigned(&["w1"]);
+    s.drop_files(3000);
+    s.wait_for_counts(3000, 0, &[("ingest", &ingest), ("w1", &worker)]);
+    let mut serve = s.spawn("serve", &["serve"]);
+    let address = api_address(&s.dir.path().join("serve.out"));
+    let (status, body) = http_get(&address, "/api/v1/mobile/clusters/history?limit=1000");
+    assert_eq!(status, 200, "{body}");
+    let versions: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let points: u64 = versions.as_array().unwrap().iter().map(|v| v["batch_points"].as_u64().unwrap()).sum();
+    assert_eq!(points, 3000);
+    // The replica reads the Kafka log too: the topic and the inbox's runs are in its status.
+    let (status, body) = http_get(&address, "/api/v1/pipeline");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&s.topic), "{body}");
+    assert!(body.contains("\"kind\":\"directory\""), "the inbox's runs: {body}");
+    for child in [&mut serve, &mut worker, &mut ingest] {
+        terminate(child);
+    }
 }

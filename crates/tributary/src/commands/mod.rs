@@ -7,9 +7,11 @@ mod bench_mobile;
 mod bench_stages;
 mod generate;
 mod import;
+mod ingest;
 mod kmeans;
 mod log_tools;
 mod produce;
+mod roles;
 mod running;
 mod serve;
 mod tail;
@@ -39,6 +41,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(&config, args).await,
         Command::Kmeans(args) => kmeans::run(args),
         Command::Worker(args) => worker::run(&config, &args).await,
+        Command::Ingest => ingest::run(&config).await,
         Command::Serve(args) => serve::run(&config, &args).await,
         Command::Replay(args) => worker::replay(&config, &args).await,
         Command::Import(args) => import::run(&config, args).await,

@@ -1,6 +1,7 @@
-//! What the long-running commands (`up`, `worker`) share: shutdown signals, supervising their
-//! tasks, and reporting model versions.
+//! What the long-running commands (`up`, `worker`, `ingest`, `serve`) share: shutdown signals,
+//! supervising their tasks, how they end, and reporting model versions.
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -10,6 +11,16 @@ use tributary_processors::mobile_kmeans::ModelVersion;
 
 /// The tasks of a long-running command: each returns its name and how it ended.
 pub type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
+
+/// How a long-running command ends once its tasks stopped and it closed what it opened: with
+/// the failure that stopped it, or "Stopped cleanly."
+pub fn stopped(failure: Option<anyhow::Error>) -> anyhow::Result<ExitCode> {
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    println!("Stopped cleanly.");
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Runs until SIGINT or SIGTERM, or until a task ends (which is a failure: tasks run until
 /// stopped); then tells every task to stop and waits up to 15 s for them. Returns the failure

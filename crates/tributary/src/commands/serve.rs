@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tributary_log::EventLog;
 use tributary_store::ServingStore;
 
-use super::running::{ShutdownSignals, Tasks, supervise};
+use super::running::{ShutdownSignals, Tasks, stopped, supervise};
 use crate::cli::ServeArgs;
 use crate::config::{Config, LogBackend};
 
@@ -114,11 +114,7 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         o.close().await?;
     }
     sql.close().await;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    println!("Stopped cleanly.");
-    Ok(ExitCode::SUCCESS)
+    stopped(failure)
 }
 
 /// The token of the API's write endpoints: `api.token` if configured; otherwise the one kept in

@@ -9,7 +9,6 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tributary_batch::{FollowConfig, Runner, follow};
@@ -17,17 +16,12 @@ use tributary_log::EventLog;
 use tributary_processors::dead_letter_sink::{run_dead_letter_sink, sink_group};
 use tributary_processors::group_kmeans::run_group_worker;
 use tributary_processors::kmeans_processor::{KMeansProcessorConfig, run_kmeans_processor};
-use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
-use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
-use tributary_sources::mobile_file::ParseOptions;
-use tributary_sources::pull::Puller;
-use tributary_store::{ServingStore, SourceRun, SourceRuns};
+use tributary_store::{ServingStore, SourceRuns};
 
-use super::running::{ShutdownSignals, Tasks, VersionReporter, supervise};
+use super::running::{ShutdownSignals, Tasks, VersionReporter, stopped, supervise};
 use super::worker::default_worker_id;
 use crate::cli::UpArgs;
 use crate::config::Config;
-use crate::pull_import::{PullSchedule, PullSource, run_schedule};
 
 pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let mut signals = ShutdownSignals::install()?;
@@ -42,35 +36,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let source_runs = SourceRuns::start(store.clone(), stop.clone());
     let mut tasks = Tasks::new();
 
-    let inbox = config.inbox();
-    let source_cfg = DirectorySourceConfig {
-        dir: inbox.clone(),
-        topic: m.topic.clone(),
-        archive_dir: m.archive_dir.clone(),
-        min_file_age: m.file_min_age,
-        poll_interval: m.poll_interval,
-        parse: ParseOptions { swap_lat_lon: m.swap_lat_lon, ..Default::default() },
-        format: None,
-        batch_records: 10_000,
-        parallel_files: m.parallel_files,
-    };
-    let (l, s, runs) = (log.clone(), stop.clone(), source_runs.clone());
-    let dir_source = format!("dir:{}", inbox.display());
-    tasks.spawn(async move {
-        let result = run_directory_source(l, source_cfg, s, |f| {
-            tracing::info!(file = %f.name, events = f.events, dead_letters = f.dead_letters, failed = f.failed, "inbox file published");
-            runs.record(SourceRun {
-                source: dir_source.clone(),
-                kind: "directory".into(),
-                time_ms: tributary_log::now_ms(),
-                rows: f.events,
-                errors: f.dead_letters,
-                failure: f.failed.then(|| format!("{}: not readable as events; moved to failed/", f.name)),
-            });
-        })
-        .await;
-        ("directory source", result.map_err(Into::into))
-    });
+    super::roles::spawn_mobile_sources(config, &log, &source_runs, &stop, &mut tasks)?;
 
     let (l, st, s) = (log.clone(), store.clone(), stop.clone());
     if opened.is_shared() {
@@ -102,58 +68,10 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
         async move { ("dead-letter sink", run_dead_letter_sink(l, st, g, s).await.map_err(Into::into)) },
     );
 
-    if m.generator_rate > 0.0 {
-        let gen_cfg = GeneratorConfig {
-            seed: m.generator_seed,
-            devices: m.generator_devices,
-            hotspots: default_hotspots(),
-            noise_share: 0.02,
-            relocation_chance: 0.001,
-            start_ms: tributary_log::now_ms(),
-            step_ms: 1000.0 / m.generator_rate,
-        };
-        gen_cfg.validate().map_err(|e| anyhow::anyhow!("generator: {e}"))?;
-        let (l, mut s, topic, rate) = (log.clone(), stop.clone(), m.topic.clone(), m.generator_rate);
-        let runs = source_runs.clone();
-        tasks.spawn(async move {
-            let mut generator = Generator::new(gen_cfg);
-            // One run a second: the events generated in it.
-            let (source, mut since, mut events) = (format!("generator:{topic}"), Instant::now(), 0);
-            let on_append = |n: u64| {
-                events += n;
-                if since.elapsed() >= Duration::from_secs(1) {
-                    runs.record(SourceRun {
-                        source: source.clone(),
-                        kind: "generator".into(),
-                        time_ms: tributary_log::now_ms(),
-                        rows: std::mem::take(&mut events),
-                        errors: 0,
-                        failure: None,
-                    });
-                    since = Instant::now();
-                }
-            };
-            let result =
-                publish_to_log(&*l, &topic, &mut generator, Some(rate), None, &mut s, on_append).await;
-            ("generator", result.map(|_| ()).map_err(Into::into))
-        });
-    }
-
     // Markets × COVID: pull sources into the lake; the batch runner keeps the views current.
     let mk = &config.markets;
     let lake = tributary_lake::Lake::open(&config.lake_location())?;
-    let sources: Vec<PullSource> =
-        mk.sources.iter().map(PullSource::from_config).collect::<anyhow::Result<_>>()?;
-    if !sources.is_empty() {
-        let schedule = PullSchedule {
-            puller: Puller::new(mk.pull_limits())?,
-            sources: sources.clone(),
-            interval: mk.pull_interval,
-            state_path: config.data_dir.join("pull-state.json"),
-        };
-        let (l, lk, s, runs) = (log.clone(), lake.clone(), stop.clone(), source_runs.clone());
-        tasks.spawn(async move { ("pull sources", run_schedule(schedule, lk, l, runs, s).await) });
-    }
+    let sources = super::roles::spawn_pulls(config, &lake, &log, &source_runs, &stop, &mut tasks)?;
     let views = tributary_batch::views::load(mk.views.as_deref()).map_err(anyhow::Error::msg)?;
     let follow_cfg = FollowConfig {
         debounce: mk.batch_debounce,
@@ -182,11 +100,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     println!("  data directory  {}", config.data_dir.display());
     println!("  event log       {}", opened.description());
     println!("  serving store   {} ({})", config.store_description(), sqlite.dialect().name());
-    println!(
-        "  inbox           {}   (tributary generate --out dir:{} adds files)",
-        inbox.display(),
-        inbox.display()
-    );
+    super::roles::print_inbox(config);
     println!(
         "  k-means         model '{}', k = {}, topic {}, batches of {:?} or {} events",
         m.model, m.k, m.topic, m.batch_interval, m.batch_max_records
@@ -208,9 +122,5 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
     opened.close().await?;
     sqlite.close().await;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    println!("Stopped cleanly.");
-    Ok(ExitCode::SUCCESS)
+    stopped(failure)
 }

@@ -16,7 +16,7 @@ use tributary_processors::group_kmeans::replay::replay_one_process;
 use tributary_processors::group_kmeans::run_group_worker;
 use tributary_store::ServingStore;
 
-use super::running::{ShutdownSignals, Tasks, VersionReporter, supervise};
+use super::running::{ShutdownSignals, Tasks, VersionReporter, stopped, supervise};
 use crate::cli::{ReplayArgs, WorkerArgs};
 use crate::config::{Config, LogBackend};
 
@@ -65,11 +65,7 @@ pub async fn run(config: &Config, args: &WorkerArgs) -> anyhow::Result<ExitCode>
     let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
     opened.close().await?;
     sql.close().await;
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    println!("Stopped cleanly.");
-    Ok(ExitCode::SUCCESS)
+    stopped(failure)
 }
 
 /// `tributary replay`: the stored model against one process replaying its micro-batches.
