@@ -66,6 +66,9 @@ pub enum BatchCommand {
     /// Compute every published view (or one, with the views it reads) over the lake's current data,
     /// publish them to the serving store as new versions, and print rows and timings.
     Run(BatchRunArgs),
+    /// Keep the published views current, as `up` does: recompute them when a dataset changes
+    /// (its "dataset updated" event on the log) and on `markets.batch_interval`.
+    Follow(BatchViewsArgs),
 }
 
 #[derive(Debug, Args)]

@@ -220,6 +220,9 @@ pub struct MarketsConfig {
     pub batch_debounce: std::time::Duration,
     /// A folder of `.sql` files overriding and adding views.
     pub views: Option<PathBuf>,
+    /// The batch runner's consumer group on topic `datasets`: one runner per deployment reads the
+    /// events (two deployments on one Kafka cluster need two names).
+    pub batch_group: String,
 }
 
 impl Default for MarketsConfig {
@@ -246,6 +249,7 @@ impl Default for MarketsConfig {
             batch_interval: std::time::Duration::from_secs(3600),
             batch_debounce: std::time::Duration::from_secs(2),
             views: None,
+            batch_group: "batch-runner".into(),
         }
     }
 }
@@ -306,6 +310,9 @@ impl MarketsConfig {
         }
         if self.pull_interval.is_zero() || self.batch_interval.is_zero() {
             return Err("`markets.pull_interval` and `markets.batch_interval` must be longer than 0".into());
+        }
+        if self.batch_group.trim().is_empty() {
+            return Err("`markets.batch_group` must name a consumer group".into());
         }
         Ok(())
     }

@@ -388,3 +388,36 @@ fn ingest_a_worker_and_serve_run_the_mobile_pipeline_without_up() {
         terminate(child);
     }
 }
+
+/// The Markets × COVID side apart: `ingest` pulls the real files into the lake and announces
+/// them on Kafka; `batch follow` (its own consumer group) publishes every view; no `up`.
+#[test]
+fn ingest_and_batch_follow_publish_the_markets_views_without_up() {
+    let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
+    let Some((ecdc, dax)) = common::ecdc_and_dax() else { return };
+    let s = Setup::new(url);
+    let group = format!("markets.batch_group=batch-{}", s.model);
+    let mut batch =
+        s.spawn("batch", &["--set", &group, "--set", "markets.batch_debounce=300ms", "batch", "follow"]);
+    let sources = format!(
+        "markets.sources=[{{url = \"file://{}\", dataset = \"covid_daily\"}}, {{url = \"file://{}\", dataset = \"prices\", symbol = \"^GDAXI\"}}]",
+        ecdc.display(),
+        dax.display()
+    );
+    let mut ingest = s.spawn("ingest", &["--set", "mobile.generator_rate=0", "--set", &sources, "ingest"]);
+    let rt = runtime();
+    let store =
+        rt.block_on(tributary_store::SqlStore::open_sqlite(&s.dir.path().join("store.sqlite"))).unwrap();
+    wait_until("the seven views", || {
+        let views = rt.block_on(store.current_views()).unwrap();
+        views.len() == 7
+            && views.iter().all(|v| v.dataset_versions.values().all(|version| *version == 1))
+            && views.iter().any(|v| v.view == "correlations" && v.dataset_versions.len() == 2)
+    });
+    let views = rt.block_on(store.current_views()).unwrap();
+    let reference = views.iter().find(|v| v.view == "reference_covid").unwrap();
+    assert_eq!(reference.rows, 61_900);
+    rt.block_on(store.close());
+    terminate(&mut ingest);
+    terminate(&mut batch);
+}

@@ -1,14 +1,17 @@
-//! `tributary batch list` and `tributary batch run [VIEW]`: the batch views over the lake.
+//! `tributary batch list`, `tributary batch run [VIEW]` and `tributary batch follow`: the batch
+//! views over the lake.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
 use tributary_batch::{Runner, Selection, views};
 use tributary_lake::Lake;
 use tributary_store::ServingStore;
 
+use super::running::{ShutdownSignals, Tasks, stopped, supervise};
 use crate::cli::{BatchRunArgs, BatchViewsArgs};
 use crate::config::Config;
 
@@ -104,4 +107,34 @@ fn limit_rows(
 
 fn datafusion_pretty(batches: &[tributary_batch::engine::RecordBatch]) -> anyhow::Result<String> {
     Ok(tributary_batch::engine::pretty_format(batches)?.to_string())
+}
+
+/// `tributary batch follow`: the batch runner alone, as `up` runs it: the views are recomputed
+/// when a dataset changes (its event on the log) and on `markets.batch_interval`.
+pub async fn follow(config: &Config, args: BatchViewsArgs) -> anyhow::Result<ExitCode> {
+    let mut signals = ShutdownSignals::install()?;
+    let opened = super::open_log(config).await?;
+    let log = opened.shared();
+    let sql = super::open_store(config).await?;
+    let store: Arc<dyn ServingStore> = Arc::new(sql.clone());
+    let lake = Lake::open(&config.lake_location())?;
+    let (stop_tx, stop) = watch::channel(false);
+    let mut tasks = Tasks::new();
+    super::roles::spawn_batch_runner(config, args.views.as_deref(), &lake, &log, &store, &stop, &mut tasks)?;
+    let mk = &config.markets;
+    println!("Tributary {} is keeping the batch views current.", env!("CARGO_PKG_VERSION"));
+    println!("  event log       {}", opened.description());
+    println!("  lake            {}", lake.location());
+    println!("  serving store   {} ({})", config.store_description(), sql.dialect().name());
+    println!(
+        "  batch views     on topic datasets (group {}, debounce {}) and every {}",
+        mk.batch_group,
+        humantime::format_duration(mk.batch_debounce),
+        humantime::format_duration(mk.batch_interval)
+    );
+    println!("Ctrl-C stops.");
+    let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
+    opened.close().await?;
+    sql.close().await;
+    stopped(failure)
 }

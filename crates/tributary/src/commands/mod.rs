@@ -46,6 +46,10 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => worker::replay(&config, &args).await,
         Command::Import(args) => import::run(&config, args).await,
         Command::Batch(BatchCommand::List(args)) => batch::list(args),
+        Command::Batch(BatchCommand::Follow(args)) => {
+            return_freed_memory_at_once();
+            batch::follow(&config, args).await
+        }
         Command::Batch(BatchCommand::Run(args)) => {
             return_freed_memory_at_once();
             batch::run(&config, args).await

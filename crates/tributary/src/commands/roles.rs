@@ -3,16 +3,18 @@
 //! scaled) apart. Each function spawns its role's tasks onto the process's [`Tasks`] and stops
 //! them through the process's stop signal.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use tributary_batch::{FollowConfig, Runner, follow};
 use tributary_log::EventLog;
 use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
 use tributary_sources::mobile_file::ParseOptions;
 use tributary_sources::pull::Puller;
-use tributary_store::{SourceRun, SourceRuns};
+use tributary_store::{ServingStore, SourceRun, SourceRuns};
 
 use super::running::Tasks;
 use crate::config::Config;
@@ -131,4 +133,38 @@ pub fn spawn_pulls(
         tasks.spawn(async move { ("pull sources", run_schedule(schedule, lk, l, runs, s).await) });
     }
     Ok(sources)
+}
+
+/// The batch runner: recomputes the published views that a "dataset updated" event on
+/// `datasets` (consumer group `markets.batch_group`) or the schedule made stale, and publishes
+/// them to the store. `views` overrides `markets.views`.
+pub fn spawn_batch_runner(
+    config: &Config,
+    views: Option<&Path>,
+    lake: &tributary_lake::Lake,
+    log: &Arc<dyn EventLog>,
+    store: &Arc<dyn ServingStore>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Tasks,
+) -> anyhow::Result<()> {
+    let mk = &config.markets;
+    let views = tributary_batch::views::load(views.or(mk.views.as_deref())).map_err(anyhow::Error::msg)?;
+    let follow_cfg = FollowConfig {
+        group: mk.batch_group.clone(),
+        debounce: mk.batch_debounce,
+        interval: Some(mk.batch_interval),
+        ..FollowConfig::default()
+    };
+    let (l, s) = (log.clone(), stop.clone());
+    let runner = Runner::new(lake.clone(), Some(store.clone()), views);
+    tasks.spawn(async move {
+        let result = follow(&runner, l, follow_cfg, s, |report| {
+            for v in report.views.iter().filter(|v| v.published.is_some()) {
+                tracing::info!(view = %v.name, rows = v.rows, compute_ms = v.compute.as_millis() as u64, publish_ms = v.publish.as_millis() as u64, "view published");
+            }
+        })
+        .await;
+        ("batch runner", result.map_err(Into::into))
+    });
+    Ok(())
 }

@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::sync::watch;
-use tributary_batch::{FollowConfig, Runner, follow};
 use tributary_log::EventLog;
 use tributary_processors::dead_letter_sink::{run_dead_letter_sink, sink_group};
 use tributary_processors::group_kmeans::run_group_worker;
@@ -72,23 +71,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let mk = &config.markets;
     let lake = tributary_lake::Lake::open(&config.lake_location())?;
     let sources = super::roles::spawn_pulls(config, &lake, &log, &source_runs, &stop, &mut tasks)?;
-    let views = tributary_batch::views::load(mk.views.as_deref()).map_err(anyhow::Error::msg)?;
-    let follow_cfg = FollowConfig {
-        debounce: mk.batch_debounce,
-        interval: Some(mk.batch_interval),
-        ..FollowConfig::default()
-    };
-    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
-    let runner = Runner::new(lake.clone(), Some(st), views);
-    tasks.spawn(async move {
-        let result = follow(&runner, l, follow_cfg, s, |report| {
-            for v in report.views.iter().filter(|v| v.published.is_some()) {
-                tracing::info!(view = %v.name, rows = v.rows, compute_ms = v.compute.as_millis() as u64, publish_ms = v.publish.as_millis() as u64, "view published");
-            }
-        })
-        .await;
-        ("batch runner", result.map_err(Into::into))
-    });
+    super::roles::spawn_batch_runner(config, None, &lake, &log, &store, &stop, &mut tasks)?;
 
     // The HTTP API: the store through the cache; metrics from the global recorder.
     let api =
