@@ -174,6 +174,10 @@ async fn fixture() -> Fixture {
 }
 
 async fn commit_model(store: &SqlStore, version: u64) {
+    commit_model_at(store, version, 1_600_000_000_000 + version as i64).await;
+}
+
+async fn commit_model_at(store: &SqlStore, version: u64, created_ms: i64) {
     let projection = Projection::Km { lat0: 52.5, lon0: 13.0 };
     let centre = |cluster: u32, weight: f64| {
         let (lat, lon) = (52.0 + f64::from(cluster), 13.0 + version as f64);
@@ -183,7 +187,7 @@ async fn commit_model(store: &SqlStore, version: u64) {
     let v = KMeansVersionRow {
         model: "mobile".into(),
         version,
-        created_ms: 1_600_000_000_000 + version as i64,
+        created_ms,
         batch_points: 4,
         projection: serde_json::to_string(&projection).unwrap(),
         split: None,
@@ -258,6 +262,25 @@ async fn a_position_is_placed_in_the_nearest_cluster_of_the_newest_model() {
         "lat=1&lon=1&k=2",
     ] {
         let (status, _, body) = call(&f, "GET", &format!("/api/v1/mobile/assign?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn live_counts_per_region_sum_the_versions_of_the_window() {
+    let f = fixture().await;
+    // The fixture's version 1 is from 2020; a version made now counts, per cluster.
+    let now = tributary_log::now_ms();
+    commit_model_at(&f.store, 2, now).await;
+    let counts = ok(&f, "/api/v1/mobile/counts?window=60").await;
+    assert_eq!((counts["version"].as_u64(), counts["points"].as_u64()), (Some(2), Some(4)));
+    let regions = counts["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 2);
+    assert_eq!((regions[1]["cluster"].as_u64(), regions[1]["points"].as_u64()), (Some(1), Some(2)));
+    assert_eq!((regions[1]["lat"].as_f64(), regions[1]["versions"].as_u64()), (Some(53.0), Some(1)));
+    assert!((regions[0]["per_second"].as_f64().unwrap() - 2.0 / 60.0).abs() < 1e-12);
+    for bad in ["window=0", "window=86401", "window=x", "span=5"] {
+        let (status, _, body) = call(&f, "GET", &format!("/api/v1/mobile/counts?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 }

@@ -71,6 +71,11 @@ pub trait ServingStore: Send + Sync + 'static {
     /// Sum of batch counts over all versions of a model (how many points it has seen).
     async fn kmeans_points(&self, model: &str) -> Result<u64>;
 
+    /// Per cluster, the points assigned to it by the versions made at or after `since_ms`, and
+    /// how many versions those were: the live counts per region. Sorted by cluster; clusters
+    /// without such a version are absent.
+    async fn kmeans_cluster_counts(&self, model: &str, since_ms: i64) -> Result<Vec<ClusterCount>>;
+
     /// Dead letters, newest first, optionally of one source.
     async fn dead_letters(
         &self,

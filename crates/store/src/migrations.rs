@@ -49,16 +49,19 @@ const SQLITE: &[Migration] = migrations!("sqlite":
     (1, "0001", "kmeans_offsets_dead_letters"),
     (2, "0002", "batch_view_versions"),
     (3, "0003", "source_status"),
+    (4, "0004", "kmeans_versions_by_time"),
 );
 const POSTGRES: &[Migration] = migrations!("postgres":
     (1, "0001", "kmeans_offsets_dead_letters"),
     (2, "0002", "batch_view_versions"),
     (3, "0003", "source_status"),
+    (4, "0004", "kmeans_versions_by_time"),
 );
 const MYSQL: &[Migration] = migrations!("mysql":
     (1, "0001", "kmeans_offsets_dead_letters"),
     (2, "0002", "batch_view_versions"),
     (3, "0003", "source_status"),
+    (4, "0004", "kmeans_versions_by_time"),
 );
 
 /// The migrations of a dialect, in order.

@@ -20,9 +20,9 @@ use tributary_schema::DeadLetter;
 use crate::dialect::Dialect;
 use crate::migrations::migrate;
 use crate::{
-    BatchCommit, CentreRow, KMeansVersionRow, OffsetCheckpoint, OffsetRange, Result, ServingStore,
-    SourceStatus, StoreChange, StoreError, StoredDeadLetter, ViewPublication, ViewQuery, ViewRows,
-    ViewVersionRow,
+    BatchCommit, CentreRow, ClusterCount, KMeansVersionRow, OffsetCheckpoint, OffsetRange, Result,
+    ServingStore, SourceStatus, StoreChange, StoreError, StoredDeadLetter, ViewPublication, ViewQuery,
+    ViewRows, ViewVersionRow,
 };
 
 /// The [`ServingStore`] on SQLite, PostgreSQL or MySQL/MariaDB.
@@ -519,6 +519,29 @@ impl ServingStore for SqlStore {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(n as u64)
+    }
+
+    async fn kmeans_cluster_counts(&self, model: &str, since_ms: i64) -> Result<Vec<ClusterCount>> {
+        let (points, versions) =
+            (self.dialect.as_bigint("SUM(c.batch_count)"), self.dialect.as_bigint("COUNT(*)"));
+        let rows = sqlx::query(&self.sql(&format!(
+            "SELECT c.cluster, {points} AS points, {versions} AS versions FROM kmeans_versions v \
+             JOIN kmeans_centres c ON c.model = v.model AND c.version = v.version \
+             WHERE v.model = ? AND v.created_ms >= ? GROUP BY c.cluster ORDER BY c.cluster"
+        )))
+        .bind(model)
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClusterCount {
+                    cluster: r.try_get::<i64, _>("cluster")? as u32,
+                    points: r.try_get::<i64, _>("points")? as u64,
+                    versions: r.try_get::<i64, _>("versions")? as u64,
+                })
+            })
+            .collect()
     }
 
     async fn dead_letters(

@@ -31,6 +31,16 @@ pub struct CentreRow {
     pub y: f64,
 }
 
+/// The points a cluster took over a time window (see [`ServingStore::kmeans_cluster_counts`]).
+///
+/// [`ServingStore::kmeans_cluster_counts`]: crate::ServingStore::kmeans_cluster_counts
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterCount {
+    pub cluster: u32,
+    pub points: u64,
+    pub versions: u64,
+}
+
 /// A stored k-means model version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansVersionRow {

@@ -1,4 +1,4 @@
-//! The streaming k-means model: the newest version and the history.
+//! The streaming k-means model: the newest version, the history, and the newest events.
 
 use std::sync::Arc;
 
@@ -6,7 +6,6 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use serde::Serialize;
 use tributary_cache::CacheKey;
-use tributary_schema::projection::{Projection, haversine_km};
 use tributary_store::KMeansVersionRow;
 
 use crate::error::ApiError;
@@ -87,7 +86,7 @@ pub async fn latest(
 }
 
 /// The model's name and its newest version.
-fn newest_version(state: &AppState) -> Result<(String, u64), ApiError> {
+pub(crate) fn newest_version(state: &AppState) -> Result<(String, u64), ApiError> {
     let model = state.config.model.clone();
     match state.versions.now().model {
         Some(version) => Ok((model, version)),
@@ -96,7 +95,11 @@ fn newest_version(state: &AppState) -> Result<(String, u64), ApiError> {
 }
 
 /// One stored version of the model.
-async fn model_version(state: &AppState, model: &str, version: u64) -> Result<KMeansVersionRow, ApiError> {
+pub(crate) async fn model_version(
+    state: &AppState,
+    model: &str,
+    version: u64,
+) -> Result<KMeansVersionRow, ApiError> {
     let mut rows = state.store.kmeans_history(model, version, version, 1).await?;
     rows.pop().ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version {version}")))
 }
@@ -157,82 +160,6 @@ pub async fn history(
         Ok(versions)
     })
     .await
-}
-
-/// The cluster a position belongs to in the newest model version.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Assignment {
-    pub model: String,
-    pub version: u64,
-    pub lat: f64,
-    pub lon: f64,
-    /// The nearest centre in the model's space (ties to the lowest cluster number), as the
-    /// processor assigns an event.
-    pub cluster: u32,
-    /// The great-circle distance from the position to that centre.
-    pub distance_km: f64,
-    pub centre: Centre,
-}
-
-/// Which cluster a position (an event's latitude and longitude) belongs to, in the newest
-/// version of the model.
-#[utoipa::path(get, path = "/api/v1/mobile/assign", tag = "mobile",
-    params(
-        ("lat" = f64, Query, description = "latitude, −90 to 90"),
-        ("lon" = f64, Query, description = "longitude, −180 to 180"),
-    ),
-    responses(
-        (status = 200, body = Assignment),
-        (status = 400, body = crate::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no model version yet", body = crate::Problem, content_type = "application/problem+json"),
-    ),
-)]
-pub async fn assign(
-    State(state): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["lat", "lon"])?;
-    let (lat, lon) = (p.number("lat", -90.0, 90.0)?, p.number("lon", -180.0, 180.0)?);
-    let (model, version) = newest_version(&state)?;
-    let key = CacheKey::new("mobile/assign")
-        .param("model", &model)
-        .param("lat", lat.to_bits())
-        .param("lon", lon.to_bits())
-        .version("model", version);
-    cached_json(&state, key, || async { nearest(model_version(&state, &model, version).await?, lat, lon) })
-        .await
-}
-
-/// The centre of `row` nearest to (lat, lon), measured as the model measures: in its projection.
-fn nearest(row: KMeansVersionRow, lat: f64, lon: f64) -> Result<Assignment, ApiError> {
-    let projection: Projection = serde_json::from_str(&row.projection).map_err(|e| {
-        ApiError::internal(format!(
-            "model {:?} version {}: unreadable projection: {e}",
-            row.model, row.version
-        ))
-    })?;
-    let [x, y] = projection.forward(lat, lon);
-    let squared = |c: &tributary_store::CentreRow| (c.x - x).powi(2) + (c.y - y).powi(2);
-    let best = row
-        .centres
-        .iter()
-        .enumerate()
-        .min_by(|(i, a), (j, b)| squared(a).total_cmp(&squared(b)).then(i.cmp(j)))
-        .map(|(i, _)| i)
-        .ok_or_else(|| {
-            ApiError::internal(format!("model {:?} version {} has no centres", row.model, row.version))
-        })?;
-    let (model, version) = (row.model.clone(), row.version);
-    let centre = ModelVersion::from(row).centres.swap_remove(best);
-    Ok(Assignment {
-        model,
-        version,
-        lat,
-        lon,
-        cluster: centre.cluster,
-        distance_km: haversine_km([lat, lon], [centre.lat, centre.lon]),
-        centre,
-    })
 }
 
 /// The newest events of the mobile topic: where devices were lately (for the map).
@@ -310,54 +237,4 @@ pub async fn recent(
     events.sort_by(|a, b| b.log_time_ms.cmp(&a.log_time_ms).then(b.offset.cmp(&a.offset)));
     events.truncate(limit);
     crate::json::json(&RecentEvents { topic: topic.clone(), events })
-}
-
-#[cfg(test)]
-mod tests {
-    use tributary_store::CentreRow;
-
-    use super::*;
-
-    fn row(centres: &[(f64, f64)], projection: &str) -> KMeansVersionRow {
-        KMeansVersionRow {
-            model: "m".into(),
-            version: 3,
-            created_ms: 0,
-            batch_points: 0,
-            projection: projection.into(),
-            split: None,
-            centres: centres
-                .iter()
-                .enumerate()
-                .map(|(i, &(lat, lon))| CentreRow {
-                    cluster: i as u32,
-                    lat,
-                    lon,
-                    weight: 1.0,
-                    batch_count: 0,
-                    x: lat,
-                    y: lon,
-                })
-                .collect(),
-            offsets: vec![],
-        }
-    }
-
-    #[test]
-    fn the_nearest_centre_wins_and_a_tie_goes_to_the_lower_cluster() {
-        let raw = r#"{"kind":"none"}"#;
-        let a = nearest(row(&[(50.0, 10.0), (52.0, 10.0), (52.0, 10.0)], raw), 51.9, 10.0).unwrap();
-        assert_eq!(a.cluster, 1);
-        let tie = nearest(row(&[(50.0, 10.0), (52.0, 10.0)], raw), 51.0, 10.0).unwrap();
-        assert_eq!(tie.cluster, 0);
-        assert!((tie.distance_km - 111.2).abs() < 0.1, "{}", tie.distance_km);
-    }
-
-    #[test]
-    fn a_damaged_model_is_an_error_not_a_panic() {
-        let bad = nearest(row(&[(50.0, 10.0)], "{}"), 50.0, 10.0).unwrap_err();
-        assert_eq!(bad.status, axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        let empty = nearest(row(&[], r#"{"kind":"none"}"#), 50.0, 10.0).unwrap_err();
-        assert!(empty.detail.contains("no centres"), "{}", empty.detail);
-    }
 }

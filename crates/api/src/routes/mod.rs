@@ -7,6 +7,7 @@ pub(crate) mod markets;
 pub(crate) mod mobile;
 pub(crate) mod ops;
 pub(crate) mod pipeline;
+pub(crate) mod regions;
 pub(crate) mod status;
 
 use std::sync::Arc;
@@ -54,7 +55,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/mobile/clusters", get(mobile::latest))
         .route("/api/v1/mobile/clusters/history", get(mobile::history))
         .route("/api/v1/mobile/recent", get(mobile::recent))
-        .route("/api/v1/mobile/assign", get(mobile::assign))
+        .route("/api/v1/mobile/assign", get(regions::assign))
+        .route("/api/v1/mobile/counts", get(regions::counts))
         .route("/api/v1/markets/catalogue", get(markets::catalogue))
         .route("/api/v1/markets/series", get(markets::series))
         .route("/api/v1/markets/aligned", get(markets::aligned))

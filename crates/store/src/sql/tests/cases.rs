@@ -66,6 +66,12 @@ pub async fn versions_offsets_and_dead_letters_round_trip_exactly(ctx: Ctx) {
     assert_eq!(store.kmeans_history("mobile", 0, u64::MAX, 2).await.unwrap().len(), 2);
     assert_eq!(store.kmeans_points("mobile").await.unwrap(), 9);
     assert_eq!(store.kmeans_points("other").await.unwrap(), 0);
+    // Live counts: the versions made at or after a time (versions 2 and 3 here), per cluster.
+    let count = |cluster, points, versions| crate::ClusterCount { cluster, points, versions };
+    assert_eq!(store.kmeans_cluster_counts("mobile", 1002).await.unwrap(), [count(0, 4, 2), count(1, 2, 2)]);
+    assert_eq!(store.kmeans_cluster_counts("mobile", 0).await.unwrap(), [count(0, 6, 3), count(1, 3, 3)]);
+    assert!(store.kmeans_cluster_counts("mobile", 1004).await.unwrap().is_empty());
+    assert!(store.kmeans_cluster_counts("other", 0).await.unwrap().is_empty());
     assert_eq!(store.processor_offsets("kmeans").await.unwrap(), checkpoint(33));
     let all = store.all_processor_offsets().await.unwrap();
     assert_eq!(all, checkpoint(33).into_iter().map(|c| ("kmeans".to_string(), c)).collect::<Vec<_>>());
