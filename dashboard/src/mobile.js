@@ -44,6 +44,8 @@ export function mount(main, ctx) {
 
   let model = null;
   let recent = [];
+  // Events per cluster in the last minute, while following live (cluster → events).
+  let lastMinute = null;
   let projection = null;
   let latest = 0;
   let pending = null;
@@ -60,7 +62,13 @@ export function mount(main, ctx) {
       slider.max = String(latest);
       slider.min = String(Math.max(1, latest - SLIDER_VERSIONS + 1));
       if (liveBox.checked) slider.value = String(latest);
-      if (liveBox.checked) recent = (await get('/mobile/recent', { limit: 500 }).catch(() => ({ events: [] }))).events;
+      if (liveBox.checked) {
+        recent = (await get('/mobile/recent', { limit: 500 }).catch(() => ({ events: [] }))).events;
+        const counts = await get('/mobile/counts', { window: 60 }).catch(() => null);
+        lastMinute = counts ? new Map(counts.regions.map((r) => [r.cluster, r.points])) : null;
+      } else {
+        lastMinute = null;
+      }
       await draw();
     } catch (e) {
       if (e.status === 404) status.textContent = 'No model yet: drop event files into the inbox or start a generator.';
@@ -109,10 +117,11 @@ export function mount(main, ctx) {
     if (model) {
       status.textContent = `Version ${model.version} of model “${model.model}”, made ${time(model.created_ms)} from ${model.batch_points.toLocaleString('en-GB')} events` +
         (model.split ? `; split cluster ${model.split[0]} (largest) into ${model.split[1]}` : '');
-      clusters.replaceChildren(table(['Cluster', 'Latitude', 'Longitude', 'Weight', 'Share', 'In batch'],
+      clusters.replaceChildren(table(['#', 'Lat', 'Lon', 'Weight', 'Share', 'In batch', 'Last 60 s'],
         centres.map((c, i) => [
           h('span', { class: 'swatch', style: `background:${COLOURS[i % COLOURS.length]}` }, String(c.cluster)),
           num(c.lat, 4), num(c.lon, 4), num(c.weight, 1), `${(100 * c.share).toFixed(1)} %`, c.count.toLocaleString('en-GB'),
+          lastMinute ? (lastMinute.get(c.cluster) ?? 0).toLocaleString('en-GB') : '–',
         ])));
     }
   }

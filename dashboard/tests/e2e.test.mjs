@@ -232,6 +232,10 @@ run('Mobile: the map shows the model and follows new versions without a reload',
   const row = await p.locator('#clusters tbody tr').first().locator('td').allInnerTexts();
   assert.equal(row[1], first.lat.toLocaleString('en-GB', { maximumFractionDigits: 4 }));
   assert.equal(row[2], first.lon.toLocaleString('en-GB', { maximumFractionDigits: 4 }));
+  // Live counts per region: the 20,000 events just generated fell in the last minute.
+  const lastMinute = await p.locator('#clusters tbody tr td:nth-child(7)').allInnerTexts();
+  const inLastMinute = lastMinute.reduce((sum, t) => sum + Number(t.replace(/,/g, '')), 0);
+  assert.ok(inLastMinute > 0, `events in the last minute: ${lastMinute}`);
 
   // The slider goes back through the versions.
   await p.focus('#version');
