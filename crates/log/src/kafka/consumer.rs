@@ -48,9 +48,9 @@ impl Consumer for KafkaConsumer {
             let deadline = Instant::now() + timeout;
             let mut out = Vec::new();
             while out.len() < max_records {
-                if paused {
+                if paused && out.is_empty() {
                     // Partitions handed over during this poll may come paused from an earlier
-                    // assignment; the turns stay short so that those are resumed at once.
+                    // assignment; the waits stay short so that those are resumed at once.
                     let held = consumer
                         .assignment()
                         .map_err(|e| kafka(format!("assignment in group {group}"), e))?;
