@@ -1,7 +1,8 @@
 //! The roles a process runs, each as tasks of its own: `up` runs every role; `ingest`,
-//! `worker` and `serve` run one each, so that on a Kafka cluster each can be started (and
-//! scaled) apart. Each function spawns its role's tasks onto the process's [`Tasks`] and stops
-//! them through the process's stop signal.
+//! `batch follow`, `worker` and `serve` run one each, so that on a Kafka cluster each can be
+//! started (and scaled) apart. Here are the sources, the pulls and the batch runner (the API is
+//! `serve::start_api`, the processors `worker`'s). Each function spawns its role's tasks onto
+//! the process's [`Tasks`], which stop through the process's stop signal.
 
 use std::path::Path;
 use std::sync::Arc;
