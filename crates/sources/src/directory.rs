@@ -7,11 +7,17 @@
 //!   fallback where inotify is unavailable or misses something.
 //! * **Exactly once, across kill -9.** Before publishing a file the source appends a *begin* mark
 //!   to the control topic `_tributary_sources`, holding the end offsets of the topics it writes;
-//!   every record it publishes carries the header `src = <offset of the begin mark>:<line>`; after
-//!   the last record it appends a *done* mark, and only then deletes (or archives) the file. On
-//!   start, a file with a begin mark but no done mark is resumed: the records already in the log
-//!   after the recorded offsets are found by their `src` header and their lines are skipped. A
-//!   file whose done mark exists is only deleted.
+//!   every record it publishes carries the header `src = <position of the begin mark>:<line>`
+//!   (the position is `<offset>` on partition 0 and `<partition>/<offset>` elsewhere: the control
+//!   topic may have any number of partitions, and an offset alone names a mark only within one);
+//!   after the last record it appends a *done* mark, and only then deletes (or archives) the
+//!   file. A folder's marks are keyed by the folder, so they stay in one partition and in order.
+//!   On start, a file with a begin mark but no done mark is resumed: the records already in the
+//!   log after the recorded offsets are found by their `src` header and their lines are skipped.
+//!   A file whose done mark exists is only deleted. A file whose marks do not fit the log (the
+//!   begin mark is missing or names another file, or retention removed records it published) is
+//!   *refused*: it stays in the folder untouched, with an error that names it and its mark, until
+//!   a person looks; the rest of the folder goes on.
 //! * **Bad input.** A malformed line becomes a dead letter (topic `dead_letters`) and the rest of
 //!   the file goes through; a file that cannot be read as events at all is dead-lettered whole and
 //!   moved to `failed/`.
@@ -26,7 +32,7 @@ use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
-use tributary_log::{EventLog, Header, LogError, ReadLimits, Record};
+use tributary_log::{EventLog, Header, LogError, ReadLimits, Record, RecordPosition};
 use tributary_schema::DeadLetter;
 use tributary_schema::dead_letter::DEAD_LETTER_TOPIC;
 use tributary_schema::mobile::EncodedEvent;
@@ -69,6 +75,9 @@ pub struct FileReport {
     pub already_published: u64,
     /// The file could not be read as events and was moved to `failed/`.
     pub failed: bool,
+    /// The file was left in the folder untouched, for this reason (its marks do not fit the log:
+    /// publishing it again could count lines twice or lose them).
+    pub refused: Option<String>,
 }
 
 /// Errors that stop the source (bad input never does).
@@ -92,8 +101,21 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SourceError 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "mark", rename_all = "lowercase")]
 enum Mark {
-    Begin { dir: String, file: String, id: String, ends: BTreeMap<String, Vec<u64>> },
-    Done { dir: String, file: String, id: String, begin: u64 },
+    Begin {
+        dir: String,
+        file: String,
+        id: String,
+        ends: BTreeMap<String, Vec<u64>>,
+    },
+    Done {
+        dir: String,
+        file: String,
+        id: String,
+        begin: u64,
+        /// The begin mark's partition (absent in marks written when it was always 0).
+        #[serde(default)]
+        begin_partition: u32,
+    },
 }
 
 /// Runs until `stop` turns true, calling `on_file` after each file.
@@ -229,8 +251,19 @@ fn list_candidates(dir: &Path) -> Result<Vec<(PathBuf, SystemTime)>, SourceError
     Ok(out)
 }
 
-/// The begin/done marks of a folder, by file id: the begin offset and whether it is done.
-type Marks = HashMap<String, (u64, bool)>;
+/// What the source knows of a file, by file id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileState {
+    /// Begun (its begin mark is here) and not done: resume it.
+    Begun(RecordPosition),
+    /// Published; only the delete may be missing.
+    Done,
+    /// Its marks do not fit the log: left alone until the source restarts.
+    Refused,
+}
+
+/// The state of each file of a folder, by file id.
+type Marks = HashMap<String, FileState>;
 
 /// The begin/done marks of this folder, as the log holds them.
 async fn load_marks(log: &dyn EventLog, dir_key: &str) -> Result<Marks, SourceError> {
@@ -245,15 +278,18 @@ async fn load_marks(log: &dyn EventLog, dir_key: &str) -> Result<Marks, SourceEr
             next = last.offset + 1;
             for r in batch {
                 match serde_json::from_slice::<Mark>(&r.record.value) {
+                    // A done mark wins whatever order the partitions are read in (marks written
+                    // before they were keyed by folder can sit in different partitions).
                     Ok(Mark::Begin { dir, id, .. }) if dir == dir_key => {
-                        marks.insert(id, (r.offset, false));
+                        let at = RecordPosition { partition: p, offset: r.offset };
+                        marks.entry(id).or_insert(FileState::Begun(at));
                     }
-                    Ok(Mark::Done { dir, id, begin, .. }) if dir == dir_key => {
-                        marks.insert(id, (begin, true));
+                    Ok(Mark::Done { dir, id, .. }) if dir == dir_key => {
+                        marks.insert(id, FileState::Done);
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::warn!(offset = r.offset, error = %e, "ignoring an unreadable source mark")
+                        tracing::warn!(partition = p, offset = r.offset, error = %e, "ignoring an unreadable source mark")
                     }
                 }
             }
@@ -277,26 +313,40 @@ async fn topic_ends(log: &dyn EventLog, topic: &str) -> Result<Vec<u64>, SourceE
     Ok(ends)
 }
 
-/// Lines of the file with begin mark `begin` already in `topic` after `ends`.
+/// Lines of the file with begin mark `begin` already in `topic` after `ends`, or why they cannot
+/// be known (retention removed records the file may have published).
 async fn published_lines(
     log: &dyn EventLog,
     topic: &str,
     ends: &[u64],
-    begin: u64,
-) -> Result<HashSet<u64>, SourceError> {
-    let prefix = format!("{begin}:");
+    begin: RecordPosition,
+) -> Result<Result<HashSet<u64>, String>, SourceError> {
+    let prefix = src_prefix(begin);
     let mut lines = HashSet::new();
-    for (p, from) in ends.iter().enumerate() {
-        let mut next = (*from).max(log.offsets(topic, p as u32).await?.start);
+    // Partitions added to the topic since the begin mark are read from their start.
+    let partitions = log.partition_count(topic).await?.max(ends.len() as u32);
+    for p in 0..partitions {
+        let range = log.offsets(topic, p).await?;
+        let mut next = match ends.get(p as usize) {
+            Some(&from) if range.start > from => {
+                return Ok(Err(format!(
+                    "retention removed records of {topic}/{p} after offset {from}, where the file's \
+                     records begin (the partition now starts at {})",
+                    range.start
+                )));
+            }
+            Some(&from) => from,
+            None => range.start,
+        };
         loop {
-            let batch = log.read(topic, p as u32, next, ReadLimits::default()).await?;
+            let batch = log.read(topic, p, next, ReadLimits::default()).await?;
             let Some(last) = batch.last() else { break };
             next = last.offset + 1;
             for r in batch {
                 let src = r.record.headers.iter().find(|h| &*h.name == SRC_HEADER);
                 if let Some(line) = src
                     .and_then(|h| std::str::from_utf8(&h.value).ok())
-                    .and_then(|s| s.strip_prefix(&prefix))
+                    .and_then(|s| s.strip_prefix(prefix.as_str()))
                     .and_then(|l| l.parse::<u64>().ok())
                 {
                     lines.insert(line);
@@ -304,7 +354,32 @@ async fn published_lines(
             }
         }
     }
-    Ok(lines)
+    Ok(Ok(lines))
+}
+
+/// The lines of an interrupted file that are already in the log, or why its marks do not fit the
+/// log (the file is then refused).
+async fn resume_point(
+    log: &dyn EventLog,
+    id: &str,
+    begin: RecordPosition,
+) -> Result<Result<HashSet<u64>, String>, SourceError> {
+    let ends = match read_mark(log, begin).await? {
+        Ok(Mark::Begin { id: marked, ends, .. }) if marked == id => ends,
+        Ok(Mark::Begin { file, .. }) => {
+            return Ok(Err(format!("the begin mark names another file ({file})")));
+        }
+        Ok(Mark::Done { .. }) => return Ok(Err("the begin mark is a done mark".into())),
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let mut skip = HashSet::new();
+    for (topic, topic_ends) in &ends {
+        match published_lines(log, topic, topic_ends, begin).await? {
+            Ok(lines) => skip.extend(lines),
+            Err(reason) => return Ok(Err(reason)),
+        }
+    }
+    Ok(Ok(skip))
 }
 
 /// Records of one chunk of a file, ready to append.
@@ -324,37 +399,47 @@ async fn process_file(
     let Ok(meta) = std::fs::metadata(path) else { return Ok(None) }; // gone meanwhile
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let id = file_id(path, &meta);
-    let mut report =
-        FileReport { name: name.clone(), events: 0, dead_letters: 0, already_published: 0, failed: false };
+    let mut report = FileReport {
+        name: name.clone(),
+        events: 0,
+        dead_letters: 0,
+        already_published: 0,
+        failed: false,
+        refused: None,
+    };
 
     let known = marks.lock().expect("marks lock").get(&id).copied();
     let (begin, skip) = match known {
-        Some((_, true)) => {
+        Some(FileState::Done) => {
             finish(cfg, path, &name, None)?; // published before a crash; only the delete was missing
             return Ok(None);
         }
-        Some((begin, false)) => {
-            let mark = read_mark(log, begin).await?;
-            let Some(Mark::Begin { ends, .. }) = mark else {
-                return Err(SourceError::Log(LogError::InvalidArgument(format!(
-                    "source mark {begin} is not a begin mark"
-                ))));
-            };
-            let mut skip = HashSet::new();
-            for (topic, topic_ends) in &ends {
-                skip.extend(published_lines(log, topic, topic_ends, begin).await?);
+        Some(FileState::Refused) => return Ok(None),
+        Some(FileState::Begun(begin)) => match resume_point(log, &id, begin).await? {
+            Ok(skip) => {
+                tracing::info!(file = %name, already = skip.len(), "resuming a file interrupted by a crash");
+                (begin, skip)
             }
-            tracing::info!(file = %name, already = skip.len(), "resuming a file interrupted by a crash");
-            (begin, skip)
-        }
+            Err(reason) => {
+                let reason = format!(
+                    "{name}: left in the folder, not published: its begin mark ({STATE_TOPIC} {}) does \
+                     not fit the log: {reason}",
+                    mark_name(begin)
+                );
+                tracing::error!("{reason}");
+                marks.lock().expect("marks lock").insert(id, FileState::Refused);
+                report.refused = Some(reason);
+                return Ok(Some(report));
+            }
+        },
         None => {
             let mut ends = BTreeMap::new();
             ends.insert(cfg.topic.clone(), topic_ends(log, &cfg.topic).await?);
             ends.insert(DEAD_LETTER_TOPIC.to_string(), topic_ends(log, DEAD_LETTER_TOPIC).await?);
             let mark = Mark::Begin { dir: dir_key.into(), file: name.clone(), id: id.clone(), ends };
-            let pos = log.append(STATE_TOPIC, vec![mark_record(&mark)]).await?;
-            marks.lock().expect("marks lock").insert(id.clone(), (pos[0].offset, false));
-            (pos[0].offset, HashSet::new())
+            let pos = log.append(STATE_TOPIC, vec![mark_record(dir_key, &mark)]).await?;
+            marks.lock().expect("marks lock").insert(id.clone(), FileState::Begun(pos[0]));
+            (pos[0], HashSet::new())
         }
     };
     report.already_published = skip.len() as u64;
@@ -442,9 +527,15 @@ async fn process_file(
             return Err(SourceError::Io { context: format!("reading {}", path.display()), source: e });
         }
     };
-    let done = Mark::Done { dir: dir_key.into(), file: name.clone(), id: id.clone(), begin };
-    log.append(STATE_TOPIC, vec![mark_record(&done)]).await?;
-    marks.lock().expect("marks lock").insert(id, (begin, true));
+    let done = Mark::Done {
+        dir: dir_key.into(),
+        file: name.clone(),
+        id: id.clone(),
+        begin: begin.offset,
+        begin_partition: begin.partition,
+    };
+    log.append(STATE_TOPIC, vec![mark_record(dir_key, &done)]).await?;
+    marks.lock().expect("marks lock").insert(id, FileState::Done);
     finish(cfg, path, &name, moved_to)?;
     metrics::counter!("tributary_source_records_total", "source" => "directory").increment(report.events);
     metrics::counter!("tributary_source_dead_letters_total", "source" => "directory")
@@ -458,7 +549,7 @@ async fn process_file(
 pub fn event_record(
     event: EncodedEvent,
     src_name: &Arc<str>,
-    begin: u64,
+    begin: RecordPosition,
     line: u64,
     timestamp: i64,
 ) -> Record {
@@ -470,24 +561,64 @@ pub fn event_record(
     }
 }
 
-/// The `src` header's value, `<begin>:<line>` (without `format!`: this runs once per event).
-fn src_tag(begin: u64, line: u64) -> Bytes {
-    let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
-    let (begin, line) = (a.format(begin).as_bytes(), b.format(line).as_bytes());
-    let mut tag = Vec::with_capacity(begin.len() + 1 + line.len());
-    tag.extend_from_slice(begin);
+/// A begin mark's position as `src` headers write it: `<offset>` on partition 0 (the form every
+/// mark had while the control topic was read as one partition, so older logs resume unchanged),
+/// `<partition>/<offset>` elsewhere.
+fn mark_name(begin: RecordPosition) -> String {
+    match begin.partition {
+        0 => begin.offset.to_string(),
+        p => format!("{p}/{}", begin.offset),
+    }
+}
+
+/// What every `src` header of the file with begin mark `begin` starts with.
+fn src_prefix(begin: RecordPosition) -> String {
+    format!("{}:", mark_name(begin))
+}
+
+/// The `src` header's value, `<begin mark>:<line>` (without `format!`: this runs once per event).
+fn src_tag(begin: RecordPosition, line: u64) -> Bytes {
+    let (mut p, mut o, mut l) = (itoa::Buffer::new(), itoa::Buffer::new(), itoa::Buffer::new());
+    let (offset, line) = (o.format(begin.offset).as_bytes(), l.format(line).as_bytes());
+    let partition = match begin.partition {
+        0 => &[][..],
+        n => p.format(n).as_bytes(),
+    };
+    let mut tag = Vec::with_capacity(partition.len() + 1 + offset.len() + 1 + line.len());
+    if !partition.is_empty() {
+        tag.extend_from_slice(partition);
+        tag.push(b'/');
+    }
+    tag.extend_from_slice(offset);
     tag.push(b':');
     tag.extend_from_slice(line);
     Bytes::from(tag)
 }
 
-fn mark_record(mark: &Mark) -> Record {
-    Record::new(Bytes::from(serde_json::to_vec(mark).expect("marks serialise")))
+/// A mark's record, keyed by its folder: one folder's marks share a partition, in order.
+fn mark_record(dir_key: &str, mark: &Mark) -> Record {
+    Record::new(Bytes::from(serde_json::to_vec(mark).expect("marks serialise"))).with_key(dir_key.to_string())
 }
 
-async fn read_mark(log: &dyn EventLog, offset: u64) -> Result<Option<Mark>, SourceError> {
-    let records = log.read(STATE_TOPIC, 0, offset, ReadLimits { max_records: 1, max_bytes: 1 }).await?;
-    Ok(records.first().and_then(|r| serde_json::from_slice(&r.record.value).ok()))
+/// The mark at `at`, or why there is none there.
+async fn read_mark(log: &dyn EventLog, at: RecordPosition) -> Result<Result<Mark, String>, SourceError> {
+    let one = ReadLimits { max_records: 1, max_bytes: 1 };
+    let records = match log.read(STATE_TOPIC, at.partition, at.offset, one).await {
+        Ok(records) => records,
+        Err(LogError::OffsetOutOfRange { start, end, .. }) => {
+            return Ok(Err(format!("no such mark (the partition holds offsets {start}..{end})")));
+        }
+        Err(LogError::UnknownPartition { partitions, .. }) => {
+            return Ok(Err(format!("no such mark (the topic has {partitions} partitions)")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(match records.first() {
+        Some(r) if r.offset == at.offset => {
+            serde_json::from_slice(&r.record.value).map_err(|e| format!("the mark is unreadable: {e}"))
+        }
+        _ => Err("no such mark".into()),
+    })
 }
 
 /// Deletes the file, or moves it to `to` (failed files) or the archive.

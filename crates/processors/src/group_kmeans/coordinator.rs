@@ -139,7 +139,8 @@ impl Lead {
             from,
         };
         let json = serde_json::to_vec(&round).expect("rounds serialise");
-        self.log.append(&rounds_topic(&self.cfg.name), vec![Record::new(json)]).await?;
+        // Partition 0, whatever the topic's partition count: followers read only that one.
+        self.log.append_to_partition(&rounds_topic(&self.cfg.name), 0, vec![Record::new(json)]).await?;
         self.shares.clear();
         self.round = Some(round);
         Ok(())

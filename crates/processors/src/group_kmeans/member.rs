@@ -84,7 +84,9 @@ pub(super) async fn run(
         let records: u64 = shares.iter().map(Share::records).sum();
         let message = Shares { round: round.round, worker: cfg.worker.clone(), shares };
         let json = serde_json::to_vec(&message).expect("shares serialise");
-        log.append(&shares_topic, vec![Record::new(json)]).await?;
+        // Partition 0, whatever the topic's partition count: the coordinator is the member of its
+        // group that owns partition 0, and another member would never pass a share on.
+        log.append_to_partition(&shares_topic, 0, vec![Record::new(json)]).await?;
         tracing::debug!(
             worker = %cfg.worker, round = round.round, partitions = ?todo, records, read_ms,
             sent_ms = started.elapsed().as_millis() as u64, "shares sent"

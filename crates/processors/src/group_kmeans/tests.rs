@@ -123,6 +123,27 @@ async fn three_workers_count_every_event_once_and_equal_one_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rounds_and_shares_topics_with_several_partitions_lose_no_round() {
+    // A cluster whose default partition count is above 1 (or an operator) may create the control
+    // topics with several partitions: rounds and shares must still meet on partition 0.
+    let c = Cluster::new().await;
+    c.log.create_topic(&rounds_topic("mobile"), 3).await.unwrap();
+    c.log.create_topic(&shares_topic("mobile"), 3).await.unwrap();
+    let workers: Vec<_> = ["a", "b"].iter().map(|w| c.worker(w)).collect();
+    for chunk in 0..6 {
+        c.log.append(TOPIC, records(chunk * 500, 500)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    c.wait_for_records(3000).await;
+    let report = replay_one_process(&*c.log, &*c.store, "mobile", &config("x").settings, 1e-9).await.unwrap();
+    assert_eq!(report.points, 3000 - expected_dead(3000));
+    for (stop, task) in workers {
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_stopped_mid_run_hands_over_its_partitions_and_nothing_is_lost() {
     let c = Cluster::new().await;
     let mut workers: Vec<_> = ["a", "b", "c"].iter().map(|w| c.worker(w)).collect();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits};
+use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits, RecordPosition};
 use tributary_schema::MobileEvent;
 use tributary_sources::directory::event_record;
 use tributary_sources::mobile_file::{ParseOptions, Parsed, parse_mobile_file};
@@ -73,7 +73,9 @@ pub async fn stage_rates(dir: &Path, csv: &[Vec<u8>], ndjson: &[Vec<u8>]) -> any
             events
                 .into_iter()
                 .enumerate()
-                .map(|(i, e)| event_record(e, &src, file as u64, i as u64, 0))
+                .map(|(i, e)| {
+                    event_record(e, &src, RecordPosition { partition: 0, offset: file as u64 }, i as u64, 0)
+                })
                 .collect::<Vec<_>>()
         });
         let started = Instant::now();

@@ -54,7 +54,9 @@ pub fn spawn_mobile_sources(
                 time_ms: tributary_log::now_ms(),
                 rows: f.events,
                 errors: f.dead_letters,
-                failure: f.failed.then(|| format!("{}: not readable as events; moved to failed/", f.name)),
+                failure: f.refused.clone().or_else(|| {
+                    f.failed.then(|| format!("{}: not readable as events; moved to failed/", f.name))
+                }),
             });
         })
         .await;
