@@ -189,6 +189,7 @@ async fn commit_model_at(store: &SqlStore, version: u64, created_ms: i64) {
         version,
         created_ms,
         batch_points: 4,
+        batches: 1,
         projection: serde_json::to_string(&projection).unwrap(),
         split: None,
         centres: vec![centre(0, 3.0), centre(1, 1.0)],

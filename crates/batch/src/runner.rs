@@ -198,7 +198,21 @@ pub async fn follow(
     mut on_run: impl FnMut(&RunReport) + Send,
 ) -> Result<(), BatchError> {
     let mut consumer = log.subscribe(&config.group, &[DATASETS_TOPIC], OffsetReset::Earliest).await?;
-    run_stale(runner, "start", &mut on_run).await;
+    // A failed run (a full disk, a database out of reach) is tried again after a doubling pause
+    // (5 s to 5 min), not only at the next event or schedule.
+    const RETRY_MIN: Duration = Duration::from_secs(5);
+    let mut retry_pause = RETRY_MIN;
+    let mut retry_at = None;
+    let mut after_run = |ok: bool, retry_at: &mut Option<tokio::time::Instant>| {
+        if ok {
+            retry_pause = RETRY_MIN;
+            *retry_at = None;
+        } else {
+            *retry_at = Some(tokio::time::Instant::now() + retry_pause);
+            retry_pause = (retry_pause * 2).min(Duration::from_secs(300));
+        }
+    };
+    after_run(run_stale(runner, "start", &mut on_run).await, &mut retry_at);
     let mut next_scheduled = config.interval.map(|i| tokio::time::Instant::now() + i);
     let mut burst_started: Option<tokio::time::Instant> = None;
     loop {
@@ -229,11 +243,20 @@ pub async fn follow(
         let burst_over =
             burst_started.is_some_and(|t| records.is_empty() || now.duration_since(t) >= config.max_delay);
         if burst_over {
-            run_stale(runner, "datasets", &mut on_run).await;
-            consumer.commit().await?;
+            after_run(run_stale(runner, "datasets", &mut on_run).await, &mut retry_at);
+            // Not being able to record the group's position (a full disk) costs one more run
+            // after a restart, nothing else: the runs read the lake, not the events.
+            if let Err(e) = consumer.commit().await {
+                if !e.is_transient() {
+                    return Err(e.into());
+                }
+                tracing::warn!(error = %e, "could not record the batch runner's position in the log");
+            }
             burst_started = None;
         } else if next_scheduled.is_some_and(|t| now >= t) {
-            run_stale(runner, "schedule", &mut on_run).await;
+            after_run(run_stale(runner, "schedule", &mut on_run).await, &mut retry_at);
+        } else if retry_at.is_some_and(|t| now >= t) {
+            after_run(run_stale(runner, "retry", &mut on_run).await, &mut retry_at);
         }
         if next_scheduled.is_some_and(|t| now >= t) {
             next_scheduled = config.interval.map(|i| now + i);
@@ -241,8 +264,9 @@ pub async fn follow(
     }
 }
 
-/// One run of the stale views; a failure is logged and counted, not returned.
-async fn run_stale(runner: &Runner, trigger: &str, on_run: &mut impl FnMut(&RunReport)) {
+/// One run of the stale views; a failure is logged and counted, not returned. Whether it
+/// succeeded.
+async fn run_stale(runner: &Runner, trigger: &str, on_run: &mut impl FnMut(&RunReport)) -> bool {
     match runner.run(&Selection::Stale).await {
         Ok(report) => {
             tracing::info!(
@@ -252,10 +276,12 @@ async fn run_stale(runner: &Runner, trigger: &str, on_run: &mut impl FnMut(&RunR
                 "batch run"
             );
             on_run(&report);
+            true
         }
         Err(e) => {
             metrics::counter!("tributary_batch_failed_runs_total").increment(1);
-            tracing::error!(trigger, error = %e, "batch run failed; retrying at the next event or schedule");
+            tracing::error!(trigger, error = %e, "batch run failed; trying again after a pause, at the next event or on schedule");
+            false
         }
     }
 }

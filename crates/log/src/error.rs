@@ -46,6 +46,15 @@ impl LogError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io { context: context.into(), source }
     }
+
+    /// Whether the same request may succeed if made again later: an I/O failure (a full disk,
+    /// for one) or a Kafka cluster that failed the request. What failed was not acknowledged;
+    /// writers retry it with a [`Backoff`](crate::Backoff) instead of stopping. A partition
+    /// made unusable by an earlier failure ([`LogError::Failed`]) is not transient: only a
+    /// restart, which runs recovery, makes it writable again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Io { .. } | Self::Kafka(_))
+    }
 }
 
 /// Result alias for the event log.

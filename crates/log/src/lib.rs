@@ -4,6 +4,7 @@
 //! [`EmbeddedLog`] is its single-process backend on segmented files. A Kafka backend implements
 //! the same trait. Nothing outside this crate knows which backend it talks to.
 
+mod backoff;
 pub mod config;
 pub mod embedded;
 mod error;
@@ -14,6 +15,7 @@ mod names;
 mod partitioner;
 mod record;
 
+pub use backoff::Backoff;
 pub use config::{ByteSize, EmbeddedLogConfig, FsyncPolicy, Limit};
 pub use embedded::{EmbeddedLog, RecoveryReport, Truncation};
 pub use error::{LogError, Result};

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tributary_log::{
-    ConsumedRecord, Consumer, EventLog, LogError, OffsetReset, PartitionReader, TopicPartition,
+    Backoff, ConsumedRecord, Consumer, EventLog, LogError, OffsetReset, PartitionReader, TopicPartition,
 };
 use tributary_schema::DeadLetter;
 use tributary_schema::dead_letter::DEAD_LETTER_TOPIC;
@@ -72,6 +72,8 @@ impl Sink {
     ) -> Result<(), ProcessorError> {
         let mut holding: Vec<u32> = Vec::new();
         let mut idle = false;
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let mut waiting = stop.clone();
         loop {
             if *stop.borrow() {
                 return Ok(());
@@ -93,6 +95,7 @@ impl Sink {
             }
             match self.commit(&batch).await {
                 Ok(offsets) => {
+                    backoff.reset();
                     if let Err(e) = group.commit_offsets(&offsets).await {
                         tracing::debug!(error = %e, "could not record the group's offsets");
                     }
@@ -103,6 +106,15 @@ impl Sink {
                     metrics::counter!("tributary_processor_fenced_commits_total").increment(1);
                     self.readers.clear();
                     self.stored = self.store.processor_offsets(DEAD_LETTER_SINK).await?;
+                }
+                Err(e) if e.is_transient() => {
+                    // Not stored (a full disk, a database out of reach): read the same letters
+                    // again from the stored offsets once the pause is over.
+                    tracing::warn!(error = %e, retry_in_ms = backoff.next_pause().as_millis() as u64, "storing dead letters failed; trying again");
+                    self.readers.clear();
+                    if !backoff.wait(&mut waiting).await {
+                        return Ok(());
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tributary_log::{EventLog, TopicPartition};
+use tributary_log::{Backoff, EventLog, TopicPartition};
 use tributary_schema::{DeadLetter, MobileEvent};
 use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, OffsetRange, ServingStore};
 
@@ -98,7 +98,9 @@ pub async fn run_kmeans_processor(
             dead_letters: std::mem::take(&mut dead),
             expected_offsets: None,
         };
-        store.commit_batch(&commit).await?;
+        if !commit_retrying(&*store, &commit, &mut stop).await? {
+            return Ok(()); // stopped while the store was failing: a restart redoes this batch
+        }
         done_to = commit.offsets.clone();
         uncommitted_ranges.clear();
         metrics::counter!("tributary_processor_records_total", "processor" => cfg.name.clone())
@@ -111,6 +113,36 @@ pub async fn run_kmeans_processor(
         }
         if let Some(v) = &version {
             on_version(v);
+        }
+    }
+}
+
+/// Commits, trying again while the store's failure is transient (a full disk, a database out of
+/// reach): the batch is not acknowledged until it is committed, so the processor waits
+/// (backpressure) instead of stopping. Returns `false` if `stop` turned true first.
+pub(crate) async fn commit_retrying(
+    store: &dyn ServingStore,
+    commit: &BatchCommit,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<bool, ProcessorError> {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+    loop {
+        match store.commit_batch(commit).await {
+            Ok(()) => return Ok(true),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(
+                    processor = %commit.processor,
+                    error = %e,
+                    retry_in_ms = backoff.next_pause().as_millis() as u64,
+                    "commit to the store failed; trying again"
+                );
+                metrics::counter!("tributary_processor_commit_retries_total", "processor" => commit.processor.clone())
+                    .increment(1);
+                if !backoff.wait(stop).await {
+                    return Ok(false);
+                }
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -170,6 +202,7 @@ pub(crate) fn version_row(
         version: v.version,
         created_ms: now,
         batch_points: v.batch_points,
+        batches: 1,
         projection: serde_json::to_string(&s.projection).expect("projection serialises"),
         split: v.split.map(|[a, b]| (a as u32, b as u32)),
         centres: v

@@ -93,6 +93,17 @@ pub enum SourceError {
     },
 }
 
+impl SourceError {
+    /// Whether publishing may succeed if tried again later (see [`LogError::is_transient`]); a
+    /// file that could not be read is tried again too.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Log(e) => e.is_transient(),
+            Self::Io { .. } => true,
+        }
+    }
+}
+
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SourceError {
     let context = context.into();
     move |source| SourceError::Io { context, source }
@@ -135,11 +146,29 @@ pub async fn run_directory_source(
     let _watcher = watch_dir(&cfg.dir, wake_tx);
     let mut renamed_in: HashSet<PathBuf> = HashSet::new();
     let parallel = cfg.parallel_files.max(1);
+    // After a transient failure (a full disk, a broker out of reach) the folder is scanned again
+    // after a pause: the file stays, unacknowledged, and resumes where its records end.
+    let mut backoff = tributary_log::Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    let mut waiting = stop.clone();
     loop {
         if *stop.borrow() {
             return Ok(());
         }
         let mut next_check = cfg.poll_interval;
+        let mut failures = 0;
+        let mut settle = |result: Result<Option<FileReport>, SourceError>| -> Result<(), SourceError> {
+            match result {
+                Ok(Some(report)) => on_file(&report),
+                Ok(None) => {}
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "publishing a file failed; it stays in the folder and is tried again");
+                    metrics::counter!("tributary_source_retries_total", "source" => "directory").increment(1);
+                    failures += 1;
+                }
+                Err(e) => return Err(e),
+            }
+            Ok(())
+        };
         // Up to `parallel` files at once: the futures run on this task, their parsing on
         // blocking threads. Each file has its own begin/done marks, so they are independent.
         let mut in_flight = FuturesUnordered::new();
@@ -154,23 +183,27 @@ pub async fn run_directory_source(
             }
             renamed_in.remove(&path);
             if in_flight.len() >= parallel
-                && let Some(report) = in_flight.next().await
-                && let Some(report) = report?
+                && let Some(result) = in_flight.next().await
             {
-                on_file(&report);
+                settle(result)?;
             }
             let (log, cfg, dir_key, failed_dir, marks) = (&*log, &cfg, &dir_key, &failed_dir, &marks);
             in_flight.push(async move { process_file(log, cfg, dir_key, failed_dir, &path, marks).await });
         }
-        while let Some(report) = in_flight.next().await {
-            if let Some(report) = report? {
-                on_file(&report);
-            }
+        while let Some(result) = in_flight.next().await {
+            settle(result)?;
         }
         drop(in_flight);
         if *stop.borrow() {
             return Ok(());
         }
+        if failures > 0 {
+            if !backoff.wait(&mut waiting).await {
+                return Ok(());
+            }
+            continue;
+        }
+        backoff.reset();
         tokio::select! {
             paths = wake_rx.recv() => {
                 if let Some(paths) = paths {
@@ -279,10 +312,14 @@ async fn load_marks(log: &dyn EventLog, dir_key: &str) -> Result<Marks, SourceEr
             for r in batch {
                 match serde_json::from_slice::<Mark>(&r.record.value) {
                     // A done mark wins whatever order the partitions are read in (marks written
-                    // before they were keyed by folder can sit in different partitions).
+                    // before they were keyed by folder can sit in different partitions); of two
+                    // begin marks, the later one is the attempt whose records count (an append
+                    // reported as failed may still have landed).
                     Ok(Mark::Begin { dir, id, .. }) if dir == dir_key => {
                         let at = RecordPosition { partition: p, offset: r.offset };
-                        marks.entry(id).or_insert(FileState::Begun(at));
+                        if marks.get(&id) != Some(&FileState::Done) {
+                            marks.insert(id, FileState::Begun(at));
+                        }
                     }
                     Ok(Mark::Done { dir, id, .. }) if dir == dir_key => {
                         marks.insert(id, FileState::Done);

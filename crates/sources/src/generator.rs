@@ -299,7 +299,11 @@ pub async fn publish_to_log(
                     _ = ticker.tick() => {}
                     _ = stop.changed() => continue,
                 }
-                ((started.elapsed().as_secs_f64() * rate) as u64).saturating_sub(produced).min(remaining)
+                // At most 10,000 at once: after a pause (a full disk) the backlog comes in parts.
+                ((started.elapsed().as_secs_f64() * rate) as u64)
+                    .saturating_sub(produced)
+                    .min(remaining)
+                    .min(10_000)
             }
             None => remaining.min(1000),
         };
@@ -312,7 +316,21 @@ pub async fn publish_to_log(
                 Record::new(bytes::Bytes::from(e.to_json())).with_key(e.device_id)
             })
             .collect();
-        log.append(topic, batch).await?;
+        // A transient failure (a full disk, a broker out of reach) is waited out: the same
+        // events are appended again, so the stream stays the seed's.
+        let mut backoff = tributary_log::Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        loop {
+            match log.append(topic, batch.clone()).await {
+                Ok(_) => break,
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(topic, error = %e, retry_in_ms = backoff.next_pause().as_millis() as u64, "generated events not appended; trying again");
+                    if !backoff.wait(stop).await {
+                        return Ok(produced);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
         produced += n;
         on_append(n);
     }

@@ -9,6 +9,7 @@
 pub mod dialect;
 mod migrations;
 pub mod published_views;
+pub mod retention;
 mod source_runs;
 mod sql;
 mod types;
@@ -16,6 +17,7 @@ mod view_query;
 
 pub use dialect::{Dialect, Merge};
 pub use published_views::{Column, ColumnKind, ViewPublication, ViewVersionRow};
+pub use retention::{Retention, RetentionReport};
 pub use source_runs::SourceRuns;
 pub use sql::{OPEN_TIMEOUT, SqlStore, redacted};
 pub use types::*;
@@ -38,6 +40,40 @@ pub enum StoreError {
     /// first (see [`BatchCommit::expected_offsets`]). Nothing was written.
     #[error("store: {0}")]
     Conflict(String),
+}
+
+impl StoreError {
+    /// Whether the same operation may succeed if tried again later: the database was out of
+    /// space, busy, or could not be reached. A conflict, a malformed request or a schema error is
+    /// not transient. Writers retry transient failures with a backoff (backpressure) instead of
+    /// stopping, so a full disk or a restarting database server loses nothing.
+    pub fn is_transient(&self) -> bool {
+        use sqlx::Error as E;
+        let Self::Database(e) = self else { return false };
+        match e {
+            E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => {
+                true
+            }
+            E::Database(d) => {
+                let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+                if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+                    // SQLSTATE classes: connection (08), insufficient resources such as a full
+                    // disk (53), operator intervention (57), system error (58), and a
+                    // serialization failure or deadlock (40001, 40P01).
+                    ["08", "53", "57", "58"].iter().any(|c| code.starts_with(c))
+                        || matches!(code.as_str(), "40001" | "40P01")
+                } else if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some() {
+                    // Disk or table full, out of memory, lock wait timeout, deadlock, read-only.
+                    matches!(code.parse::<i64>(), Ok(1021 | 1037 | 1041 | 1114 | 1205 | 1213 | 1290))
+                } else {
+                    // SQLite (an extended code keeps the primary one in its low byte): BUSY,
+                    // LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL.
+                    matches!(code.parse::<i64>().map(|n| n & 0xff), Ok(5 | 6 | 10 | 13 | 14 | 15))
+                }
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Result alias of the store.
@@ -108,6 +144,10 @@ pub trait ServingStore: Send + Sync + 'static {
 
     /// The status of every source that has run, sorted by source.
     async fn source_statuses(&self) -> Result<Vec<SourceStatus>>;
+
+    /// One pass of retention at `now_ms`: old model versions folded into younger ones and old
+    /// dead letters deleted (see [`retention`]). Safe to run from several processes at once.
+    async fn apply_retention(&self, retention: &Retention, now_ms: i64) -> Result<RetentionReport>;
 
     /// New model and view versions committed through this store (this handle and its clones),
     /// as they commit. Writes by other processes are not announced; readers that must see them

@@ -50,18 +50,21 @@ const SQLITE: &[Migration] = migrations!("sqlite":
     (2, "0002", "batch_view_versions"),
     (3, "0003", "source_status"),
     (4, "0004", "kmeans_versions_by_time"),
+    (5, "0005", "kmeans_history_retention"),
 );
 const POSTGRES: &[Migration] = migrations!("postgres":
     (1, "0001", "kmeans_offsets_dead_letters"),
     (2, "0002", "batch_view_versions"),
     (3, "0003", "source_status"),
     (4, "0004", "kmeans_versions_by_time"),
+    (5, "0005", "kmeans_history_retention"),
 );
 const MYSQL: &[Migration] = migrations!("mysql":
     (1, "0001", "kmeans_offsets_dead_letters"),
     (2, "0002", "batch_view_versions"),
     (3, "0003", "source_status"),
     (4, "0004", "kmeans_versions_by_time"),
+    (5, "0005", "kmeans_history_retention"),
 );
 
 /// The migrations of a dialect, in order.

@@ -13,16 +13,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row, Transaction};
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Executor, Row, Transaction};
 use tributary_schema::DeadLetter;
 
 use crate::dialect::Dialect;
 use crate::migrations::migrate;
 use crate::{
-    BatchCommit, CentreRow, ClusterCount, KMeansVersionRow, OffsetCheckpoint, OffsetRange, Result,
-    ServingStore, SourceStatus, StoreChange, StoreError, StoredDeadLetter, ViewPublication, ViewQuery,
-    ViewRows, ViewVersionRow,
+    BatchCommit, CentreRow, ClusterCount, KMeansVersionRow, OffsetCheckpoint, OffsetRange, Result, Retention,
+    RetentionReport, ServingStore, SourceStatus, StoreChange, StoreError, StoredDeadLetter, ViewPublication,
+    ViewQuery, ViewRows, ViewVersionRow,
 };
 
 /// The [`ServingStore`] on SQLite, PostgreSQL or MySQL/MariaDB.
@@ -211,9 +212,36 @@ fn int(v: u64, what: &str) -> Result<i64> {
 }
 
 impl SqlStore {
+    /// A connection for a write transaction, to be handed back through [`Self::settle`].
+    async fn writer(&self) -> Result<PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Passes `result` on; after a failure the connection is closed instead of going back to
+    /// the pool. SQLite rolls a transaction back by itself after some failures (a full disk),
+    /// which leaves sqlx's count of open transactions on that connection wrong: its next
+    /// transaction would then begin as a savepoint that a failure never ends, and keep the
+    /// database locked for every other connection.
+    fn settle<T>(conn: &mut PoolConnection<Any>, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            conn.close_on_drop();
+        }
+        result
+    }
+
     /// [`ServingStore::commit_batch`]'s transaction.
     async fn write_batch(&self, commit: &BatchCommit) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.writer().await?;
+        let result = self.write_batch_on(&mut conn, commit).await;
+        Self::settle(&mut conn, result)?;
+        if let Some(v) = &commit.version {
+            let _ = self.changes.send(StoreChange::Model { model: v.model.clone(), version: v.version });
+        }
+        Ok(())
+    }
+
+    async fn write_batch_on(&self, conn: &mut PoolConnection<Any>, commit: &BatchCommit) -> Result<()> {
+        let mut tx = conn.begin().await?;
         if let Some(expected) = &commit.expected_offsets {
             self.check_fence(&mut tx, commit, expected).await?;
         }
@@ -268,9 +296,6 @@ impl SqlStore {
             .await?;
         }
         tx.commit().await?;
-        if let Some(v) = &commit.version {
-            let _ = self.changes.send(StoreChange::Model { model: v.model.clone(), version: v.version });
-        }
         Ok(())
     }
 
@@ -322,12 +347,13 @@ impl SqlStore {
     async fn insert_version(&self, tx: &mut Transaction<'_, Any>, v: &KMeansVersionRow) -> Result<()> {
         let version = int(v.version, "version")?;
         sqlx::query(&self.sql(
-            "INSERT INTO kmeans_versions (model, version, created_ms, batch_points, k, projection, split_largest, split_smallest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO kmeans_versions (model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(&v.model)
         .bind(version)
         .bind(v.created_ms)
         .bind(int(v.batch_points, "batch_points")?)
+        .bind(int(v.batches, "batches")?)
         .bind(v.centres.len() as i64)
         .bind(&v.projection)
         .bind(v.split.map(|s| i64::from(s.0)))
@@ -372,51 +398,58 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Builds version rows from `rows` (of [`VERSION_COLUMNS`], ascending or descending by
+    /// version): their centres and offset ranges are read in one query each for the whole page,
+    /// not per version, so a page of history costs three queries.
     async fn load_versions(
         &self,
         model: &str,
         rows: Vec<sqlx::any::AnyRow>,
     ) -> Result<Vec<KMeansVersionRow>> {
+        let versions: Vec<i64> =
+            rows.iter().map(|r| r.try_get("version")).collect::<Result<_, sqlx::Error>>()?;
+        let (Some(&lo), Some(&hi)) = (versions.iter().min(), versions.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let mut centres: BTreeMap<i64, Vec<CentreRow>> = BTreeMap::new();
+        for c in sqlx::query(&self.sql(
+            "SELECT version, cluster, lat, lon, weight, batch_count, x, y FROM kmeans_centres WHERE model = ? AND version BETWEEN ? AND ? ORDER BY version, cluster",
+        ))
+        .bind(model)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            centres.entry(c.try_get("version")?).or_default().push(CentreRow {
+                cluster: c.try_get::<i64, _>("cluster")? as u32,
+                lat: c.try_get("lat")?,
+                lon: c.try_get("lon")?,
+                weight: c.try_get("weight")?,
+                batch_count: c.try_get::<i64, _>("batch_count")? as u64,
+                x: c.try_get("x")?,
+                y: c.try_get("y")?,
+            });
+        }
+        let mut offsets: BTreeMap<i64, Vec<OffsetRange>> = BTreeMap::new();
+        for o in sqlx::query(&self.sql(
+            "SELECT version, topic, partition_id, from_offset, to_offset FROM kmeans_version_offsets WHERE model = ? AND version BETWEEN ? AND ? ORDER BY version, topic, partition_id",
+        ))
+        .bind(model)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            offsets.entry(o.try_get("version")?).or_default().push(OffsetRange {
+                topic: text_not_null(&o, "topic")?,
+                partition: o.try_get::<i64, _>("partition_id")? as u32,
+                from: o.try_get::<i64, _>("from_offset")? as u64,
+                to: o.try_get::<i64, _>("to_offset")? as u64,
+            });
+        }
         let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let version: i64 = r.try_get("version")?;
-            let centres = sqlx::query(&self.sql(
-                "SELECT cluster, lat, lon, weight, batch_count, x, y FROM kmeans_centres WHERE model = ? AND version = ? ORDER BY cluster",
-            ))
-            .bind(model)
-            .bind(version)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|c| {
-                Ok(CentreRow {
-                    cluster: c.try_get::<i64, _>("cluster")? as u32,
-                    lat: c.try_get("lat")?,
-                    lon: c.try_get("lon")?,
-                    weight: c.try_get("weight")?,
-                    batch_count: c.try_get::<i64, _>("batch_count")? as u64,
-                    x: c.try_get("x")?,
-                    y: c.try_get("y")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            let offsets = sqlx::query(&self.sql(
-                "SELECT topic, partition_id, from_offset, to_offset FROM kmeans_version_offsets WHERE model = ? AND version = ? ORDER BY topic, partition_id",
-            ))
-            .bind(model)
-            .bind(version)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|o| {
-                Ok(OffsetRange {
-                    topic: text_not_null(&o, "topic")?,
-                    partition: o.try_get::<i64, _>("partition_id")? as u32,
-                    from: o.try_get::<i64, _>("from_offset")? as u64,
-                    to: o.try_get::<i64, _>("to_offset")? as u64,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        for (r, version) in rows.iter().zip(versions) {
             let split_largest: Option<i64> = r.try_get("split_largest")?;
             let split_smallest: Option<i64> = r.try_get("split_smallest")?;
             out.push(KMeansVersionRow {
@@ -424,10 +457,11 @@ impl SqlStore {
                 version: version as u64,
                 created_ms: r.try_get("created_ms")?,
                 batch_points: r.try_get::<i64, _>("batch_points")? as u64,
-                projection: text_not_null(&r, "projection")?,
+                batches: r.try_get::<i64, _>("batches")? as u64,
+                projection: text_not_null(r, "projection")?,
                 split: split_largest.zip(split_smallest).map(|(a, b)| (a as u32, b as u32)),
-                centres,
-                offsets,
+                centres: centres.remove(&version).unwrap_or_default(),
+                offsets: offsets.remove(&version).unwrap_or_default(),
             });
         }
         Ok(out)
@@ -436,7 +470,7 @@ impl SqlStore {
 
 /// The columns of a k-means version row, in the order `load_versions` reads them.
 const VERSION_COLUMNS: &str =
-    "model, version, created_ms, batch_points, k, projection, split_largest, split_smallest";
+    "model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest";
 
 #[async_trait]
 impl ServingStore for SqlStore {
@@ -634,26 +668,31 @@ impl ServingStore for SqlStore {
             "INSERT INTO source_status (source, kind, runs, rows_total, errors_total, failures, last_run_ms, last_ok_ms, last_rows, last_errors, last_failure, last_failure_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){merge}"
         ))
         .into_owned();
-        let mut tx = self.pool.begin().await?;
-        for s in runs {
-            sqlx::query(&sql)
-                .bind(truncated(&s.source, 255))
-                .bind(truncated(&s.kind, 32))
-                .bind(int(s.runs, "runs")?)
-                .bind(int(s.rows, "rows")?)
-                .bind(int(s.errors, "errors")?)
-                .bind(int(s.failures, "failures")?)
-                .bind(s.last_run_ms)
-                .bind(s.last_ok_ms)
-                .bind(int(s.last_rows, "rows")?)
-                .bind(int(s.last_errors, "errors")?)
-                .bind(s.last_failure.as_deref().map(|f| truncated(f, 4096)))
-                .bind(s.last_failure_ms)
-                .execute(&mut *tx)
-                .await?;
+        let mut conn = self.writer().await?;
+        let result = async {
+            let mut tx = conn.begin().await?;
+            for s in runs {
+                sqlx::query(&sql)
+                    .bind(truncated(&s.source, 255))
+                    .bind(truncated(&s.kind, 32))
+                    .bind(int(s.runs, "runs")?)
+                    .bind(int(s.rows, "rows")?)
+                    .bind(int(s.errors, "errors")?)
+                    .bind(int(s.failures, "failures")?)
+                    .bind(s.last_run_ms)
+                    .bind(s.last_ok_ms)
+                    .bind(int(s.last_rows, "rows")?)
+                    .bind(int(s.last_errors, "errors")?)
+                    .bind(s.last_failure.as_deref().map(|f| truncated(f, 4096)))
+                    .bind(s.last_failure_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
         }
-        tx.commit().await?;
-        Ok(())
+        .await;
+        Self::settle(&mut conn, result)
     }
 
     async fn source_statuses(&self) -> Result<Vec<SourceStatus>> {
@@ -683,11 +722,16 @@ impl ServingStore for SqlStore {
             .collect()
     }
 
+    async fn apply_retention(&self, retention: &Retention, now_ms: i64) -> Result<RetentionReport> {
+        self.retain(retention, now_ms).await
+    }
+
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreChange> {
         self.changes.subscribe()
     }
 }
 
+mod retention;
 mod views;
 
 #[cfg(test)]

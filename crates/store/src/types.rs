@@ -48,6 +48,10 @@ pub struct KMeansVersionRow {
     pub version: u64,
     pub created_ms: i64,
     pub batch_points: u64,
+    /// How many micro-batches this version stands for: 1, or more once retention folded older
+    /// versions into it (see [`crate::retention`]); `batch_points`, the centres' `batch_count`
+    /// and `offsets` are then sums and unions over all of them.
+    pub batches: u64,
     /// JSON describing the projection from the clustered space to lat/lon.
     pub projection: String,
     pub split: Option<(u32, u32)>,

@@ -284,6 +284,28 @@ pub enum BenchCommand {
     /// Markets × COVID: import of the ECDC and price files, then every batch view computed and
     /// published: wall time and peak memory of each step.
     Markets(BenchMarketsArgs),
+    /// Serving store: a simulated day of model versions committed as fast as possible with
+    /// retention applied every simulated minute; the store's size and its history reads.
+    History(BenchHistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchHistoryArgs {
+    /// Simulated hours.
+    #[arg(long, default_value_t = 24.0)]
+    pub hours: f64,
+    /// Model versions per simulated second (`up` makes about 17 at its defaults).
+    #[arg(long, default_value_t = 17.0)]
+    pub rate: f64,
+    /// Clusters per version.
+    #[arg(long, default_value_t = 8)]
+    pub k: usize,
+    /// Partitions each version covers.
+    #[arg(long, default_value_t = 1)]
+    pub partitions: u32,
+    /// Reads timed on the final store, per kind.
+    #[arg(long, default_value_t = 2000)]
+    pub requests: usize,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tributary_log::EmbeddedLogConfig;
 
 /// Sections of the config file (tables); every other key is top-level.
-const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile", "markets", "api", "cache"];
+const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile", "markets", "api", "cache", "retention"];
 /// Top-level keys.
 const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
 /// Environment variables with the prefix that are not config keys.
@@ -44,6 +44,7 @@ pub struct Config {
     pub markets: MarketsConfig,
     pub api: ApiConfig,
     pub cache: CacheConfig,
+    pub retention: RetentionConfig,
 }
 
 impl Default for Config {
@@ -59,6 +60,7 @@ impl Default for Config {
             markets: MarketsConfig::default(),
             api: ApiConfig::default(),
             cache: CacheConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -149,6 +151,57 @@ impl Default for ApiConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout: std::time::Duration::from_secs(10),
             token: None,
+        }
+    }
+}
+
+/// What the serving store keeps (`[retention]`; see `tributary_store::retention`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Every model version younger than this is kept …
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub versions_all: std::time::Duration,
+    /// … then the last of each minute until this age …
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub versions_minutely: std::time::Duration,
+    /// … then the last of each hour until this age, and of each day after it.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub versions_hourly: std::time::Duration,
+    /// Dead letters older than this are deleted ("forever" keeps them).
+    pub dead_letters_age: tributary_log::Limit<std::time::Duration>,
+    /// At most this many dead letters are kept, the newest (0: no limit).
+    pub dead_letters_max: u64,
+    /// How often retention runs.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub check_interval: std::time::Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let store = tributary_store::Retention::default();
+        Self {
+            versions_all: store.versions_all,
+            versions_minutely: store.versions_minutely,
+            versions_hourly: store.versions_hourly,
+            dead_letters_age: store
+                .dead_letters_age
+                .map_or(tributary_log::Limit::Unlimited, tributary_log::Limit::Limited),
+            dead_letters_max: store.dead_letters_max.unwrap_or(0),
+            check_interval: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The store's policy.
+    pub fn to_store(&self) -> tributary_store::Retention {
+        tributary_store::Retention {
+            versions_all: self.versions_all,
+            versions_minutely: self.versions_minutely,
+            versions_hourly: self.versions_hourly,
+            dead_letters_age: self.dead_letters_age.get(),
+            dead_letters_max: (self.dead_letters_max > 0).then_some(self.dead_letters_max),
         }
     }
 }
@@ -589,6 +642,12 @@ pub fn load(
     if let Err(e) = tributary_cache::open(&config.cache.to_cache()) {
         let from = origin.get("cache.url").map(|o| format!(" (from {o})")).unwrap_or_default();
         bail!("config key `cache.url`{from}: {e}");
+    }
+    if let Err(msg) = config.retention.to_store().validate() {
+        bail!("config section `retention`: {msg}");
+    }
+    if config.retention.check_interval.is_zero() {
+        bail!("config key `retention.check_interval` must be longer than 0");
     }
     if let Err(msg) = config.mobile.kmeans_settings() {
         bail!("config section `mobile`: {msg}");

@@ -177,7 +177,11 @@ pub async fn run_schedule(
 ) -> anyhow::Result<()> {
     let PullSchedule { puller, sources, interval, state_path } = schedule;
     let mut state = PullState::load(&state_path);
+    // After a failed pull (a server down, a full disk) the round comes again after a doubling
+    // pause of 30 s up to the interval, rather than a whole interval later.
+    let mut retry = tributary_log::Backoff::new(std::time::Duration::from_secs(30).min(interval), interval);
     loop {
+        let mut failed = false;
         for source in &sources {
             let previous = state.get(&source.url);
             let mut no_progress = |_, _| {};
@@ -213,10 +217,18 @@ pub async fn run_schedule(
                 }
                 Err(e) => {
                     metrics::counter!("tributary_pull_failures_total").increment(1);
-                    tracing::error!(url = %source.url, error = %format!("{e:#}"), retry_in = ?interval, "pull failed");
+                    tracing::error!(url = %source.url, error = %format!("{e:#}"), retry_in = ?retry.next_pause(), "pull failed");
+                    failed = true;
                 }
             }
         }
+        if failed {
+            if !retry.wait(&mut stop).await {
+                return Ok(());
+            }
+            continue;
+        }
+        retry.reset();
         tokio::select! {
             _ = stop.changed() => return Ok(()),
             _ = tokio::time::sleep(interval) => {}

@@ -20,8 +20,11 @@ pub struct ModelVersion {
     pub version: u64,
     /// When the version was made, in milliseconds since the Unix epoch.
     pub created_ms: i64,
-    /// Points in the micro-batch that made this version.
+    /// Points in the micro-batches this version stands for.
     pub batch_points: u64,
+    /// How many micro-batches this version stands for: 1, or more where store retention folded
+    /// older versions into it (one per minute after 10 minutes, per hour after a day …).
+    pub batches: u64,
     /// The clusters split by this version (largest, smallest), if any.
     pub split: Option<(u32, u32)>,
     pub centres: Vec<Centre>,
@@ -37,7 +40,7 @@ pub struct Centre {
     pub weight: f64,
     /// The weight as a share of all centres' weights.
     pub share: f64,
-    /// Points of this version's batch assigned to the cluster.
+    /// Points of this version's batches assigned to the cluster.
     pub count: u64,
 }
 
@@ -61,6 +64,7 @@ impl From<KMeansVersionRow> for ModelVersion {
             version: v.version,
             created_ms: v.created_ms,
             batch_points: v.batch_points,
+            batches: v.batches,
             split: v.split,
             centres,
         }

@@ -170,6 +170,7 @@ mod tests {
             version: 3,
             created_ms: 0,
             batch_points: 0,
+            batches: 1,
             projection: projection.into(),
             split: None,
             centres: centres

@@ -173,19 +173,23 @@ impl Partition {
             return Err(self.failed(reason.clone()));
         }
         let first = w.next_offset;
+        // Where this append started: a failure takes every batch of it back, so that nothing
+        // of an append that was not acknowledged becomes visible with a later one.
+        let (start_segment, start_len, start_since_index) =
+            (w.active.base_offset, w.len, w.bytes_since_index);
         let mut written = 0u64;
         for (mut bytes, count) in batches {
-            self.maybe_roll(&mut w, bytes.len() as u64)?;
+            if let Err(e) = self.maybe_roll(&mut w, bytes.len() as u64) {
+                self.take_back(&mut w, first, start_segment, start_len, start_since_index, &e);
+                return Err(e);
+            }
             let base = w.next_offset;
             format::stamp_base_offset(&mut bytes, base);
             let position = w.len;
             if let Err(e) = w.active.file.write_all_at(&bytes, position) {
-                // Undo a partial write so that the file never holds a torn batch mid-log.
-                let reason = format!("write to {} failed: {e}", w.active.log_path.display());
-                if let Err(e2) = w.active.file.set_len(position) {
-                    w.failed = Some(format!("{reason}; truncating back failed: {e2}"));
-                }
-                return Err(LogError::io(reason, e));
+                let error = LogError::io(format!("write to {} failed", w.active.log_path.display()), e);
+                self.take_back(&mut w, first, start_segment, start_len, start_since_index, &error);
+                return Err(error);
             }
             if w.bytes_since_index >= self.cfg.index_interval_bytes.0 {
                 let entry = IndexEntry {
@@ -212,6 +216,37 @@ impl Partition {
         metrics::counter!("tributary_log_appended_bytes_total", "topic" => self.topic.to_string())
             .increment(written);
         Ok((first, end))
+    }
+
+    /// Undoes the batches of a failed append (truncating the segment back, so that the file
+    /// never holds a torn batch mid-log), or, if the append had started another segment, marks
+    /// the partition failed: the earlier segment then holds batches that were never
+    /// acknowledged, and only recovery at the next start can be trusted to sort it out.
+    fn take_back(
+        &self,
+        w: &mut Writer,
+        first: u64,
+        start_segment: u64,
+        start_len: u64,
+        start_since_index: u64,
+        error: &LogError,
+    ) {
+        if w.active.base_offset != start_segment {
+            w.failed = Some(format!("{error} (after the append had started a new segment)"));
+            return;
+        }
+        if let Err(e) = w.active.file.set_len(start_len) {
+            w.failed = Some(format!("{error}; truncating {} back failed: {e}", w.active.log_path.display()));
+            return;
+        }
+        w.active.index.write().truncate_to_len(start_len);
+        w.len = start_len;
+        w.bytes_since_index = start_since_index;
+        w.next_offset = first;
+        w.active.written_len.store(start_len, Ordering::Release);
+        w.active.next_offset.store(first, Ordering::Release);
+        metrics::counter!("tributary_log_failed_appends_total", "topic" => self.topic.to_string())
+            .increment(1);
     }
 
     fn failed(&self, reason: String) -> LogError {

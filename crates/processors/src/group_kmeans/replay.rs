@@ -5,6 +5,11 @@
 //! [`MobileKMeans`] gives what a single process would have computed from the same micro-batches.
 //! The scale-out coordinator adds the same points' sums in another order, so the two agree to
 //! floating-point rounding, not bit for bit.
+//!
+//! A version that store retention folded (it stands for several micro-batches, see
+//! `tributary_store::retention`) cannot be recomputed: the model between its batches is gone.
+//! For it the replay checks that its ranges continue the previous ones and that they hold the
+//! points it counts, then takes its stored model as the state to go on from.
 
 use tributary_log::{EventLog, ReadLimits};
 use tributary_schema::MobileEvent;
@@ -19,6 +24,8 @@ pub struct ReplayReport {
     pub versions: u64,
     /// Points in them.
     pub points: u64,
+    /// Versions folded by retention among them: checked for ranges and counts only.
+    pub folded: u64,
     /// The largest difference of a centre coordinate (degrees) relative to max(|value|, 1).
     pub max_centre_error: f64,
     /// The largest relative difference of a weight.
@@ -36,7 +43,8 @@ pub async fn replay_one_process(
     tolerance: f64,
 ) -> Result<ReplayReport, String> {
     let mut single = MobileKMeans::new(settings.clone());
-    let mut report = ReplayReport { versions: 0, points: 0, max_centre_error: 0.0, max_weight_error: 0.0 };
+    let mut report =
+        ReplayReport { versions: 0, points: 0, folded: 0, max_centre_error: 0.0, max_weight_error: 0.0 };
     let mut next: std::collections::BTreeMap<(String, u32), u64> = Default::default();
     let mut from_version = 1;
     loop {
@@ -58,6 +66,23 @@ pub async fn replay_one_process(
                 }
                 *expected = r.to;
                 read_positions(log, r, &mut positions).await?;
+            }
+            if row.batches > 1 {
+                if positions.len() as u64 != row.batch_points {
+                    return Err(format!(
+                        "version {} (folded from {} batches): its ranges hold {} points, it counts {}",
+                        row.version,
+                        row.batches,
+                        positions.len(),
+                        row.batch_points
+                    ));
+                }
+                let snapshot = crate::kmeans_processor::snapshot_from_row(row).map_err(|e| e.to_string())?;
+                single = MobileKMeans::restore(settings.clone(), snapshot);
+                report.versions += 1;
+                report.folded += 1;
+                report.points += row.batch_points;
+                continue;
             }
             let replayed = single.process(&positions).ok_or_else(|| {
                 format!("version {}: one process would still be gathering points", row.version)

@@ -4,7 +4,8 @@
 //! transaction records the version, which makes it current. Tables older than the previous
 //! version are dropped after that commit (MySQL would commit a `DROP` inside the transaction).
 
-use sqlx::{Any, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Connection, Row};
 
 use super::{SqlStore, text, text_not_null};
 use crate::published_views::{
@@ -82,6 +83,19 @@ async fn fill(
     p: &ViewPublication<'_>,
     version: i64,
 ) -> Result<u64> {
+    let mut conn = store.writer().await?;
+    let result = fill_on(&mut conn, store, table, columns, p, version).await;
+    SqlStore::settle(&mut conn, result)
+}
+
+async fn fill_on(
+    conn: &mut PoolConnection<Any>,
+    store: &SqlStore,
+    table: &str,
+    columns: &[Column],
+    p: &ViewPublication<'_>,
+    version: i64,
+) -> Result<u64> {
     let names: Vec<String> =
         std::iter::once(quoted(VERSION_COLUMN)).chain(columns.iter().map(|c| quoted(&c.name))).collect();
     let row_placeholder = format!("({})", vec!["?"; names.len()].join(", "));
@@ -98,7 +112,7 @@ async fn fill(
     };
     let full_statement = insert(per_statement);
     let mut written = 0u64;
-    let mut tx = store.pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let mut in_transaction = 0;
     for batch in p.batches {
         if batch.num_columns() != columns.len() {
@@ -142,7 +156,7 @@ async fn fill(
             in_transaction += n;
             if in_transaction >= ROWS_PER_TRANSACTION {
                 tx.commit().await?;
-                tx = store.pool.begin().await?;
+                tx = conn.begin().await?;
                 in_transaction = 0;
             }
         }
@@ -153,22 +167,10 @@ async fn fill(
 
 /// Makes the version current; then drops what is older than the one before it.
 async fn flip(store: &SqlStore, r: &ViewVersionRow) -> Result<()> {
-    let json = |e: serde_json::Error| StoreError::Invalid(e.to_string());
-    let mut tx = store.pool.begin_with(store.dialect.begin_write()).await?;
-    sqlx::query(&store.sql(
-        "INSERT INTO batch_view_versions (\"view\", version, definition, table_name, published_ms, row_count, dataset_versions, columns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ))
-    .bind(&r.view)
-    .bind(r.version as i64)
-    .bind(&r.definition)
-    .bind(&r.table)
-    .bind(r.published_ms)
-    .bind(r.rows as i64)
-    .bind(serde_json::to_string(&r.dataset_versions).map_err(json)?)
-    .bind(serde_json::to_string(&r.columns).map_err(json)?)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let mut conn = store.writer().await?;
+    let result = record_version(&mut conn, store, r).await;
+    SqlStore::settle(&mut conn, result)?;
+    drop(conn);
 
     // Older versions: their tables first, then their records, so that a crash in between leaves
     // records whose tables the next publish drops again (IF EXISTS).
@@ -187,6 +189,27 @@ async fn flip(store: &SqlStore, r: &ViewVersionRow) -> Result<()> {
         .bind(r.version as i64 - 1)
         .execute(&store.pool)
         .await?;
+    Ok(())
+}
+
+/// Records the version, which makes it current (one transaction).
+async fn record_version(conn: &mut PoolConnection<Any>, store: &SqlStore, r: &ViewVersionRow) -> Result<()> {
+    let json = |e: serde_json::Error| StoreError::Invalid(e.to_string());
+    let mut tx = conn.begin_with(store.dialect.begin_write()).await?;
+    sqlx::query(&store.sql(
+        "INSERT INTO batch_view_versions (\"view\", version, definition, table_name, published_ms, row_count, dataset_versions, columns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ))
+    .bind(&r.view)
+    .bind(r.version as i64)
+    .bind(&r.definition)
+    .bind(&r.table)
+    .bind(r.published_ms)
+    .bind(r.rows as i64)
+    .bind(serde_json::to_string(&r.dataset_versions).map_err(json)?)
+    .bind(serde_json::to_string(&r.columns).map_err(json)?)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 

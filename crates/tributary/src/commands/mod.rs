@@ -1,6 +1,7 @@
 //! One module per subcommand. Each takes the loaded [`Config`] and its own arguments.
 
 mod batch;
+mod bench_history;
 mod bench_log;
 mod bench_markets;
 mod bench_mobile;
@@ -56,6 +57,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(BenchCommand::Log(args)) => bench_log::run(&config, args).await,
         Command::Bench(BenchCommand::Mobile(args)) => bench_mobile::run(&config, args).await,
+        Command::Bench(BenchCommand::History(args)) => bench_history::run(&config, args).await,
         Command::Bench(BenchCommand::Markets(args)) => {
             return_freed_memory_at_once();
             bench_markets::run(&config, args).await

@@ -171,3 +171,28 @@ pub fn spawn_batch_runner(
     });
     Ok(())
 }
+
+/// Store retention (`[retention]`): every `check_interval`, old model versions are folded into
+/// younger ones and old dead letters deleted. Runs where models are written (`up`, each
+/// `worker`); passes from several processes at once are safe. A failed pass is logged and
+/// tried again at the next interval.
+pub fn spawn_store_retention(
+    config: &Config,
+    store: &Arc<dyn ServingStore>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Tasks,
+) {
+    let (retention, every) = (config.retention.to_store(), config.retention.check_interval);
+    let (store, mut stop) = (store.clone(), stop.clone());
+    tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return ("store retention", Ok(())),
+            }
+            if let Err(e) = store.apply_retention(&retention, tributary_log::now_ms()).await {
+                tracing::warn!(error = %e, "store retention failed; trying again at the next interval");
+            }
+        }
+    });
+}

@@ -62,6 +62,8 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
         });
     }
 
+    super::roles::spawn_store_retention(config, &store, &stop, &mut tasks);
+
     let (l, st, s, g) = (log.clone(), store.clone(), stop.clone(), sink_group(&m.model));
     tasks.spawn(
         async move { ("dead-letter sink", run_dead_letter_sink(l, st, g, s).await.map_err(Into::into)) },

@@ -56,6 +56,7 @@ pub async fn run(config: &Config, args: &WorkerArgs) -> anyhow::Result<ExitCode>
     tasks.spawn(
         async move { ("dead-letter sink", run_dead_letter_sink(l, st, g, s).await.map_err(Into::into)) },
     );
+    super::roles::spawn_store_retention(config, &store, &stop, &mut tasks);
 
     println!("Tributary worker {id} is running.");
     println!("  event log       {}", opened.description());
@@ -89,6 +90,7 @@ pub async fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCo
                     "model": model,
                     "versions": report.versions,
                     "points": report.points,
+                    "folded_versions": report.folded,
                     "max_centre_error": report.max_centre_error,
                     "max_weight_error": report.max_weight_error,
                 })

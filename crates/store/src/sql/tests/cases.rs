@@ -9,6 +9,7 @@ fn version(v: u64, x: f64) -> KMeansVersionRow {
         version: v,
         created_ms: 1000 + v as i64,
         batch_points: 3,
+        batches: 1,
         projection: r#"{"kind":"km","lat0":51.0,"lon0":10.0}"#.into(),
         split: if v == 2 { Some((1, 0)) } else { None },
         centres: vec![
@@ -227,4 +228,79 @@ pub async fn fenced_commits_write_only_over_the_offsets_they_continue_from(ctx: 
     assert_eq!(store.processor_offsets("sink").await.unwrap(), both);
     assert_eq!(store.dead_letter_count().await.unwrap(), 5);
     store.close().await;
+}
+
+pub async fn retention_folds_old_versions_and_keeps_counts_and_ranges_exact(ctx: Ctx) {
+    use crate::retention::Retention;
+    let store = ctx.open().await;
+    let now = 100 * 86_400_000i64;
+    // Versions 1..=20 two hours ago, ten a minute (two minutes); 21..=30 in the last minute.
+    for v in 1..=30u64 {
+        let mut row = version(v, 0.5);
+        row.created_ms =
+            if v <= 20 { now - 7_200_000 + (v as i64 - 1) * 6_000 } else { now - 60_000 + v as i64 };
+        row.split = None;
+        row.offsets = vec![
+            OffsetRange { topic: "mobile_data".into(), partition: 0, from: 3 * (v - 1), to: 3 * v },
+            OffsetRange { topic: "mobile_data".into(), partition: 1, from: v - 1, to: v },
+        ];
+        let commit = BatchCommit {
+            processor: "kmeans".into(),
+            version: Some(row),
+            offsets: checkpoint(3 * v),
+            dead_letters: vec![DeadLetter::new(
+                "dir:a.csv",
+                format!("line {v}"),
+                "bad",
+                b"x",
+                now - (30 - v as i64) * 86_400_000,
+            )],
+            expected_offsets: None,
+        };
+        store.commit_batch(&commit).await.unwrap();
+    }
+    let retention = Retention {
+        dead_letters_age: Some(std::time::Duration::from_secs(10 * 86_400)),
+        dead_letters_max: Some(4),
+        ..Default::default()
+    };
+    let report = store.apply_retention(&retention, now).await.unwrap();
+    assert_eq!(report.versions_folded, 18, "two minutes of ten versions fold into one each");
+    // Age: letters of versions 1..=20 are 10 or more days old; count: 4 of the other 10 stay.
+    assert_eq!(report.dead_letters_deleted, 26);
+    assert_eq!(store.dead_letter_count().await.unwrap(), 4);
+    assert_eq!(store.kmeans_points("mobile").await.unwrap(), 90, "every point still counted once");
+    let history = store.kmeans_history("mobile", 1, u64::MAX, 100).await.unwrap();
+    assert_eq!(
+        history.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [10, 20].into_iter().chain(21..=30).collect::<Vec<_>>()
+    );
+    let folded = &history[0];
+    assert_eq!((folded.batches, folded.batch_points), (10, 30));
+    assert_eq!(folded.centres.iter().map(|c| c.batch_count).collect::<Vec<_>>(), [20, 10]);
+    assert_eq!(folded.centres[0].x, 0.5, "the kept version's model is untouched");
+    assert_eq!(
+        folded.offsets,
+        vec![
+            OffsetRange { topic: "mobile_data".into(), partition: 0, from: 0, to: 30 },
+            OffsetRange { topic: "mobile_data".into(), partition: 1, from: 0, to: 10 },
+        ]
+    );
+    assert_eq!(
+        history[1].offsets[0],
+        OffsetRange { topic: "mobile_data".into(), partition: 0, from: 30, to: 60 }
+    );
+    assert_eq!(history[2].batches, 1);
+    // A second pass finds nothing to do; a day later the two minutes fold into their hour.
+    assert_eq!(store.apply_retention(&retention, now).await.unwrap().versions_folded, 0);
+    assert_eq!(
+        store.apply_retention(&retention, now + 86_400_000).await.unwrap().versions_folded,
+        1 + 8,
+        "21..=29 fold into 29; 30 is the newest"
+    );
+    let history = store.kmeans_history("mobile", 1, u64::MAX, 100).await.unwrap();
+    assert_eq!(history[0].version, 20);
+    assert_eq!((history[0].batches, history[0].batch_points), (20, 60));
+    assert_eq!(history.last().unwrap().version, 30, "the newest version is never folded away");
+    assert_eq!(store.kmeans_points("mobile").await.unwrap(), 90);
 }

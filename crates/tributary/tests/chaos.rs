@@ -1,0 +1,495 @@
+//! The chaos suite: `tributary up` killed with SIGKILL at random moments while files of events
+//! (with bad lines of every class) land in its inbox, at 1, 4 and 16 partitions; then one clean
+//! run, and an exact account:
+//!
+//! * every good event is in the log exactly once (by its unique device id);
+//! * every event is in exactly one model version (the versions' offset ranges tile each partition
+//!   from its start to its end, without gap or overlap), and the model counted each once;
+//! * every bad line is exactly one dead letter, in the log and in the store.
+//!
+//! `scripts/chaos` runs it with many rounds (`CHAOS_ROUNDS`, default here 3, the quick version
+//! that `scripts/test` runs); `CHAOS_SEED` repeats a run; `CHAOS_PARTITIONS` picks the counts.
+//! Each scenario prints one summary line.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use tributary_log::{ConsumedRecord, EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits};
+use tributary_schema::DeadLetter;
+use tributary_store::{ServingStore, SqlStore};
+
+/// What was dropped into the inbox: the good events' device ids and the bad lines' positions.
+#[derive(Default)]
+struct Expected {
+    devices: Vec<String>,
+    /// (source, position) of each bad line, as its dead letter names it.
+    bad: Vec<(String, String)>,
+}
+
+/// One bad line of each class the readers reject, in turn.
+fn bad_line(class: usize, device: &str, ndjson: bool) -> Vec<u8> {
+    if ndjson {
+        return match class % 4 {
+            0 => b"{\"timepoint\":\"2020-06-01T12:00:00.000\",\"deviceId\":".to_vec(), // cut off
+            1 => format!("{{\"timepoint\":\"2020-06-01T12:00:00.000\",\"deviceId\":\"{device}\",\"acceloX\":0,\"acceloY\":0,\"acceloZ\":9.8,\"latitude\":95.0,\"longitude\":13.4,\"locked\":false}}").into_bytes(),
+            2 => b"[1,2,3]".to_vec(),
+            _ => b"\xff\xfe\x00{\"a\"\x01".to_vec(),
+        };
+    }
+    match class % 5 {
+        0 => format!("2020-06-01 12:00:00.000,{device},zero,0,9.8,52.5,13.4,false").into_bytes(),
+        1 => format!("2020-06-01 12:00:00.000,{device},0,0,9.8,152.5,13.4,false").into_bytes(),
+        2 => format!("2020-06-01 12:00:00.000,\"{device},0,0,9.8,52.5,13.4,false").into_bytes(),
+        3 => b"\xff\xfe\x00\x01,\x02".to_vec(),
+        _ => format!("2020-06-01 12:00:00.000,{device},0,0,9.8").into_bytes(), // too few fields
+    }
+}
+
+/// Drops one file of `events` lines (about 1 in 97 bad) into the inbox, written to a temporary
+/// name and renamed, as a producer should.
+fn drop_file(inbox: &Path, name: &str, events: usize, rng: &mut StdRng, expected: &mut Expected) {
+    let ndjson = name.ends_with(".ndjson");
+    let mut text = Vec::new();
+    let mut line_no = 0u64;
+    if !ndjson {
+        text.extend(b"timepoint,deviceId,acceloX,acceloY,acceloZ,latitude,longitude,locked\r\n");
+        line_no += 1;
+    }
+    let stem = name.split('.').next().unwrap();
+    for i in 0..events {
+        line_no += 1;
+        let device = format!("{stem}-{i}");
+        if rng.random_range(0..97) == 0 {
+            text.extend(bad_line(i, &device, ndjson));
+            expected.bad.push((format!("dir:{name}"), format!("line {line_no}")));
+        } else {
+            // Around five spots, so the clusters mean something.
+            let spot = rng.random_range(0..5) as f64;
+            let lat = 48.0 + spot * 0.7 + rng.random_range(-0.05..0.05);
+            let lon = 9.0 + spot * 1.1 + rng.random_range(-0.05..0.05);
+            if ndjson {
+                text.extend(format!("{{\"timepoint\":\"2020-06-01T12:00:00.000\",\"deviceId\":\"{device}\",\"acceloX\":0.1,\"acceloY\":0.2,\"acceloZ\":9.8,\"latitude\":{lat},\"longitude\":{lon},\"locked\":false}}").as_bytes());
+            } else {
+                text.extend(
+                    format!("2020-06-01 12:00:00.000,{device},0.1,0.2,9.8,{lat},{lon},false").as_bytes(),
+                );
+            }
+            expected.devices.push(device);
+        }
+        text.extend(if ndjson { &b"\n"[..] } else { &b"\r\n"[..] });
+    }
+    let tmp = inbox.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, inbox.join(name)).unwrap();
+}
+
+fn up(data: &Path, partitions: u32) -> Child {
+    up_with(data, partitions, &[], &data.join("up.log"))
+}
+
+/// `up` with more settings, its stderr appended to `log`.
+fn up_with(data: &Path, partitions: u32, settings: &[String], log: &Path) -> Child {
+    let mut cmd = common::tributary(data);
+    cmd.args(["--set", &format!("embedded_log.default_partitions={partitions}")])
+        .args(["--set", "mobile.generator_rate=0"]);
+    for s in settings {
+        cmd.args(["--set", s]);
+    }
+    cmd.arg("up")
+        .stdout(Stdio::null())
+        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// A tmpfs of `size` mounted on `dir` for the life of the value (tests run as root in CI).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self(dir.to_path_buf()))
+    }
+
+    /// Fills what is left with a ballast file; returns its path.
+    fn fill(&self) -> PathBuf {
+        let ballast = self.0.join("ballast");
+        let mut f = std::fs::File::create(&ballast).unwrap();
+        let chunk = vec![0u8; 64 << 10];
+        use std::io::Write;
+        while f.write_all(&chunk).is_ok() {}
+        let one = [0u8; 1];
+        while f.write_all(&one).is_ok() {}
+        ballast
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn files_in(inbox: &Path) -> usize {
+    std::fs::read_dir(inbox).map(|d| d.flatten().filter(|e| e.path().is_file()).count()).unwrap_or(0)
+}
+
+/// Points counted by the model and dead letters stored (0 while the store does not exist yet).
+fn counted(store: &Path) -> (u64, u64) {
+    try_counted(store).unwrap_or((0, 0))
+}
+
+fn try_counted(store: &Path) -> Result<(u64, u64), String> {
+    common::runtime().block_on(async {
+        let s = SqlStore::open_sqlite(store).await.map_err(|e| e.to_string())?;
+        let n = (s.kmeans_points("mobile").await, s.dead_letter_count().await);
+        s.close().await;
+        Ok((n.0.map_err(|e| e.to_string())?, n.1.map_err(|e| e.to_string())?))
+    })
+}
+
+async fn read_topic(log: &dyn EventLog, topic: &str) -> Vec<ConsumedRecord> {
+    let mut out = Vec::new();
+    let Ok(partitions) = log.partition_count(topic).await else { return out };
+    for p in 0..partitions {
+        let mut next = log.offsets(topic, p).await.unwrap().start;
+        loop {
+            let batch = log.read(topic, p, next, ReadLimits::default()).await.unwrap();
+            let Some(last) = batch.last() else { break };
+            next = last.offset + 1;
+            out.extend(batch);
+        }
+    }
+    out
+}
+
+/// Names that occur more than once (up to five), and the sorted names.
+fn repeats(mut names: Vec<String>) -> (Vec<String>, Vec<String>) {
+    names.sort();
+    let twice: Vec<String> =
+        names.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0].clone()).take(5).collect();
+    (twice, names)
+}
+
+/// Checks the account after the final clean run; returns what differs (empty when exact).
+fn audit(data: &Path, store: &Path, expected: &Expected) -> Vec<String> {
+    let mut problems = Vec::new();
+    common::runtime().block_on(async {
+        let log = EmbeddedLog::open(data.join("log"), EmbeddedLogConfig::default()).await.unwrap();
+        let events = read_topic(&log, "mobile_data").await;
+        let devices = events
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.record.key.as_deref().unwrap_or(b"")).into_owned());
+        let (twice, devices) = repeats(devices.collect());
+        if !twice.is_empty() {
+            problems.push(format!("events in the log twice, e.g. {twice:?}"));
+        }
+        let mut want = expected.devices.clone();
+        want.sort();
+        if devices != want {
+            let missing =
+                want.iter().filter(|d| devices.binary_search(d).is_err()).take(5).collect::<Vec<_>>();
+            problems.push(format!(
+                "log holds {} events for {} good lines; missing e.g. {missing:?}",
+                devices.len(),
+                want.len()
+            ));
+        }
+        let letters = read_topic(&log, "dead_letters").await;
+        let letters = letters.iter().filter_map(|r| DeadLetter::from_json(&r.record.value).ok());
+        let (twice, letters) = repeats(letters.map(|d| format!("{} {}", d.source, d.position)).collect());
+        let mut want: Vec<String> = expected.bad.iter().map(|(s, p)| format!("{s} {p}")).collect();
+        want.sort();
+        if !twice.is_empty() || letters != want {
+            problems.push(format!(
+                "log: {} dead letters for {} bad lines (twice: {twice:?})",
+                letters.len(),
+                want.len()
+            ));
+        }
+
+        // Every event in exactly one model version: the versions' ranges tile each partition.
+        let store = SqlStore::open_sqlite(store).await.unwrap();
+        let mut ranges: BTreeMap<u32, Vec<(u64, u64)>> = BTreeMap::new();
+        let mut from = 1;
+        loop {
+            let page = store.kmeans_history("mobile", from, u64::MAX, 500).await.unwrap();
+            let Some(last) = page.last() else { break };
+            from = last.version + 1;
+            for v in &page {
+                for r in v.offsets.iter().filter(|r| r.topic == "mobile_data") {
+                    ranges.entry(r.partition).or_default().push((r.from, r.to));
+                }
+            }
+        }
+        for p in 0..log.partition_count("mobile_data").await.unwrap_or(0) {
+            let end = log.offsets("mobile_data", p).await.unwrap().end;
+            let mut covered = ranges.remove(&p).unwrap_or_default();
+            covered.sort();
+            let mut at = 0;
+            for (a, b) in covered {
+                if a != at {
+                    problems.push(format!(
+                        "mobile_data/{p}: versions cover {a}..{b} after {at} (gap or overlap)"
+                    ));
+                }
+                at = b;
+            }
+            if at != end {
+                problems.push(format!("mobile_data/{p}: versions cover up to {at} of {end}"));
+            }
+        }
+        let points = store.kmeans_points("mobile").await.unwrap();
+        if points != expected.devices.len() as u64 {
+            problems.push(format!("the model counted {points} points for {} events", expected.devices.len()));
+        }
+        let stored = store.dead_letters(None, 100_000, None).await.unwrap();
+        let (twice, stored) =
+            repeats(stored.iter().map(|d| format!("{} {}", d.letter.source, d.letter.position)).collect());
+        let mut want: Vec<String> = expected.bad.iter().map(|(s, p)| format!("{s} {p}")).collect();
+        want.sort();
+        if !twice.is_empty() || stored != want {
+            problems.push(format!(
+                "store: {} dead letters for {} bad lines (twice: {twice:?})",
+                stored.len(),
+                want.len()
+            ));
+        }
+        store.close().await;
+    });
+    problems
+}
+
+/// Runs one scenario; returns its summary line and the problems found.
+fn up_with_kills(partitions: u32, rounds: u32, rng: &mut StdRng) -> (String, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let inbox = data.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut expected = Expected::default();
+    let started = Instant::now();
+    let (mut kills, mut mid_file) = (0, 0);
+    for round in 0..rounds {
+        let mut child = up(data, partitions);
+        // Sometimes a kill while `up` is still starting (recovery, migrations, resuming a file).
+        if rng.random_range(0..5) == 0 {
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..400)));
+            kill(&mut child);
+            kills += 1;
+            child = up(data, partitions);
+        }
+        for f in 0..rng.random_range(1..=3) {
+            let ext = if rng.random_bool(0.3) { "ndjson" } else { "csv" };
+            let events = rng.random_range(500..12_000);
+            drop_file(&inbox, &format!("r{round}f{f}.{ext}"), events, rng, &mut expected);
+        }
+        // Mostly within a second of the files' arrival: while they are published and the first
+        // micro-batches over them commit; sometimes later, when the work is done.
+        let wait = match rng.random_range(0..10) {
+            0..=3 => rng.random_range(0..150),
+            4..=7 => rng.random_range(150..1200),
+            _ => rng.random_range(1200..3000),
+        };
+        std::thread::sleep(Duration::from_millis(wait));
+        kill(&mut child);
+        kills += 1;
+        mid_file += (files_in(&inbox) > 0) as u32;
+    }
+    // The clean run: everything arrives, then a SIGTERM.
+    let mut child = up(data, partitions);
+    let want = (expected.devices.len() as u64, expected.bad.len() as u64);
+    let mut problems = Vec::new();
+    if let Some(problem) =
+        wait_until_counted(&data.join("store.sqlite"), &inbox, want, &mut child, Duration::from_secs(180))
+    {
+        problems.push(format!("after the clean run: {problem}"));
+    }
+    // A double count would show itself after a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    if child.try_wait().unwrap().is_none() {
+        common::stop(child);
+    }
+    problems.extend(audit(data, &data.join("store.sqlite"), &expected));
+    let verdict = if problems.is_empty() {
+        "exact".to_string()
+    } else {
+        format!("FAILED ({} problems)", problems.len())
+    };
+    let summary = format!(
+        "chaos up/embedded partitions={partitions}: {rounds} rounds, {kills} kills ({mid_file} with files in flight), \
+         {} events, {} bad lines, {:.0} s: {verdict}",
+        want.0,
+        want.1,
+        started.elapsed().as_secs_f64()
+    );
+    if !problems.is_empty() {
+        let log = std::fs::read_to_string(data.join("up.log")).unwrap_or_default();
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).take(20).collect();
+        problems.push(format!("errors logged by up: {errors:#?}"));
+        if std::env::var_os("CHAOS_KEEP").is_some() {
+            let kept: PathBuf = dir.keep();
+            problems.push(format!("data kept in {}", kept.display()));
+        }
+    }
+    (summary, problems)
+}
+
+/// Waits until the model counted `want` = (points, dead letters) with the inbox empty; returns
+/// what is wrong if it does not.
+fn wait_until_counted(
+    store: &Path,
+    inbox: &Path,
+    want: (u64, u64),
+    child: &mut Child,
+    within: Duration,
+) -> Option<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(format!("up exited ({status})"));
+        }
+        let now = counted(store);
+        if files_in(inbox) == 0 && now == want {
+            return None;
+        }
+        if Instant::now() > deadline || now.0 > want.0 || now.1 > want.1 {
+            let error =
+                try_counted(store).err().map(|e| format!("; reading the store: {e}")).unwrap_or_default();
+            return Some(format!(
+                "{now:?} (points, dead letters) counted for {want:?}; {} files left{error}",
+                files_in(inbox)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn kill(child: &mut Child) {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+#[test]
+fn up_killed_at_random_moments_loses_and_doubles_nothing() {
+    let rounds: u32 = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let seed: u64 =
+        std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let partitions: Vec<u32> = std::env::var("CHAOS_PARTITIONS")
+        .ok()
+        .map(|s| s.split([',', ' ']).filter_map(|p| p.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 4, 16]);
+    println!("chaos seed {seed} (CHAOS_SEED repeats it)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut failures = Vec::new();
+    for p in partitions {
+        let (summary, problems) = up_with_kills(p, rounds, &mut rng);
+        println!("{summary}");
+        for problem in &problems {
+            println!("    {problem}");
+        }
+        if !problems.is_empty() {
+            failures.push(summary);
+        }
+    }
+    assert!(failures.is_empty(), "seed {seed}: {failures:#?}");
+}
+
+#[test]
+fn a_full_disk_holds_the_pipeline_back_and_loses_nothing() {
+    disk_full("everything", false);
+    disk_full("the store alone", true);
+}
+
+/// `up` with its data directory (or only its SQLite store) on a small tmpfs that fills up.
+fn disk_full(what: &str, store_only: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    let Some(disk) = SmallDisk::mount(&small, "48m") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root and must mount a tmpfs");
+        println!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    // The inbox is elsewhere: the files that wait must not be what fills the disk.
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut settings = vec![
+        format!("mobile.inbox={}", inbox.display()),
+        "embedded_log.segment_bytes=1MiB".to_string(),
+        "embedded_log.max_record_bytes=512KiB".to_string(),
+    ];
+    let data = if store_only {
+        settings.push(format!("store=sqlite://{}", small.join("store.sqlite").display()));
+        dir.path().join("data")
+    } else {
+        small.clone()
+    };
+    let store_path = if store_only { small.join("store.sqlite") } else { data.join("store.sqlite") };
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut expected = Expected::default();
+    // The log of `up` is elsewhere too: a process cannot tell of a full disk on that disk.
+    let up_log = dir.path().join("up.log");
+    let mut child = up_with(&data, 2, &settings, &up_log);
+    drop_file(&inbox, "before.csv", 3000, &mut rng, &mut expected);
+    let want = (expected.devices.len() as u64, expected.bad.len() as u64);
+    assert_eq!(wait_until_counted(&store_path, &inbox, want, &mut child, Duration::from_secs(120)), None);
+
+    // The disk fills up; files keep coming. Nothing is acknowledged that was not written, and
+    // `up` stays up.
+    let ballast = disk.fill();
+    for f in 0..3 {
+        drop_file(&inbox, &format!("full{f}.csv"), 20_000, &mut rng, &mut expected);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let log_tail = || {
+        let log = std::fs::read_to_string(&up_log).unwrap_or_default();
+        log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    };
+    assert!(child.try_wait().unwrap().is_none(), "up stopped on a full disk:\n{}", log_tail());
+    let log = std::fs::read_to_string(&up_log).unwrap_or_default();
+    if store_only {
+        // The log has room, so the files are in it (acknowledged); the model waits.
+        let now = counted(&store_path);
+        assert!(now.0 < expected.devices.len() as u64, "the model counted {now:?} on a full disk");
+        assert!(log.contains("disk is full"), "the full disk is said:\n{log}");
+    } else {
+        assert!(files_in(&inbox) > 0, "files were taken from the inbox while nothing could be written");
+        assert!(log.contains("No space left on device"), "the full disk is said:\n{log}");
+    }
+
+    // Space comes back: everything goes through, once.
+    std::fs::remove_file(&ballast).unwrap();
+    let want = (expected.devices.len() as u64, expected.bad.len() as u64);
+    assert_eq!(wait_until_counted(&store_path, &inbox, want, &mut child, Duration::from_secs(180)), None);
+
+    // Full again, killed while full, restarted once there is room: nothing is corrupt.
+    let ballast = disk.fill();
+    drop_file(&inbox, "killed.csv", 10_000, &mut rng, &mut expected);
+    std::thread::sleep(Duration::from_secs(1));
+    kill(&mut child);
+    std::fs::remove_file(&ballast).unwrap();
+    let mut child = up_with(&data, 2, &settings, &up_log);
+    let want = (expected.devices.len() as u64, expected.bad.len() as u64);
+    assert_eq!(wait_until_counted(&store_path, &inbox, want, &mut child, Duration::from_secs(180)), None);
+    common::stop(child);
+    let problems = audit(&data, &store_path, &expected);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let log = std::fs::read_to_string(&up_log).unwrap_or_default();
+    let retries = log.lines().filter(|l| l.contains("trying again") || l.contains("tried again")).count();
+    println!(
+        "chaos up/embedded disk-full ({what}): {} events, {} bad lines, {retries} retries logged while full, a kill while full: exact",
+        want.0, want.1
+    );
+    for line in log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).take(8) {
+        println!("    {line}");
+    }
+}
