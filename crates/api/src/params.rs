@@ -74,9 +74,20 @@ impl Params {
         }
     }
 
+    /// A value that is not text, if given: an empty one is refused (`?limit=` is not a number,
+    /// and the document says so).
+    fn non_empty(&self, name: &str, what: &str) -> Result<Option<&str>, ApiError> {
+        match self.values.get(name).map(String::as_str) {
+            Some("") => {
+                Err(ApiError::bad_request(format!("parameter {name} is empty: give {what} or leave it out")))
+            }
+            other => Ok(other),
+        }
+    }
+
     /// An integer in `min..=max`, or `default`.
     pub fn int(&self, name: &str, min: i64, max: i64, default: Option<i64>) -> Result<Option<i64>, ApiError> {
-        let Some(v) = self.text(name) else { return Ok(default) };
+        let Some(v) = self.non_empty(name, "an integer")? else { return Ok(default) };
         match v.parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
             _ => Err(ApiError::bad_request(format!(
@@ -87,7 +98,9 @@ impl Params {
 
     /// A required finite number in `min..=max`.
     pub fn number(&self, name: &str, min: f64, max: f64) -> Result<f64, ApiError> {
-        let v = self.required(name)?;
+        let v = self
+            .non_empty(name, "a number")?
+            .ok_or_else(|| ApiError::bad_request(format!("parameter {name} is required")))?;
         match v.parse::<f64>() {
             Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
             _ => Err(ApiError::bad_request(format!(
@@ -98,7 +111,7 @@ impl Params {
 
     /// A calendar date `YYYY-MM-DD` between 1900 and 2999, if given.
     pub fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-        let Some(v) = self.text(name) else { return Ok(None) };
+        let Some(v) = self.non_empty(name, "a date")? else { return Ok(None) };
         match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
             Ok(d) if (1900..3000).contains(&chrono::Datelike::year(&d)) => Ok(Some(d)),
             _ => Err(ApiError::bad_request(format!(
@@ -144,5 +157,11 @@ mod tests {
         assert!(p.date("from").unwrap_err().detail.contains("YYYY-MM-DD"));
         let p = Params::parse(Some("bucket=year"), &["bucket"]).unwrap();
         assert!(p.choice("bucket", &["day", "week"], "day").unwrap_err().detail.contains("day, week"));
+        // An empty number or date is refused (the document says integer); empty text is absent.
+        let p = Params::parse(Some("lag=&from=&lat=&series="), &["lag", "from", "lat", "series"]).unwrap();
+        assert!(p.int("lag", -28, 28, Some(0)).unwrap_err().detail.contains("lag is empty"));
+        assert!(p.date("from").unwrap_err().detail.contains("from is empty"));
+        assert!(p.number("lat", -90.0, 90.0).unwrap_err().detail.contains("lat is empty"));
+        assert_eq!(p.text("series"), None);
     }
 }

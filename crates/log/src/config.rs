@@ -44,7 +44,8 @@ impl Default for EmbeddedLogConfig {
             segment_bytes: ByteSize(64 << 20),
             segment_age: Duration::from_secs(24 * 3600),
             retention_age: Limit::Limited(Duration::from_secs(7 * 24 * 3600)),
-            retention_bytes: Limit::Unlimited,
+            // A partition of mobile events at 200 a second holds about a day in 4 GiB.
+            retention_bytes: Limit::Limited(ByteSize(4 << 30)),
             retention_check_interval: Duration::from_secs(60),
             index_interval_bytes: ByteSize(4096),
             max_record_bytes: ByteSize(1 << 20),

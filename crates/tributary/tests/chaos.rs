@@ -19,13 +19,14 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use tributary_log::{ConsumedRecord, EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits};
 use tributary_schema::DeadLetter;
 use tributary_store::{ServingStore, SqlStore};
 
 /// What was dropped into the inbox: the good events' device ids and the bad lines' positions.
 #[derive(Default)]
 struct Expected {
+    /// Names of the files dropped.
+    files: Vec<String>,
     devices: Vec<String>,
     /// (source, position) of each bad line, as its dead letter names it.
     bad: Vec<(String, String)>,
@@ -86,6 +87,7 @@ fn drop_file(inbox: &Path, name: &str, events: usize, rng: &mut StdRng, expected
     let tmp = inbox.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, text).unwrap();
     std::fs::rename(&tmp, inbox.join(name)).unwrap();
+    expected.files.push(name.to_string());
 }
 
 fn up(data: &Path, partitions: u32) -> Child {
@@ -158,19 +160,70 @@ fn try_counted(store: &Path) -> Result<(u64, u64), String> {
     })
 }
 
-async fn read_topic(log: &dyn EventLog, topic: &str) -> Vec<ConsumedRecord> {
-    let mut out = Vec::new();
-    let Ok(partitions) = log.partition_count(topic).await else { return out };
-    for p in 0..partitions {
-        let mut next = log.offsets(topic, p).await.unwrap().start;
-        loop {
-            let batch = log.read(topic, p, next, ReadLimits::default()).await.unwrap();
-            let Some(last) = batch.last() else { break };
-            next = last.offset + 1;
-            out.extend(batch);
+/// How the audit reaches a deployment: `tributary` with its data directory and settings.
+struct Deployment<'a> {
+    data: &'a Path,
+    store: PathBuf,
+    settings: Vec<String>,
+    topic: String,
+    model: String,
+}
+
+impl Deployment<'_> {
+    fn embedded(data: &Path) -> Deployment<'_> {
+        Deployment {
+            data,
+            store: data.join("store.sqlite"),
+            settings: Vec::new(),
+            topic: "mobile_data".into(),
+            model: "mobile".into(),
         }
     }
-    out
+
+    fn run(&self, args: &[&str]) -> String {
+        let mut cmd = common::tributary(self.data);
+        for s in &self.settings {
+            cmd.args(["--set", s]);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert!(out.status.success(), "tributary {args:?}: {}", common::stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Every record of a topic as `log tail --json` prints it.
+    fn records(&self, topic: &str) -> Vec<serde_json::Value> {
+        let ends = self.ends(topic);
+        let total: u64 = ends.iter().map(|(start, end)| end - start).sum();
+        if total == 0 {
+            return Vec::new();
+        }
+        let out = self.run(&[
+            "log",
+            "tail",
+            topic,
+            "--from-beginning",
+            "--json",
+            "--max",
+            &total.to_string(),
+            "--timeout-ms",
+            "5000",
+        ]);
+        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// (start, end) of each partition of a topic.
+    fn ends(&self, topic: &str) -> Vec<(u64, u64)> {
+        let topics: serde_json::Value =
+            serde_json::from_str(&self.run(&["log", "topics", "--json"])).unwrap();
+        topics["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["name"] == topic)
+            .flat_map(|t| t["partitions"].as_array().unwrap().clone())
+            .map(|p| (p["offsets"]["start"].as_u64().unwrap(), p["offsets"]["end"].as_u64().unwrap()))
+            .collect()
+    }
 }
 
 /// Names that occur more than once (up to five), and the sorted names.
@@ -182,80 +235,90 @@ fn repeats(mut names: Vec<String>) -> (Vec<String>, Vec<String>) {
 }
 
 /// Checks the account after the final clean run; returns what differs (empty when exact).
-fn audit(data: &Path, store: &Path, expected: &Expected) -> Vec<String> {
+/// Dead letters are those of `expected`'s files (a shared cluster holds others' too).
+fn audit(d: &Deployment, expected: &Expected) -> Vec<String> {
     let mut problems = Vec::new();
-    common::runtime().block_on(async {
-        let log = EmbeddedLog::open(data.join("log"), EmbeddedLogConfig::default()).await.unwrap();
-        let events = read_topic(&log, "mobile_data").await;
-        let devices = events
-            .iter()
-            .map(|r| String::from_utf8_lossy(r.record.key.as_deref().unwrap_or(b"")).into_owned());
-        let (twice, devices) = repeats(devices.collect());
-        if !twice.is_empty() {
-            problems.push(format!("events in the log twice, e.g. {twice:?}"));
-        }
-        let mut want = expected.devices.clone();
-        want.sort();
-        if devices != want {
-            let missing =
-                want.iter().filter(|d| devices.binary_search(d).is_err()).take(5).collect::<Vec<_>>();
-            problems.push(format!(
-                "log holds {} events for {} good lines; missing e.g. {missing:?}",
-                devices.len(),
-                want.len()
-            ));
-        }
-        let letters = read_topic(&log, "dead_letters").await;
-        let letters = letters.iter().filter_map(|r| DeadLetter::from_json(&r.record.value).ok());
-        let (twice, letters) = repeats(letters.map(|d| format!("{} {}", d.source, d.position)).collect());
-        let mut want: Vec<String> = expected.bad.iter().map(|(s, p)| format!("{s} {p}")).collect();
-        want.sort();
-        if !twice.is_empty() || letters != want {
-            problems.push(format!(
-                "log: {} dead letters for {} bad lines (twice: {twice:?})",
-                letters.len(),
-                want.len()
-            ));
-        }
+    let ours = |source: &str| {
+        expected.bad.iter().any(|(s, _)| s == source)
+            || expected.files.iter().any(|f| source == format!("dir:{f}"))
+    };
+    let devices = d.records(&d.topic).iter().map(|r| r["key"].as_str().unwrap_or("").to_string()).collect();
+    let (twice, devices) = repeats(devices);
+    if !twice.is_empty() {
+        problems.push(format!("events in the log twice, e.g. {twice:?}"));
+    }
+    let mut want = expected.devices.clone();
+    want.sort();
+    if devices != want {
+        let missing = want.iter().filter(|d| devices.binary_search(d).is_err()).take(5).collect::<Vec<_>>();
+        problems.push(format!(
+            "log holds {} events for {} good lines; missing e.g. {missing:?}",
+            devices.len(),
+            want.len()
+        ));
+    }
+    let letters = d.records("dead_letters");
+    let letters = letters
+        .iter()
+        .filter_map(|r| r["value"].as_str())
+        .filter_map(|v| DeadLetter::from_json(v.as_bytes()).ok());
+    let (twice, letters) = repeats(
+        letters.filter(|l| ours(&l.source)).map(|l| format!("{} {}", l.source, l.position)).collect(),
+    );
+    let mut want: Vec<String> = expected.bad.iter().map(|(s, p)| format!("{s} {p}")).collect();
+    want.sort();
+    if !twice.is_empty() || letters != want {
+        problems.push(format!(
+            "log: {} dead letters for {} bad lines (twice: {twice:?})",
+            letters.len(),
+            want.len()
+        ));
+    }
 
+    common::runtime().block_on(async {
         // Every event in exactly one model version: the versions' ranges tile each partition.
-        let store = SqlStore::open_sqlite(store).await.unwrap();
+        let store = SqlStore::open_sqlite(&d.store).await.unwrap();
         let mut ranges: BTreeMap<u32, Vec<(u64, u64)>> = BTreeMap::new();
         let mut from = 1;
         loop {
-            let page = store.kmeans_history("mobile", from, u64::MAX, 500).await.unwrap();
+            let page = store.kmeans_history(&d.model, from, u64::MAX, 500).await.unwrap();
             let Some(last) = page.last() else { break };
             from = last.version + 1;
             for v in &page {
-                for r in v.offsets.iter().filter(|r| r.topic == "mobile_data") {
+                for r in v.offsets.iter().filter(|r| r.topic == d.topic) {
                     ranges.entry(r.partition).or_default().push((r.from, r.to));
                 }
             }
         }
-        for p in 0..log.partition_count("mobile_data").await.unwrap_or(0) {
-            let end = log.offsets("mobile_data", p).await.unwrap().end;
-            let mut covered = ranges.remove(&p).unwrap_or_default();
+        for (p, (_, end)) in d.ends(&d.topic).into_iter().enumerate() {
+            let mut covered = ranges.remove(&(p as u32)).unwrap_or_default();
             covered.sort();
             let mut at = 0;
             for (a, b) in covered {
                 if a != at {
                     problems.push(format!(
-                        "mobile_data/{p}: versions cover {a}..{b} after {at} (gap or overlap)"
+                        "{}/{p}: versions cover {a}..{b} after {at} (gap or overlap)",
+                        d.topic
                     ));
                 }
                 at = b;
             }
             if at != end {
-                problems.push(format!("mobile_data/{p}: versions cover up to {at} of {end}"));
+                problems.push(format!("{}/{p}: versions cover up to {at} of {end}", d.topic));
             }
         }
-        let points = store.kmeans_points("mobile").await.unwrap();
+        let points = store.kmeans_points(&d.model).await.unwrap();
         if points != expected.devices.len() as u64 {
             problems.push(format!("the model counted {points} points for {} events", expected.devices.len()));
         }
-        let stored = store.dead_letters(None, 100_000, None).await.unwrap();
-        let (twice, stored) =
-            repeats(stored.iter().map(|d| format!("{} {}", d.letter.source, d.letter.position)).collect());
+        let stored = store.dead_letters(None, 1_000_000, None).await.unwrap();
+        let (twice, stored) = repeats(
+            stored
+                .iter()
+                .filter(|l| ours(&l.letter.source))
+                .map(|l| format!("{} {}", l.letter.source, l.letter.position))
+                .collect(),
+        );
         let mut want: Vec<String> = expected.bad.iter().map(|(s, p)| format!("{s} {p}")).collect();
         want.sort();
         if !twice.is_empty() || stored != want {
@@ -319,7 +382,7 @@ fn up_with_kills(partitions: u32, rounds: u32, rng: &mut StdRng) -> (String, Vec
     if child.try_wait().unwrap().is_none() {
         common::stop(child);
     }
-    problems.extend(audit(data, &data.join("store.sqlite"), &expected));
+    problems.extend(audit(&Deployment::embedded(data), &expected));
     let verdict = if problems.is_empty() {
         "exact".to_string()
     } else {
@@ -481,7 +544,9 @@ fn disk_full(what: &str, store_only: bool) {
     let want = (expected.devices.len() as u64, expected.bad.len() as u64);
     assert_eq!(wait_until_counted(&store_path, &inbox, want, &mut child, Duration::from_secs(180)), None);
     common::stop(child);
-    let problems = audit(&data, &store_path, &expected);
+    let deployment =
+        Deployment { store: store_path.clone(), settings: settings.clone(), ..Deployment::embedded(&data) };
+    let problems = audit(&deployment, &expected);
     assert!(problems.is_empty(), "{problems:#?}");
     let log = std::fs::read_to_string(&up_log).unwrap_or_default();
     let retries = log.lines().filter(|l| l.contains("trying again") || l.contains("tried again")).count();
@@ -492,4 +557,164 @@ fn disk_full(what: &str, store_only: bool) {
     for line in log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).take(8) {
         println!("    {line}");
     }
+}
+
+/// On Kafka (`TRIBUTARY_TEST_KAFKA`): `ingest` (the inbox and the Markets × COVID pulls), two
+/// `worker`s and `batch follow`, each killed with SIGKILL at random and restarted while files
+/// land; then the same exact account, and every view published once from the lake's first
+/// versions.
+#[test]
+fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double_nothing() {
+    let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
+    let Some((ecdc, dax)) = common::ecdc_and_dax() else { return };
+    let rounds: u32 = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let seed: u64 =
+        std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    println!("chaos seed {seed} (CHAOS_SEED repeats it)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let inbox = data.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let suffix = format!("{}-{:08x}", std::process::id(), rng.random::<u32>());
+    let d = Deployment {
+        data,
+        store: data.join("store.sqlite"),
+        settings: vec![
+            format!("log={url}"),
+            format!("mobile.topic=chaos-{suffix}"),
+            format!("mobile.model=c-{suffix}"),
+            "mobile.k=5".into(),
+            "mobile.init_min_points=300".into(),
+            "mobile.batch_interval=100ms".into(),
+            "mobile.batch_max_records=2000".into(),
+            "mobile.generator_rate=0".into(),
+            "mobile.file_min_age=0s".into(),
+            format!("markets.batch_group=batch-{suffix}"),
+            "markets.batch_debounce=300ms".into(),
+            format!(
+                "markets.sources=[{{url = \"file://{}\", dataset = \"covid_daily\"}}, {{url = \"file://{}\", dataset = \"prices\", symbol = \"^GDAXI\"}}]",
+                ecdc.display(),
+                dax.display()
+            ),
+        ],
+        topic: format!("chaos-{suffix}"),
+        model: format!("c-{suffix}"),
+    };
+    d.run(&["log", "create-topic", &d.topic, "--partitions", "4"]);
+    let roles: [(&str, &[&str]); 4] = [
+        ("ingest", &["ingest"]),
+        ("w1", &["worker", "--id", "w1"]),
+        ("w2", &["worker", "--id", "w2"]),
+        ("batch", &["batch", "follow"]),
+    ];
+    let spawn = |name: &str, args: &[&str]| -> Child {
+        let mut cmd = common::tributary(data);
+        for s in &d.settings {
+            cmd.args(["--set", s]);
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join(format!("{name}.log")))
+            .unwrap();
+        cmd.args(args).env("RUST_LOG", "info").stdout(Stdio::null()).stderr(log).spawn().unwrap()
+    };
+    let mut running: Vec<Child> = roles.iter().map(|(name, args)| spawn(name, args)).collect();
+    let mut expected = Expected::default();
+    let started = Instant::now();
+    let mut kills = [0u32; 4];
+    for round in 0..rounds {
+        for f in 0..rng.random_range(1..=2) {
+            let events = rng.random_range(200..3000);
+            drop_file(&inbox, &format!("{suffix}-r{round}f{f}.csv"), events, &mut rng, &mut expected);
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..1500)));
+        let victim = rng.random_range(0..roles.len());
+        kill(&mut running[victim]);
+        kills[victim] += 1;
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..500)));
+        running[victim] = spawn(roles[victim].0, roles[victim].1);
+    }
+    // Everything runs until the account is complete; then each role stops cleanly.
+    let want = (expected.devices.len() as u64, expected.bad.len() as u64);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let rt = common::runtime();
+    let mut problems = Vec::new();
+    loop {
+        let (points, letters, views) = rt.block_on(async {
+            let Ok(store) = SqlStore::open_sqlite(&d.store).await else { return (0, 0, Vec::new()) };
+            let points = store.kmeans_points(&d.model).await.unwrap_or(0);
+            let letters = store.dead_letters(None, 1_000_000, None).await.unwrap_or_default();
+            let ours = letters
+                .iter()
+                .filter(|l| expected.files.iter().any(|f| l.letter.source == format!("dir:{f}")))
+                .count();
+            let views = store.current_views().await.unwrap_or_default();
+            store.close().await;
+            (points, ours as u64, views)
+        });
+        let views_done = views.len() == 7;
+        if (points, letters) == want && views_done && files_in(&inbox) == 0 {
+            for v in &views {
+                if v.dataset_versions.values().any(|version| *version != 1) {
+                    problems.push(format!(
+                        "view {} read dataset versions {:?}: a file was imported twice",
+                        v.view, v.dataset_versions
+                    ));
+                }
+            }
+            if let Some(r) = views.iter().find(|v| v.view == "reference_covid")
+                && r.rows != 61_900
+            {
+                problems.push(format!("reference_covid has {} rows", r.rows));
+            }
+            break;
+        }
+        if Instant::now() > deadline || points > want.0 || letters > want.1 {
+            problems.push(format!(
+                "({points}, {letters}) (points, dead letters) for {want:?}, {} views, {} files left",
+                views.len(),
+                files_in(&inbox)
+            ));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for child in &mut running {
+        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let status = child.wait().unwrap();
+        if !status.success() {
+            problems.push(format!("a role stopped with {status}"));
+        }
+    }
+    problems.extend(audit(&d, &expected));
+    let verdict = if problems.is_empty() {
+        "exact".to_string()
+    } else {
+        format!("FAILED ({} problems)", problems.len())
+    };
+    println!(
+        "chaos kafka/ingest+2 workers+batch follow: {rounds} rounds, kills ingest {} w1 {} w2 {} batch {}, {} events, {} bad lines, {:.0} s: {verdict}",
+        kills[0],
+        kills[1],
+        kills[2],
+        kills[3],
+        want.0,
+        want.1,
+        started.elapsed().as_secs_f64()
+    );
+    for p in &problems {
+        println!("    {p}");
+    }
+    if !problems.is_empty() {
+        for (name, _) in roles {
+            let log = std::fs::read_to_string(data.join(format!("{name}.log"))).unwrap_or_default();
+            for line in log.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).take(10) {
+                println!("    {name}: {line}");
+            }
+        }
+    }
+    assert!(problems.is_empty(), "seed {seed}");
 }

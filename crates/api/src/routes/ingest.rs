@@ -37,6 +37,7 @@ pub struct IngestReport {
         (status = 200, body = IngestReport),
         (status = 400, body = crate::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an internal topic (its name starts with _)", body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
         (status = 413, description = "the body is over 8 MiB"),
     ),

@@ -169,6 +169,15 @@ pub fn parse_header(bytes: &[u8]) -> Result<BatchHeader, BatchDefect> {
     if header.record_count == 0 {
         return Err(BatchDefect::BadHeader("record count 0".into()));
     }
+    // Offsets are Kafka's: below 2^63. The base offset is not covered by the CRC, so a damaged
+    // one must not make `base + count` overflow (found by fuzzing the decoder).
+    if header.base_offset.checked_add(u64::from(header.record_count)).is_none_or(|end| end > i64::MAX as u64)
+    {
+        return Err(BatchDefect::BadHeader(format!(
+            "base offset {} with {} records is beyond the largest offset",
+            header.base_offset, header.record_count
+        )));
+    }
     Ok(header)
 }
 
@@ -329,6 +338,23 @@ mod tests {
             })
     }
 
+    #[test]
+    fn a_base_offset_near_the_end_of_the_range_is_a_defect_not_an_overflow() {
+        // fuzz/ log_batch found it: a valid batch whose base offset (outside the CRC) was damaged.
+        let mut buf = Vec::new();
+        encode_batch(&[Record::new("a"), Record::new("b"), Record::new("c")], &mut buf);
+        for base in [u64::MAX - 1, i64::MAX as u64 - 1] {
+            stamp_base_offset(&mut buf, base);
+            let defect = check_batch(&buf, None).unwrap_err();
+            assert!(
+                matches!(&defect, BatchDefect::BadHeader(m) if m.contains("beyond the largest offset")),
+                "{defect:?}"
+            );
+        }
+        stamp_base_offset(&mut buf, i64::MAX as u64 - 3);
+        assert_eq!(decode_all(&Bytes::from(buf), i64::MAX as u64 - 3).len(), 3);
+    }
+
     fn decode_all(bytes: &Bytes, base: u64) -> Vec<ConsumedRecord> {
         let header = check_batch(bytes, Some(base)).unwrap();
         let mut out = Vec::new();
@@ -368,7 +394,7 @@ mod tests {
         }
 
         #[test]
-        fn a_wrong_base_offset_is_detected(records in proptest::collection::vec(arb_record(), 1..3), base in 1u64..) {
+        fn a_wrong_base_offset_is_detected(records in proptest::collection::vec(arb_record(), 1..3), base in 1u64..(1 << 62)) {
             let mut buf = Vec::new();
             encode_batch(&records, &mut buf);
             stamp_base_offset(&mut buf, base);

@@ -27,7 +27,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, Headers as _, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::{Offset, TopicPartitionList};
 
 pub use consumer::KafkaConsumer;
@@ -126,7 +126,10 @@ pub struct KafkaLog {
 
 struct Inner {
     config: KafkaLogConfig,
-    producer: FutureProducer,
+    /// Replaced when librdkafka declares it dead (a fatal error such as a fenced idempotent
+    /// producer after timeouts): every later send would fail, so a new one takes its place.
+    producer: parking_lot::RwLock<FutureProducer>,
+    producer_config: ClientConfig,
     admin: AdminClient<DefaultClientContext>,
     /// For metadata and watermarks (a consumer that never joins a group).
     meta: Arc<BaseConsumer>,
@@ -160,13 +163,13 @@ impl KafkaLog {
         if let Some(n) = config.batch_records {
             producer_config.set("batch.num.messages", n.to_string());
         }
-        let producer: FutureProducer = producer_config
+        producer_config
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")
-            .set("message.timeout.ms", (config.timeout.as_millis() * 3).to_string())
-            .create()
-            .map_err(|e| kafka("creating the Kafka producer", e))?;
+            .set("message.timeout.ms", (config.timeout.as_millis() * 3).to_string());
+        let producer: FutureProducer =
+            producer_config.create().map_err(|e| kafka("creating the Kafka producer", e))?;
         let admin: AdminClient<DefaultClientContext> =
             base.create().map_err(|e| kafka("creating the Kafka admin client", e))?;
         let meta: BaseConsumer = Self::reader_config(&config, "tributary-metadata")
@@ -177,7 +180,8 @@ impl KafkaLog {
             .map_err(|e| kafka("creating the Kafka metadata client", e))?;
         let inner = Inner {
             config,
-            producer,
+            producer: parking_lot::RwLock::new(producer),
+            producer_config,
             admin,
             meta: Arc::new(meta),
             probe: Arc::new(parking_lot::Mutex::new(EndProbe::new(probe))),
@@ -277,6 +281,33 @@ impl KafkaLog {
 
     /// Produces `records` to the given partitions; the positions in input order.
     async fn produce(&self, topic: &str, records: Vec<(u32, Record)>) -> Result<Vec<RecordPosition>> {
+        let producer = self.inner.producer.read().clone();
+        let result = self.produce_with(&producer, topic, records).await;
+        if result.is_err()
+            && let Some((code, reason)) = producer.client().fatal_error()
+        {
+            // This producer is done for; what it failed to send was not acknowledged, and the
+            // caller sends it again (a source finds what landed anyway by its headers).
+            let mut current = self.inner.producer.write();
+            if std::ptr::eq(current.client().native_ptr(), producer.client().native_ptr()) {
+                tracing::warn!(?code, %reason, "the Kafka producer failed fatally; starting a new one");
+                metrics::counter!("tributary_kafka_producer_restarts_total").increment(1);
+                *current = self
+                    .inner
+                    .producer_config
+                    .create()
+                    .map_err(|e| kafka("creating a new Kafka producer after a fatal error", e))?;
+            }
+        }
+        result
+    }
+
+    async fn produce_with(
+        &self,
+        producer: &FutureProducer,
+        topic: &str,
+        records: Vec<(u32, Record)>,
+    ) -> Result<Vec<RecordPosition>> {
         let mut deliveries = Vec::with_capacity(records.len());
         for (partition, r) in &records {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
@@ -291,7 +322,7 @@ impl KafkaLog {
             if let Some(key) = &r.key {
                 record = record.key(&key[..]);
             }
-            deliveries.push(self.inner.producer.send(record, self.inner.config.timeout));
+            deliveries.push(producer.send(record, self.inner.config.timeout));
         }
         let mut positions = Vec::with_capacity(deliveries.len());
         for d in futures::future::join_all(deliveries).await {

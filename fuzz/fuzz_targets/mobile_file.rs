@@ -1,0 +1,24 @@
+//! The mobile file reader (CSV and NDJSON, every dialect): any bytes give events and dead
+//! letters, or an error for the whole file, never a panic; every event it accepts is on Earth.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tributary_sources::mobile_file::{FileFormat, ParseOptions, Parsed, parse_mobile_file};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&choice, content)) = data.split_first() else { return };
+    let format = match choice % 3 {
+        0 => None,
+        1 => Some(FileFormat::Csv),
+        _ => Some(FileFormat::Ndjson),
+    };
+    let opts = ParseOptions { swap_lat_lon: choice & 0x80 != 0, max_line_bytes: 4096 };
+    let _ = parse_mobile_file(content, "fuzz", format, opts, 0, |p| {
+        if let Parsed::Event { event, .. } = p {
+            assert!((-90.0..=90.0).contains(&event.latitude) && (-180.0..=180.0).contains(&event.longitude));
+            let back =
+                tributary_schema::MobileEvent::from_json(&event.json).expect("an accepted event reads back");
+            assert_eq!((back.latitude, back.longitude), (event.latitude, event.longitude));
+        }
+    });
+});
