@@ -90,10 +90,6 @@ fn drop_file(inbox: &Path, name: &str, events: usize, rng: &mut StdRng, expected
     expected.files.push(name.to_string());
 }
 
-fn up(data: &Path, partitions: u32) -> Child {
-    up_with(data, partitions, &[], &data.join("up.log"))
-}
-
 /// `up` with more settings, its stderr appended to `log`.
 fn up_with(data: &Path, partitions: u32, settings: &[String], log: &Path) -> Child {
     let mut cmd = common::tributary(data);
@@ -333,6 +329,57 @@ fn audit(d: &Deployment, expected: &Expected) -> Vec<String> {
     problems
 }
 
+/// The Markets × COVID pulls of the real ECDC and DAX files, as a setting (`None`, after saying
+/// so, where the test data is absent).
+fn markets_sources() -> Option<String> {
+    let (ecdc, dax) = common::ecdc_and_dax()?;
+    Some(format!(
+        "markets.sources=[{{url = \"file://{}\", dataset = \"covid_daily\"}}, {{url = \"file://{}\", dataset = \"prices\", symbol = \"^GDAXI\"}}]",
+        ecdc.display(),
+        dax.display()
+    ))
+}
+
+/// The current views once all seven are published, or `None` after `within`.
+fn views_published(store: &Path, within: Duration) -> Option<Vec<tributary_store::ViewVersionRow>> {
+    let deadline = Instant::now() + within;
+    loop {
+        let views = common::runtime().block_on(async {
+            let store = SqlStore::open_sqlite(store).await.ok()?;
+            let views = store.current_views().await.ok();
+            store.close().await;
+            views
+        });
+        if let Some(views) = views.filter(|v| v.len() == 7) {
+            return Some(views);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// What is wrong with the published views after kills: each must come from the lake's first
+/// versions (a file imported twice would make a second) and hold every row.
+fn view_problems(views: &[tributary_store::ViewVersionRow]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for v in views {
+        if v.dataset_versions.values().any(|version| *version != 1) {
+            problems.push(format!(
+                "view {} read dataset versions {:?}: a file was imported twice",
+                v.view, v.dataset_versions
+            ));
+        }
+    }
+    match views.iter().find(|v| v.view == "reference_covid") {
+        Some(r) if r.rows == 61_900 => {}
+        Some(r) => problems.push(format!("reference_covid has {} rows, not 61,900", r.rows)),
+        None => problems.push("reference_covid was not published".into()),
+    }
+    problems
+}
+
 /// Runs one scenario; returns its summary line and the problems found.
 fn up_with_kills(partitions: u32, rounds: u32, rng: &mut StdRng) -> (String, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
@@ -342,6 +389,9 @@ fn up_with_kills(partitions: u32, rounds: u32, rng: &mut StdRng) -> (String, Vec
     let mut expected = Expected::default();
     let started = Instant::now();
     let (mut kills, mut mid_file) = (0, 0);
+    // The Markets × COVID pulls run too: kills land while the lake is written and views publish.
+    let markets: Vec<String> = markets_sources().into_iter().collect();
+    let up = |data: &Path, partitions: u32| up_with(data, partitions, &markets, &data.join("up.log"));
     for round in 0..rounds {
         let mut child = up(data, partitions);
         // Sometimes a kill while `up` is still starting (recovery, migrations, resuming a file).
@@ -376,6 +426,12 @@ fn up_with_kills(partitions: u32, rounds: u32, rng: &mut StdRng) -> (String, Vec
         wait_until_counted(&data.join("store.sqlite"), &inbox, want, &mut child, Duration::from_secs(180))
     {
         problems.push(format!("after the clean run: {problem}"));
+    }
+    if !markets.is_empty() {
+        match views_published(&data.join("store.sqlite"), Duration::from_secs(300)) {
+            Some(views) => problems.extend(view_problems(&views)),
+            None => problems.push("the seven views were not all published after the clean run".into()),
+        }
     }
     // A double count would show itself after a moment.
     std::thread::sleep(Duration::from_millis(300));
@@ -566,7 +622,7 @@ fn disk_full(what: &str, store_only: bool) {
 #[test]
 fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double_nothing() {
     let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
-    let Some((ecdc, dax)) = common::ecdc_and_dax() else { return };
+    let Some(markets) = markets_sources() else { return };
     let rounds: u32 = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let seed: u64 =
         std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
@@ -592,11 +648,7 @@ fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double
             "mobile.file_min_age=0s".into(),
             format!("markets.batch_group=batch-{suffix}"),
             "markets.batch_debounce=300ms".into(),
-            format!(
-                "markets.sources=[{{url = \"file://{}\", dataset = \"covid_daily\"}}, {{url = \"file://{}\", dataset = \"prices\", symbol = \"^GDAXI\"}}]",
-                ecdc.display(),
-                dax.display()
-            ),
+            markets,
         ],
         topic: format!("chaos-{suffix}"),
         model: format!("c-{suffix}"),
@@ -656,19 +708,7 @@ fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double
         });
         let views_done = views.len() == 7;
         if (points, letters) == want && views_done && files_in(&inbox) == 0 {
-            for v in &views {
-                if v.dataset_versions.values().any(|version| *version != 1) {
-                    problems.push(format!(
-                        "view {} read dataset versions {:?}: a file was imported twice",
-                        v.view, v.dataset_versions
-                    ));
-                }
-            }
-            if let Some(r) = views.iter().find(|v| v.view == "reference_covid")
-                && r.rows != 61_900
-            {
-                problems.push(format!("reference_covid has {} rows", r.rows));
-            }
+            problems.extend(view_problems(&views));
             break;
         }
         if Instant::now() > deadline || points > want.0 || letters > want.1 {

@@ -282,32 +282,47 @@ impl KafkaLog {
     /// Produces `records` to the given partitions; the positions in input order.
     async fn produce(&self, topic: &str, records: Vec<(u32, Record)>) -> Result<Vec<RecordPosition>> {
         let producer = self.inner.producer.read().clone();
-        let result = self.produce_with(&producer, topic, records).await;
-        if result.is_err()
-            && let Some((code, reason)) = producer.client().fatal_error()
-        {
-            // This producer is done for; what it failed to send was not acknowledged, and the
-            // caller sends it again (a source finds what landed anyway by its headers).
+        let failure = match self.produce_with(&producer, topic, records).await {
+            Ok(positions) => return Ok(positions),
+            Err(e) => e,
+        };
+        // A producer that librdkafka declared dead, or whose identity the broker no longer
+        // accepts (fenced after timeouts: seen on tansu while processes were killed), fails
+        // every later send: a new one takes its place. What failed was not acknowledged; the
+        // caller sends it again (a source finds what landed anyway by its headers).
+        let fatal = producer.client().fatal_error();
+        let stale_identity = matches!(
+            failure.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::UnknownProducerId
+                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                    | RDKafkaErrorCode::InvalidProducerIdMapping
+            )
+        );
+        if fatal.is_some() || stale_identity {
             let mut current = self.inner.producer.write();
             if std::ptr::eq(current.client().native_ptr(), producer.client().native_ptr()) {
-                tracing::warn!(?code, %reason, "the Kafka producer failed fatally; starting a new one");
+                tracing::warn!(error = %failure, ?fatal, "the Kafka producer cannot go on; starting a new one");
                 metrics::counter!("tributary_kafka_producer_restarts_total").increment(1);
                 *current = self
                     .inner
                     .producer_config
                     .create()
-                    .map_err(|e| kafka("creating a new Kafka producer after a fatal error", e))?;
+                    .map_err(|e| kafka("creating a new Kafka producer", e))?;
             }
         }
-        result
+        Err(kafka(format!("producing to {topic}"), failure))
     }
 
+    /// Sends every record; the first failure, as librdkafka reports it.
     async fn produce_with(
         &self,
         producer: &FutureProducer,
         topic: &str,
         records: Vec<(u32, Record)>,
-    ) -> Result<Vec<RecordPosition>> {
+    ) -> std::result::Result<Vec<RecordPosition>, KafkaError> {
         let mut deliveries = Vec::with_capacity(records.len());
         for (partition, r) in &records {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
@@ -326,7 +341,7 @@ impl KafkaLog {
         }
         let mut positions = Vec::with_capacity(deliveries.len());
         for d in futures::future::join_all(deliveries).await {
-            let d = d.map_err(|(e, _)| kafka(format!("producing to {topic}"), e))?;
+            let d = d.map_err(|(e, _)| e)?;
             positions.push(RecordPosition { partition: d.partition as u32, offset: d.offset as u64 });
         }
         Ok(positions)
