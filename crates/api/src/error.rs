@@ -32,11 +32,15 @@ impl ApiError {
         }
     }
 
-    /// 500: the store holds something this server cannot use (a damaged model, say).
+    /// 500: the store holds something this server cannot use (a damaged model, say). The
+    /// detail goes to the server's log; the client learns only that, not the internals.
     pub fn internal(detail: impl Into<String>) -> Self {
         let detail = detail.into();
         tracing::error!(%detail, "cannot answer");
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, detail }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: "the server cannot use what it has stored for this answer; its log says why".into(),
+        }
     }
 
     /// 503: the store cannot answer now; the reason is logged, not shown.
@@ -70,6 +74,18 @@ impl IntoResponse for ApiError {
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         response
+    }
+}
+
+impl From<tributary_log::LogError> for ApiError {
+    fn from(e: tributary_log::LogError) -> Self {
+        match e {
+            tributary_log::LogError::UnknownTopic(topic) => Self::not_found(format!("no topic {topic:?}")),
+            e => {
+                tracing::warn!(error = %e, "event log error");
+                Self::unavailable("the event log is not answering; try again shortly")
+            }
+        }
     }
 }
 

@@ -16,21 +16,25 @@
 //! let (_stop_tx, stop) = tokio::sync::watch::channel(false);
 //! let state = AppState::start(store, None, cache, ApiConfig::default(), None, stop).await;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, tributary_api::router(state)).await
+//! let stop = async { let _ = tokio::signal::ctrl_c().await; };
+//! tributary_api::serve(listener, tributary_api::router(state), Default::default(), stop).await
 //! # }
 //! ```
 
+mod choices;
 mod error;
 mod json;
 mod openapi;
 mod params;
 mod routes;
+mod server;
 mod state;
 mod throughput;
 pub mod versions;
 
 pub use error::{ApiError, Problem};
 pub use routes::router;
+pub use server::{ServeLimits, serve};
 pub use state::{ApiConfig, AppState};
 
 #[cfg(test)]

@@ -7,11 +7,16 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use percent_encoding::percent_decode;
+use serde::de::{DeserializeOwned, IntoDeserializer};
 
 use crate::error::ApiError;
 
-/// The longest value any parameter takes.
-const MAX_VALUE_LEN: usize = 200;
+/// The longest value any parameter takes, in characters.
+pub const MAX_VALUE_LEN: usize = 200;
+
+/// The largest id, version or time a parameter takes: 2^53 − 1, the largest integer that
+/// JavaScript (and any JSON reader using doubles) holds exactly.
+pub const MAX_INTEGER: i64 = 9_007_199_254_740_991;
 
 /// The decoded parameters of one request.
 #[derive(Debug, Default)]
@@ -33,9 +38,9 @@ impl Params {
                 )));
             }
             let value = decode(value, &name)?;
-            if value.len() > MAX_VALUE_LEN || value.contains(char::is_control) {
+            if value.chars().count() > MAX_VALUE_LEN || value.contains(char::is_control) {
                 return Err(ApiError::bad_request(format!(
-                    "parameter {name}: at most {MAX_VALUE_LEN} bytes, without control characters"
+                    "parameter {name}: at most {MAX_VALUE_LEN} characters, without control characters"
                 )));
             }
             if values.insert(name.clone(), value).is_some() {
@@ -59,24 +64,18 @@ impl Params {
         self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
-    /// A required text value.
-    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
-        self.text(name).ok_or_else(|| ApiError::bad_request(format!("parameter {name} is required")))
+    /// One of a closed set of values (a serde enum of [`crate::choices`]), if given; an empty
+    /// value is none of them.
+    pub fn choice<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        let Some(v) = self.non_empty(name, "one of its values")? else { return Ok(None) };
+        T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(v))
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(format!("parameter {name}: {e}")))
     }
 
-    /// One of `choices`, or `default`.
-    pub fn choice<'a>(&self, name: &str, choices: &[&'a str], default: &'a str) -> Result<&'a str, ApiError> {
-        match self.text(name) {
-            None => Ok(default),
-            Some(v) => choices.iter().copied().find(|c| *c == v).ok_or_else(|| {
-                ApiError::bad_request(format!("parameter {name}: {v:?} is not one of {}", choices.join(", ")))
-            }),
-        }
-    }
-
-    /// A value that is not text, if given: an empty one is refused (`?limit=` is not a number,
-    /// and the document says so).
-    fn non_empty(&self, name: &str, what: &str) -> Result<Option<&str>, ApiError> {
+    /// A value that must not be empty, if given: an empty one is refused (`?limit=` is not a
+    /// number, `?series=` no series, and the document says so).
+    pub fn non_empty(&self, name: &str, what: &str) -> Result<Option<&str>, ApiError> {
         match self.values.get(name).map(String::as_str) {
             Some("") => {
                 Err(ApiError::bad_request(format!("parameter {name} is empty: give {what} or leave it out")))
@@ -109,14 +108,12 @@ impl Params {
         }
     }
 
-    /// A calendar date `YYYY-MM-DD` between 1900 and 2999, if given.
+    /// A calendar date `YYYY-MM-DD` (RFC 3339's full-date: a four-digit year), if given.
     pub fn date(&self, name: &str) -> Result<Option<NaiveDate>, ApiError> {
         let Some(v) = self.non_empty(name, "a date")? else { return Ok(None) };
         match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-            Ok(d) if (1900..3000).contains(&chrono::Datelike::year(&d)) => Ok(Some(d)),
-            _ => Err(ApiError::bad_request(format!(
-                "parameter {name}: {v:?} is not a date YYYY-MM-DD between 1900 and 2999"
-            ))),
+            Ok(d) if v.len() == 10 && v.is_ascii() => Ok(Some(d)),
+            _ => Err(ApiError::bad_request(format!("parameter {name}: {v:?} is not a date YYYY-MM-DD"))),
         }
     }
 }
@@ -150,13 +147,23 @@ mod tests {
         assert!(error("series=%FF").contains("not valid UTF-8"));
         assert!(error("series=a&series=b").contains("twice"));
         assert!(error(&format!("series={}", "x".repeat(201))).contains("at most 200"));
+        assert!(Params::parse(Some(&format!("series={}", "é".repeat(200))), &["series"]).is_ok());
         assert!(error("series=%00").contains("control"));
         let p = Params::parse(Some("lag=99"), &["lag"]).unwrap();
         assert!(p.int("lag", -28, 28, None).unwrap_err().detail.contains("from -28 to 28"));
         let p = Params::parse(Some("from=2020-13-01"), &["from"]).unwrap();
         assert!(p.date("from").unwrap_err().detail.contains("YYYY-MM-DD"));
-        let p = Params::parse(Some("bucket=year"), &["bucket"]).unwrap();
-        assert!(p.choice("bucket", &["day", "week"], "day").unwrap_err().detail.contains("day, week"));
+        for bad in ["from=+2020-01-01", "from=20200-01-01", "from=2020-1-01", "from=2021-02-29"] {
+            let p = Params::parse(Some(bad), &["from"]).unwrap();
+            assert!(p.date("from").unwrap_err().detail.contains("YYYY-MM-DD"), "{bad}");
+        }
+        let p = Params::parse(Some("from=0001-01-01&to=9999-12-31"), &["from", "to"]).unwrap();
+        assert!(p.date("from").unwrap().is_some() && p.date("to").unwrap().is_some());
+        let p = Params::parse(Some("bucket=year&kind=levels"), &["bucket", "kind"]).unwrap();
+        let refused = p.choice::<crate::choices::Bucket>("bucket").unwrap_err().detail;
+        assert!(refused.contains("`day`, `week`"), "{refused}");
+        assert_eq!(p.choice("kind").unwrap(), Some(crate::choices::Kind::Levels));
+        assert_eq!(p.choice::<crate::choices::Kind>("measure").unwrap(), None);
         // An empty number or date is refused (the document says integer); empty text is absent.
         let p = Params::parse(Some("lag=&from=&lat=&series="), &["lag", "from", "lat", "series"]).unwrap();
         assert!(p.int("lag", -28, 28, Some(0)).unwrap_err().detail.contains("lag is empty"));

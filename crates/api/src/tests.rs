@@ -78,6 +78,11 @@ async fn series_daily(store: &SqlStore, scale: f64) {
 }
 
 async fn fixture() -> Fixture {
+    fixture_timed(Duration::from_secs(10)).await
+}
+
+/// The fixture, with requests cut off after `request_timeout`.
+async fn fixture_timed(request_timeout: Duration) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await.unwrap());
     series_daily(&store, 1.0).await;
@@ -166,8 +171,12 @@ async fn fixture() -> Fixture {
     for topic in ["mobile_data", "dead_letters", "notes"] {
         tributary_log::EventLog::create_topic(&*log, topic, 1).await.unwrap();
     }
-    let config =
-        ApiConfig { version_poll: Duration::from_secs(3600), token: TOKEN.into(), ..ApiConfig::default() };
+    let config = ApiConfig {
+        version_poll: Duration::from_secs(3600),
+        token: TOKEN.into(),
+        request_timeout,
+        ..ApiConfig::default()
+    };
     let dyn_log: Arc<dyn tributary_log::EventLog> = log.clone();
     let state = AppState::start(store.clone(), Some(dyn_log), cache, config, None, stop).await;
     Fixture { _dir: dir, store, log, state, _stop: stop_tx }
@@ -349,23 +358,37 @@ async fn every_endpoint_answers_with_its_shape() {
     {
         assert!(openapi["paths"].get(path).is_some(), "{path} is documented");
     }
+    // The document states the handlers' constraints: enumerations, ranges, patterns, formats.
+    let parameter = |path: &str, name: &str| {
+        let parameters = openapi["paths"][path]["get"]["parameters"].as_array().unwrap().clone();
+        parameters.into_iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{path} {name}"))["schema"]
+            .clone()
+    };
+    let metric = parameter("/api/v1/markets/series", "metric");
+    assert_eq!(metric["enum"].as_array().map(Vec::len), Some(9), "{metric}");
+    assert!(metric["enum"].as_array().unwrap().contains(&"c7_per_100k".into()));
+    let lag = parameter("/api/v1/markets/correlations", "lag");
+    assert_eq!((lag["minimum"].as_f64(), lag["maximum"].as_f64()), (Some(-28.0), Some(28.0)), "{lag}");
+    assert_eq!(parameter("/api/v1/markets/aligned", "from")["format"], "date");
+    assert_eq!(parameter("/api/v1/markets/aligned", "series")["pattern"], "^[A-Za-z0-9:_ -]{1,64}$");
+    assert_eq!(parameter("/api/v1/markets/rolling-correlations", "window")["multipleOf"], 30.0);
 }
 
 #[tokio::test]
 async fn bad_parameters_unknown_paths_and_wrong_methods_are_problems() {
     let f = fixture().await;
     for (uri, reason) in [
-        ("/api/v1/markets/series?series=IT&metric=price", "not one of"),
+        ("/api/v1/markets/series?series=IT&metric=price", "unknown variant `price`, expected one of `cases`"),
         ("/api/v1/markets/series?series=IT&bucket=year", "bucket"),
-        ("/api/v1/markets/series?metric=cases", "series is required"),
+        ("/api/v1/markets/correlations?measure=cases", "series is required"),
         ("/api/v1/markets/series?series=IT&from=2020-02-30", "YYYY-MM-DD"),
-        ("/api/v1/markets/series?series=IT&from=2020-04-01&to=2020-03-01", "after"),
-        ("/api/v1/markets/series?series=IT&from=0001-01-01", "between 1900 and 2999"),
+        ("/api/v1/markets/series?series=IT&from=20200-01-01", "YYYY-MM-DD"),
+        ("/api/v1/markets/rolling-correlations?series=IT&window=45", "30, 60 or 90"),
         ("/api/v1/markets/series?series=IT'%20OR%20'1'='1", "is not a series"),
         ("/api/v1/markets/series?series=%FF%FE", "UTF-8"),
         ("/api/v1/markets/correlations?series=IT&lag=29", "from -28 to 28"),
         ("/api/v1/markets/correlations/strongest?limit=100000000000", "from 1 to 250"),
-        ("/api/v1/mobile/clusters/history?from_version=5&to_version=2", "after"),
+        ("/api/v1/mobile/clusters/history?from_version=9007199254740992", "from 1 to 9007199254740991"),
         ("/api/v1/mobile/clusters?x=1", "unknown parameter"),
         ("/api/v1/dead-letters?limit=-1", "from 1 to 500"),
     ] {
@@ -374,6 +397,13 @@ async fn bad_parameters_unknown_paths_and_wrong_methods_are_problems() {
     }
     problem(&f, "GET", "/api/v1/nope", StatusCode::NOT_FOUND).await;
     problem(&f, "GET", "/api/v1/markets/series?series=XX", StatusCode::NOT_FOUND).await;
+    // An empty range is no error: nothing is in it.
+    assert_eq!(
+        ok(&f, "/api/v1/mobile/clusters/history?from_version=5&to_version=2").await,
+        serde_json::json!([])
+    );
+    let inverted = "/api/v1/markets/rolling-correlations?series=IT&from=2020-04-09&to=2020-04-01";
+    assert_eq!(ok(&f, inverted).await["rows"], serde_json::json!([]));
     problem(&f, "POST", "/api/v1/mobile/clusters", StatusCode::METHOD_NOT_ALLOWED).await;
     problem(&f, "DELETE", "/api/v1/views", StatusCode::METHOD_NOT_ALLOWED).await;
     // Nothing was written or dropped by any of it.
@@ -534,7 +564,7 @@ async fn the_catalogue_the_aligned_days_and_the_recent_events() {
     let countries = ok(&f, "/api/v1/markets/catalogue?kind=country").await;
     assert_eq!(countries["rows"].as_array().unwrap().len(), 2);
     let detail = problem(&f, "GET", "/api/v1/markets/catalogue?kind=planet", StatusCode::BAD_REQUEST).await;
-    assert!(detail.contains("not one of"), "{detail}");
+    assert!(detail.contains("expected one of `country`"), "{detail}");
 
     publish(
         &f.store,
@@ -600,4 +630,54 @@ async fn the_dashboard_is_served_at_the_root() {
     assert_eq!((status, content_type.as_str()), (StatusCode::OK, "text/javascript; charset=utf-8"));
     problem(&f, "GET", "/assets/nope.js", StatusCode::NOT_FOUND).await;
     problem(&f, "GET", "/assets/../Cargo.toml", StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn topic_names_cannot_reach_outside_the_log_and_errors_leak_no_internals() {
+    let f = fixture().await;
+    let log_dir = f._dir.path().join("log");
+    let before: Vec<_> = std::fs::read_dir(&log_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let long = "a".repeat(300);
+    for topic in ["..", "..%2F..%2Fetc", "a%2Fb", "a%00b", "%2E%2E", "a%20b", long.as_str()] {
+        let uri = format!("/api/v1/topics/{topic}/records");
+        let (status, problem) = post(&f, &uri, Some(TOKEN), body_of("{}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{topic}: {problem}");
+        assert!(problem["detail"].as_str().unwrap().starts_with("not a topic name"), "{problem}");
+    }
+    let after: Vec<_> = std::fs::read_dir(&log_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before, after, "nothing was created in the log's folder");
+    assert!(!f._dir.path().join("etc").exists());
+
+    // With the store gone, answers are 503s that say so, without the database's own words.
+    f.store.close().await;
+    for uri in ["/api/v1/dead-letters", "/api/v1/mobile/clusters/history?from_version=1&to_version=1"] {
+        let (status, content_type, body) = call(&f, "GET", uri).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, "application/problem+json")
+        );
+        let text = body.to_string().to_lowercase();
+        for internal in ["sqlite", "sqlx", "pool", "closed", "/tmp", "select ", ".rs:", "panicked"] {
+            assert!(!text.contains(internal), "{uri} leaks {internal:?}: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_never_ends_is_cut_off_by_the_request_timeout() {
+    let f = fixture_timed(Duration::from_millis(300)).await;
+    let never = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/v1/topics/mobile_data/records")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from_stream(never))
+        .unwrap();
+    // Generous: this waits for the cut, it does not time it.
+    let response = tokio::time::timeout(Duration::from_secs(30), router(f.state.clone()).oneshot(request))
+        .await
+        .expect("the request was cut off")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(topic_records(&f, "mobile_data").await.is_empty());
 }

@@ -144,6 +144,50 @@ pub fn p_value(r: f64, n: usize) -> f64 {
     statrs::function::beta::beta_reg(df / 2.0, 0.5, x).clamp(0.0, 1.0)
 }
 
+/// The two-sided p-value of `r` as [`p_value`] computes it, with a real number of pairs `n ≥ 3`
+/// (an effective sample size): t = r·√((n−2)/(1−r²)) with n − 2 degrees of freedom.
+pub fn p_value_with(r: f64, n: f64) -> f64 {
+    let df = n - 2.0;
+    let x = (1.0 - r * r).clamp(0.0, 1.0);
+    if x == 0.0 {
+        return 0.0;
+    }
+    statrs::function::beta::beta_reg(df / 2.0, 0.5, x).clamp(0.0, 1.0)
+}
+
+/// The lag-k sample autocorrelations of `v` for k = 1..=`max_lag`: the mean-centred lag-k sum of
+/// products divided by the lag-0 sum of squares (0 for a constant series).
+pub fn autocorrelations(v: &[f64], max_lag: usize) -> Vec<f64> {
+    let m = mean(v);
+    let centred: Vec<f64> = v.iter().map(|x| x - m).collect();
+    let s0: f64 = centred.iter().map(|d| d * d).sum();
+    (1..=max_lag.min(v.len().saturating_sub(1)))
+        .map(|k| {
+            if s0 == 0.0 {
+                return 0.0;
+            }
+            centred.iter().zip(&centred[k..]).map(|(a, b)| a * b).sum::<f64>() / s0
+        })
+        .collect()
+}
+
+/// The effective number of independent pairs of two series given in time order (SPEC,
+/// "autocorrelation-adjusted inference"): n_eff = n / (1 + 2·Σ_{k=1..⌊n/5⌋} ((n−k)/n)·r_x(k)·r_y(k)),
+/// clamped to [3, n]. Two trending series have strongly autocorrelated values, so their n pairs
+/// carry the information of far fewer independent ones.
+pub fn effective_pairs(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len().min(y.len());
+    let max_lag = n / 5;
+    let (rx, ry) = (autocorrelations(&x[..n], max_lag), autocorrelations(&y[..n], max_lag));
+    let sum: f64 =
+        rx.iter().zip(&ry).enumerate().map(|(i, (a, b))| ((n - (i + 1)) as f64 / n as f64) * a * b).sum();
+    let denominator = 1.0 + 2.0 * sum;
+    // A sum that makes the denominator ≤ 0 (strong opposite autocorrelations) means more
+    // information than n pairs: the clamp keeps n.
+    let n_eff = if denominator > 0.0 { n as f64 / denominator } else { n as f64 };
+    n_eff.clamp(3.0_f64.min(n as f64), n as f64)
+}
+
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }

@@ -41,7 +41,7 @@ use object_store::path::Path;
 use tributary_schema::markets::{CovidDaily, CovidWeekly, Dataset, PriceBar};
 
 pub use manifest::{Manifest, PartitionFile};
-pub use raw::{RawFetch, RawStored};
+pub use raw::{DeadLetterMark, RawFetch, RawStored};
 pub use tables::LakeRow;
 
 /// Errors of the lake.
@@ -262,6 +262,25 @@ impl Lake {
         fetch: RawFetch,
     ) -> Result<RawStored, LakeError> {
         raw::put(&*self.store, dataset, payload, fetch).await
+    }
+
+    /// Where the dead letters of the payload `sha256` were appended, if an import marked it.
+    pub async fn dead_letter_mark(
+        &self,
+        dataset: Dataset,
+        sha256: &str,
+    ) -> Result<Option<DeadLetterMark>, LakeError> {
+        raw::dead_letter_mark(&*self.store, dataset, sha256).await
+    }
+
+    /// Marks where the dead letters of the payload `sha256` are about to be appended.
+    pub async fn set_dead_letter_mark(
+        &self,
+        dataset: Dataset,
+        sha256: &str,
+        mark: DeadLetterMark,
+    ) -> Result<(), LakeError> {
+        raw::set_dead_letter_mark(&*self.store, dataset, sha256, mark).await
     }
 
     /// The fetch records of a dataset, oldest first.

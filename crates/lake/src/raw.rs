@@ -71,3 +71,44 @@ pub(crate) async fn list(store: &dyn ObjectStore, dataset: Dataset) -> Result<Ve
     }
     Ok(out)
 }
+
+/// Where the dead letters of one payload went: appended to `partition` of the dead-letter topic
+/// at or after `from` (the end of that partition just before the append). Written before the
+/// append, so that an import killed at any moment can tell, on its next run, whether they were
+/// recorded (see [`crate::import`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterMark {
+    pub partition: u32,
+    pub from: u64,
+}
+
+fn mark_path(dataset: Dataset, sha256: &str) -> Path {
+    Path::from(format!("raw/{dataset}/dead-letters/{sha256}.json"))
+}
+
+pub(crate) async fn dead_letter_mark(
+    store: &dyn ObjectStore,
+    dataset: Dataset,
+    sha256: &str,
+) -> Result<Option<DeadLetterMark>, LakeError> {
+    let path = mark_path(dataset, sha256);
+    let bytes = match store.get(&path).await {
+        Ok(got) => got.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| LakeError::Corrupt(format!("dead-letter mark {path} is unreadable: {e}")))
+}
+
+pub(crate) async fn set_dead_letter_mark(
+    store: &dyn ObjectStore,
+    dataset: Dataset,
+    sha256: &str,
+    mark: DeadLetterMark,
+) -> Result<(), LakeError> {
+    let body = serde_json::to_vec(&mark).expect("marks serialise");
+    store.put(&mark_path(dataset, sha256), PutPayload::from(body)).await?;
+    Ok(())
+}

@@ -204,3 +204,66 @@ async fn the_lake_works_the_same_on_s3() {
     let again = Lake::open(&location).unwrap();
     assert_eq!(again.manifest(Dataset::Prices).await.unwrap().unwrap().version, 2);
 }
+
+/// An import killed around its dead letters, then run again: each bad row is one dead letter.
+/// The three windows: before the mark, after the mark but before the append, after the append.
+#[tokio::test]
+async fn the_dead_letters_of_a_payload_are_appended_once_however_an_import_was_cut_short() {
+    use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits, Record};
+    use tributary_schema::DeadLetter;
+    use tributary_schema::dead_letter::DEAD_LETTER_TOPIC;
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let config = EmbeddedLogConfig { default_partitions: 3, ..EmbeddedLogConfig::default() };
+    let log = EmbeddedLog::open(dir.path().join("log"), config).await.unwrap();
+    let fetch = |url: &str| RawFetch {
+        url: url.into(),
+        fetched_ms: 1,
+        format: "yahoo".into(),
+        etag: None,
+        last_modified: None,
+    };
+    let letters = |url: &str| -> Vec<DeadLetter> {
+        (2..5).map(|line| DeadLetter::new(url, format!("line {line}"), "not a number", b"x", 1)).collect()
+    };
+    let rows = vec![bar("^GDAXI", date(2020, 1, 2), 1.0)];
+    // Imported twice in full: the second appends nothing.
+    let payload_a = b"payload a";
+    let first = import::import(&lake, &log, payload_a, fetch("a"), rows.clone(), letters("a")).await.unwrap();
+    let again = import::import(&lake, &log, payload_a, fetch("a"), rows.clone(), letters("a")).await.unwrap();
+    assert_eq!((first.dead_letters_appended, again.dead_letters, again.dead_letters_appended), (3, 3, 0));
+
+    // Killed after the mark, before the append (other letters arrive meanwhile): all three now.
+    let payload_b = b"payload b";
+    let sha_b = lake.put_raw(Dataset::Prices, payload_b, fetch("b")).await.unwrap().sha256;
+    let end = log.offsets(DEAD_LETTER_TOPIC, 0).await.unwrap().end;
+    lake.set_dead_letter_mark(Dataset::Prices, &sha_b, DeadLetterMark { partition: 0, from: end })
+        .await
+        .unwrap();
+    let other = Record::new(DeadLetter::new("dir:x.csv", "line 2", "bad", b"y", 1).to_json());
+    log.append_to_partition(DEAD_LETTER_TOPIC, 0, vec![other]).await.unwrap();
+    let b = import::import(&lake, &log, payload_b, fetch("b"), rows.clone(), letters("b")).await.unwrap();
+    assert_eq!(b.dead_letters_appended, 3);
+
+    // Killed after the append, before anything else: nothing again. The same positions from
+    // another payload (the same URL, new content) are that payload's own letters.
+    let again = import::import(&lake, &log, payload_b, fetch("b"), rows.clone(), letters("b")).await.unwrap();
+    assert_eq!(again.dead_letters_appended, 0);
+    let c = import::import(&lake, &log, b"payload b, new", fetch("b"), rows, letters("b")).await.unwrap();
+    assert_eq!(c.dead_letters_appended, 3);
+
+    let records = log.read(DEAD_LETTER_TOPIC, 0, 0, ReadLimits::default()).await.unwrap();
+    let mut positions: Vec<String> = records
+        .iter()
+        .map(|r| DeadLetter::from_json(&r.record.value).unwrap())
+        .map(|l| format!("{} {}", l.source, l.position))
+        .collect();
+    positions.sort();
+    let want: Vec<String> = ["a", "a", "a", "b", "b", "b", "b", "b", "b", "dir:x.csv"]
+        .iter()
+        .zip(["2", "3", "4", "2", "2", "3", "3", "4", "4", "2"])
+        .map(|(s, l)| format!("{s} line {l}"))
+        .collect();
+    assert_eq!(positions, want);
+}

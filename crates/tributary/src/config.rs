@@ -140,6 +140,12 @@ pub struct ApiConfig {
     /// A request still running after this is answered 503.
     #[serde(deserialize_with = "tributary_log::config::human_duration")]
     pub request_timeout: std::time::Duration,
+    /// A client must send each request head (request line and headers) within this, or its
+    /// connection is closed; idle keep-alive connections are closed after it too.
+    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    pub header_timeout: std::time::Duration,
+    /// At most this many client connections at once; more wait to be accepted.
+    pub max_connections: usize,
     /// The token of the write endpoints (`Authorization: Bearer …`); when not set, `up` makes
     /// one at its first start and keeps it in `<data_dir>/api-token`.
     pub token: Option<String>,
@@ -150,6 +156,8 @@ impl Default for ApiConfig {
         Self {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout: std::time::Duration::from_secs(10),
+            header_timeout: std::time::Duration::from_secs(10),
+            max_connections: 512,
             token: None,
         }
     }
@@ -648,6 +656,16 @@ pub fn load(
     }
     if config.retention.check_interval.is_zero() {
         bail!("config key `retention.check_interval` must be longer than 0");
+    }
+    for (key, zero) in [
+        ("api.request_timeout", config.api.request_timeout.is_zero()),
+        ("api.header_timeout", config.api.header_timeout.is_zero()),
+        ("api.max_connections", config.api.max_connections == 0),
+    ] {
+        if zero {
+            let from = origin.get(key).map(|o| format!(" (from {o})")).unwrap_or_default();
+            bail!("config key `{key}`{from} must be more than 0");
+        }
     }
     if let Err(msg) = config.mobile.kmeans_settings() {
         bail!("config section `mobile`: {msg}");

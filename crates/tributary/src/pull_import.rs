@@ -147,7 +147,13 @@ pub fn print_report(r: &ImportReport, format: Format, skipped: u64) {
         println!("  skipped: {skipped} rows without a close (holidays)");
     }
     if r.dead_letters > 0 {
-        println!("  dead letters: {} rows could not be used (see topic dead_letters)", r.dead_letters);
+        let before = r.dead_letters - r.dead_letters_appended;
+        let note = if before > 0 {
+            format!("; {before} recorded by an earlier import of this payload")
+        } else {
+            String::new()
+        };
+        println!("  dead letters: {} rows could not be used (see topic dead_letters){note}", r.dead_letters);
     }
     match (&r.event, u.changed_from, u.changed_to) {
         (Some(e), Some(from), Some(to)) => {

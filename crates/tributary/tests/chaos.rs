@@ -7,6 +7,10 @@
 //!   from its start to its end, without gap or overlap), and the model counted each once;
 //! * every bad line is exactly one dead letter, in the log and in the store.
 //!
+//! Beside it: `tributary import` killed while it writes the lake (then run to the end: the lake,
+//! the dead letters and the views equal one clean import's); the Kafka roles killed at random;
+//! a full disk.
+//!
 //! `scripts/chaos` runs it with many rounds (`CHAOS_ROUNDS`, default here 3, the quick version
 //! that `scripts/test` runs); `CHAOS_SEED` repeats a run; `CHAOS_PARTITIONS` picks the counts.
 //! Each scenario prints one summary line.
@@ -630,8 +634,36 @@ fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double
     let rounds: u32 = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let seed: u64 =
         std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    // 4 partitions in the quick run; scripts/chaos runs 1, 4 and 16.
+    let partitions: Vec<u32> = std::env::var("CHAOS_KAFKA_PARTITIONS")
+        .ok()
+        .map(|s| s.split([',', ' ']).filter_map(|p| p.parse().ok()).collect())
+        .unwrap_or_else(|| vec![4]);
     println!("chaos seed {seed} (CHAOS_SEED repeats it)");
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut failures = Vec::new();
+    for p in partitions {
+        let (summary, problems) = kafka_with_kills(&url, &markets, p, rounds, &mut rng);
+        println!("{summary}");
+        for problem in &problems {
+            println!("    {problem}");
+        }
+        if !problems.is_empty() {
+            failures.push(summary);
+        }
+    }
+    assert!(failures.is_empty(), "seed {seed}: {failures:#?}");
+}
+
+/// One Kafka scenario: the roles killed at random, then the account; its summary line and the
+/// problems found.
+fn kafka_with_kills(
+    url: &str,
+    markets: &str,
+    partitions: u32,
+    rounds: u32,
+    rng: &mut StdRng,
+) -> (String, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let inbox = data.join("inbox");
@@ -652,12 +684,12 @@ fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double
             "mobile.file_min_age=0s".into(),
             format!("markets.batch_group=batch-{suffix}"),
             "markets.batch_debounce=300ms".into(),
-            markets,
+            markets.to_string(),
         ],
         topic: format!("chaos-{suffix}"),
         model: format!("c-{suffix}"),
     };
-    d.run(&["log", "create-topic", &d.topic, "--partitions", "4"]);
+    d.run(&["log", "create-topic", &d.topic, "--partitions", &partitions.to_string()]);
     let roles: [(&str, &[&str]); 4] = [
         ("ingest", &["ingest"]),
         ("w1", &["worker", "--id", "w1"]),
@@ -683,7 +715,7 @@ fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double
     for round in 0..rounds {
         for f in 0..rng.random_range(1..=2) {
             let events = rng.random_range(200..3000);
-            drop_file(&inbox, &format!("{suffix}-r{round}f{f}.csv"), events, &mut rng, &mut expected);
+            drop_file(&inbox, &format!("{suffix}-r{round}f{f}.csv"), events, rng, &mut expected);
         }
         std::thread::sleep(Duration::from_millis(rng.random_range(0..1500)));
         let victim = rng.random_range(0..roles.len());
@@ -740,8 +772,8 @@ fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double
     } else {
         format!("FAILED ({} problems)", problems.len())
     };
-    println!(
-        "chaos kafka/ingest+2 workers+batch follow: {rounds} rounds, kills ingest {} w1 {} w2 {} batch {}, {} events, {} bad lines, {:.0} s: {verdict}",
+    let summary = format!(
+        "chaos kafka/ingest+2 workers+batch follow partitions={partitions}: {rounds} rounds, kills ingest {} w1 {} w2 {} batch {}, {} events, {} bad lines, {:.0} s: {verdict}",
         kills[0],
         kills[1],
         kills[2],
@@ -750,16 +782,153 @@ fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double
         want.1,
         started.elapsed().as_secs_f64()
     );
-    for p in &problems {
-        println!("    {p}");
-    }
     if !problems.is_empty() {
         for (name, _) in roles {
             let log = std::fs::read_to_string(data.join(format!("{name}.log"))).unwrap_or_default();
             for line in log.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).take(10) {
-                println!("    {name}: {line}");
+                problems.push(format!("{name}: {line}"));
             }
         }
     }
-    assert!(problems.is_empty(), "seed {seed}");
+    (summary, problems)
+}
+
+/// A copy of `from` at `to` with the first comma-separated field (`field` 0) or another of
+/// `count` data lines replaced by `value`; the 1-based line numbers changed.
+fn corrupt(from: &Path, to: &Path, field: usize, value: &str, count: usize, rng: &mut StdRng) -> Vec<usize> {
+    let text = std::fs::read_to_string(from).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut changed = Vec::new();
+    while changed.len() < count {
+        let i = rng.random_range(1..lines.len());
+        if changed.contains(&(i + 1)) {
+            continue;
+        }
+        let mut fields: Vec<String> = lines[i].split(',').map(str::to_string).collect();
+        fields[field] = value.to_string();
+        lines[i] = fields.join(",");
+        changed.push(i + 1);
+    }
+    std::fs::write(to, lines.join("\n") + "\n").unwrap();
+    changed.sort();
+    changed
+}
+
+/// The lake's current rows of both datasets, as text, for comparing two lakes.
+fn lake_rows(data: &Path) -> (Vec<String>, Vec<String>) {
+    common::runtime().block_on(async {
+        let lake = tributary_lake::Lake::open(&data.join("lake").display().to_string()).unwrap();
+        let covid: Vec<tributary_schema::markets::CovidDaily> = lake.rows().await.unwrap();
+        let prices: Vec<tributary_schema::markets::PriceBar> = lake.rows().await.unwrap();
+        (covid.iter().map(|r| format!("{r:?}")).collect(), prices.iter().map(|r| format!("{r:?}")).collect())
+    })
+}
+
+/// "<source> <position>" of every dead letter in the log, sorted.
+fn dead_letter_positions(d: &Deployment) -> Vec<String> {
+    let mut letters: Vec<String> = d
+        .records("dead_letters")
+        .iter()
+        .filter_map(|r| r["value"].as_str())
+        .filter_map(|v| DeadLetter::from_json(v.as_bytes()).ok())
+        .map(|l| format!("{} {}", l.source, l.position))
+        .collect();
+    letters.sort();
+    letters
+}
+
+/// Each view's name and row count after `tributary batch run`.
+fn view_rows(d: &Deployment) -> Vec<(String, u64)> {
+    d.run(&["batch", "run"]);
+    common::runtime().block_on(async {
+        let store = SqlStore::open_sqlite(&d.store).await.unwrap();
+        let views = store.current_views().await.unwrap();
+        store.close().await;
+        views.into_iter().map(|v| (v.view, v.rows)).collect()
+    })
+}
+
+/// `tributary import` killed at random moments while it writes the lake (the raw payload, the
+/// Parquet files, the manifest, the `datasets` event, the dead letters), then run to the end as
+/// a user would: the lake holds what one clean import gives, every bad row is exactly one dead
+/// letter, and the views computed over it equal those of a run without kills.
+#[test]
+fn import_killed_at_random_moments_leaves_what_one_clean_import_leaves() {
+    let Some((ecdc, dax)) = common::ecdc_and_dax() else { return };
+    let rounds: u32 = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let seed: u64 =
+        std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    println!("chaos import seed {seed} (CHAOS_SEED repeats it)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    // The real files, with bad rows: an impossible date in ECDC's, a word for a DAX close.
+    let files = [dir.path().join("ecdc.csv"), dir.path().join("dax.csv")];
+    let bad = corrupt(&ecdc, &files[0], 0, "31/02/2020", 7, &mut rng).len()
+        + corrupt(&dax, &files[1], 4, "oops", 5, &mut rng).len();
+    let import = |data: &Path, file: &Path| {
+        let out = common::tributary(data).arg("import").arg(file).output().unwrap();
+        assert!(out.status.success(), "import {}: {}", file.display(), common::stderr(&out));
+    };
+    let clean = dir.path().join("clean");
+    for f in &files {
+        import(&clean, f);
+    }
+    let killed = dir.path().join("killed");
+    let (mut kills, mut interrupted) = (0, 0);
+    for _ in 0..rounds {
+        let file = &files[rng.random_range(0..files.len())];
+        let mut child = common::tributary(&killed)
+            .arg("import")
+            .arg(file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..1500)));
+        interrupted += child.try_wait().unwrap().is_none() as u32;
+        kill(&mut child);
+        kills += 1;
+    }
+    for f in &files {
+        import(&killed, f);
+    }
+
+    let mut problems = Vec::new();
+    let (want, got) = (lake_rows(&clean), lake_rows(&killed));
+    if got != want {
+        problems.push(format!(
+            "the lake holds {} ECDC and {} DAX rows, a clean import {} and {} (or their values differ)",
+            got.0.len(),
+            got.1.len(),
+            want.0.len(),
+            want.1.len()
+        ));
+    }
+    let (clean, killed) = (Deployment::embedded(&clean), Deployment::embedded(&killed));
+    let (want, got) = (dead_letter_positions(&clean), dead_letter_positions(&killed));
+    if want.len() != bad {
+        problems.push(format!("a clean import made {} dead letters for {bad} bad rows", want.len()));
+    }
+    if got != want {
+        let (twice, _) = repeats(got.clone());
+        problems.push(format!("{} dead letters for {} bad rows (twice: {twice:?})", got.len(), want.len()));
+    }
+    let (want, got) = (view_rows(&clean), view_rows(&killed));
+    if got != want || want.len() != 7 {
+        problems.push(format!("views after kills {got:?}, without {want:?}"));
+    }
+    let verdict = if problems.is_empty() {
+        "exact".to_string()
+    } else {
+        format!("FAILED ({} problems)", problems.len())
+    };
+    println!(
+        "chaos import/embedded: {rounds} rounds, {kills} kills ({interrupted} while importing), {bad} bad rows, {:.0} s: {verdict}",
+        started.elapsed().as_secs_f64()
+    );
+    for problem in &problems {
+        println!("    {problem}");
+    }
+    assert!(problems.is_empty(), "seed {seed}: {problems:#?}");
 }

@@ -52,6 +52,14 @@ pub async fn records(
         .log
         .clone()
         .ok_or_else(|| ApiError::not_found("this server has no event log to ingest into"))?;
+    // A name the log would refuse never reaches it (nor the file system under it).
+    if let Err(e) = tributary_log::validate_topic_name(&topic) {
+        let reason = match e {
+            tributary_log::LogError::InvalidTopicName { reason, .. } => reason,
+            _ => "it is not a topic name",
+        };
+        return Err(ApiError::bad_request(format!("not a topic name: {reason}")));
+    }
     if topic.starts_with('_') || topic == DEAD_LETTER_TOPIC {
         return Err(ApiError {
             status: axum::http::StatusCode::FORBIDDEN,
@@ -66,7 +74,10 @@ pub async fn records(
                 "no topic {topic:?} (topics are created by their sources)"
             )));
         }
-        Err(e) => return Err(ApiError::unavailable(format!("the event log: {e}"))),
+        Err(e) => {
+            tracing::warn!(error = %e, topic, "ingest cannot reach the event log");
+            return Err(ApiError::unavailable("the event log is not answering; try again shortly"));
+        }
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the body holds no records: send one JSON record per line"));
@@ -118,7 +129,7 @@ pub async fn records(
     if let Err(e) = appended {
         run.failure = Some(format!("the event log: {e}"));
         state.source_runs.record(run);
-        return Err(ApiError::unavailable(format!("the event log: {e}")));
+        return Err(e.into());
     }
     state.source_runs.record(run);
     metrics::counter!("tributary_source_records_total", "source" => source.clone(), "result" => "accepted")

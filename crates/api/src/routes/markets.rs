@@ -11,6 +11,7 @@ use serde_json::{Map, Value as Json};
 use tributary_cache::CacheKey;
 use tributary_store::{Filter, OrderBy, Value, ViewQuery, ViewRows};
 
+use crate::choices::{self, Aggregation, Bucket, Coefficient, Kind, Measure, Metric, SeriesKind};
 use crate::error::ApiError;
 use crate::json::cached_json;
 use crate::params::Params;
@@ -72,19 +73,6 @@ pub struct Point {
     pub days: u32,
 }
 
-/// The metrics of `/markets/series`, each with its view, column and bucket aggregation.
-const METRICS: &[(&str, &str, &str)] = &[
-    ("cases", "series_daily", "sum"),
-    ("deaths", "series_daily", "sum"),
-    ("c7", "series_daily", "mean"),
-    ("d7", "series_daily", "mean"),
-    ("cases_per_100k", "series_daily", "sum"),
-    ("deaths_per_100k", "series_daily", "sum"),
-    ("c7_per_100k", "series_daily", "mean"),
-    ("d7_per_100k", "series_daily", "mean"),
-    ("close", "reference_prices", "last"),
-];
-
 /// The current version of a view, or 404.
 fn view_version(state: &AppState, view: &str) -> Result<u64, ApiError> {
     state
@@ -96,9 +84,14 @@ fn view_version(state: &AppState, view: &str) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("view {view} has not been published yet")))
 }
 
-/// A series id: a geoId, WORLD, EU27 or CONTINENT:<name>.
-fn series_id(p: &Params, name: &str) -> Result<String, ApiError> {
-    let v = p.required(name)?;
+/// A series id: a geoId, WORLD, EU27 or CONTINENT:<name>; `default` when not given, required
+/// when there is none. The OpenAPI document's pattern, `^[A-Za-z0-9:_ -]{1,64}$`, says the same.
+fn series_id(p: &Params, name: &str, default: Option<&str>) -> Result<String, ApiError> {
+    let v = match (p.non_empty(name, "a series")?, default) {
+        (Some(v), _) => v,
+        (None, Some(default)) => default,
+        (None, None) => return Err(ApiError::bad_request(format!("parameter {name} is required"))),
+    };
     if v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | ' ')) {
         Ok(v.to_string())
     } else {
@@ -108,9 +101,10 @@ fn series_id(p: &Params, name: &str) -> Result<String, ApiError> {
     }
 }
 
-/// A price series' symbol (default `^GDAXI`, the DAX).
+/// A price series' symbol (default `^GDAXI`, the DAX): printable ASCII without spaces, as the
+/// document's pattern `^[!-~]{1,32}$` says.
 fn symbol(p: &Params) -> Result<String, ApiError> {
-    let v = p.text("symbol").unwrap_or("^GDAXI");
+    let v = p.non_empty("symbol", "a price symbol")?.unwrap_or("^GDAXI");
     if !v.is_empty() && v.len() <= 32 && v.chars().all(|c| c.is_ascii_graphic()) {
         Ok(v.to_string())
     } else {
@@ -118,13 +112,9 @@ fn symbol(p: &Params) -> Result<String, ApiError> {
     }
 }
 
+/// The dates from `from` to `to`, both included (`from` after `to` is an empty range).
 fn date_range(p: &Params) -> Result<Filter, ApiError> {
     let (from, to) = (p.date("from")?, p.date("to")?);
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        return Err(ApiError::bad_request(format!("from {f} is after to {t}")));
-    }
     Ok(Filter::Range {
         column: "date".into(),
         min: from.map(|d| Value::Text(d.to_string())),
@@ -136,12 +126,12 @@ fn date_range(p: &Params) -> Result<Filter, ApiError> {
 /// buckets.
 #[utoipa::path(get, path = "/api/v1/markets/series", tag = "markets",
     params(
-        ("series" = Option<String>, Query, description = "geoId, WORLD, EU27 or CONTINENT:<name>; required except for metric=close"),
-        ("metric" = Option<String>, Query, description = "cases, deaths, c7, d7, cases_per_100k, deaths_per_100k, c7_per_100k, d7_per_100k or close (default cases)"),
-        ("symbol" = Option<String>, Query, description = "price series for metric=close (default ^GDAXI)"),
-        ("from" = Option<String>, Query, description = "first date, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, description = "last date, YYYY-MM-DD"),
-        ("bucket" = Option<String>, Query, description = "day, week or month (default day)"),
+        ("series" = Option<String>, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name> (default WORLD; not used for metric=close)"),
+        ("metric" = inline(Option<Metric>), Query, description = "the column (default cases); close is the price series'"),
+        ("symbol" = Option<String>, Query, pattern = "^[!-~]{1,32}$", description = "price series for metric=close (default ^GDAXI)"),
+        ("from" = Option<String>, Query, format = Date, description = "first date, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, format = Date, description = "last date, YYYY-MM-DD (before from: nothing)"),
+        ("bucket" = inline(Option<Bucket>), Query, description = "day, week or month (default day)"),
     ),
     responses((status = 200, body = Series), (status = 400, body = crate::Problem, content_type = "application/problem+json"), (status = 404, body = crate::Problem, content_type = "application/problem+json")),
 )]
@@ -150,26 +140,24 @@ pub async fn series(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["series", "metric", "symbol", "from", "to", "bucket"])?;
-    let names: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
-    let metric = p.choice("metric", &names, "cases")?;
-    let (_, view, aggregation) = *METRICS.iter().find(|m| m.0 == metric).expect("a listed metric");
-    let bucket = p.choice("bucket", &["day", "week", "month"], "day")?;
-    let (key_column, id) = if view == "reference_prices" {
-        ("symbol", symbol(&p)?)
-    } else {
-        ("series", series_id(&p, "series")?)
-    };
+    let metric = p.choice("metric")?.unwrap_or(Metric::Cases);
+    let (view, aggregation) = (metric.view(), metric.aggregation());
+    let bucket = p.choice("bucket")?.unwrap_or(Bucket::Day);
+    // Both are checked whichever the metric uses, so that a bad one is never silently ignored.
+    let (series, symbol) = (series_id(&p, "series", Some("WORLD"))?, symbol(&p)?);
+    let (key_column, id) = if metric == Metric::Close { ("symbol", symbol) } else { ("series", series) };
+    let (metric, bucket_name) = (choices::name(&metric), choices::name(&bucket));
     let range = date_range(&p)?;
     let version = view_version(&state, view)?;
     let key = CacheKey::new("markets/series")
         .param("id", &id)
-        .param("metric", metric)
-        .param("bucket", bucket)
+        .param("metric", &metric)
+        .param("bucket", &bucket_name)
         .param("range", format!("{range:?}"))
         .version(view, version);
     cached_json(&state, key, || async {
         let mut q = ViewQuery::new(view)
-            .select(&["date", metric])
+            .select(&["date", metric.as_str()])
             .filter(Filter::Eq(key_column.into(), Value::Text(id.clone())))
             .filter(range)
             .order(OrderBy::asc("date"))
@@ -191,9 +179,9 @@ pub async fn series(
             .collect();
         Ok(Series {
             series: id.clone(),
-            metric: metric.to_string(),
-            bucket: bucket.to_string(),
-            aggregation: aggregation.to_string(),
+            metric: metric.clone(),
+            bucket: bucket_name.clone(),
+            aggregation: choices::name(&aggregation),
             view: view.to_string(),
             version,
             points: buckets(&days, bucket, aggregation),
@@ -211,11 +199,11 @@ fn number(v: &Value) -> Option<f64> {
 }
 
 /// Days (in date order) grouped into buckets: the sum, mean or last of the values present.
-fn buckets(days: &[(NaiveDate, Option<f64>)], bucket: &str, aggregation: &str) -> Vec<Point> {
+fn buckets(days: &[(NaiveDate, Option<f64>)], bucket: Bucket, aggregation: Aggregation) -> Vec<Point> {
     let start = |d: NaiveDate| match bucket {
-        "week" => d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday())),
-        "month" => d.with_day(1).expect("day 1 exists"),
-        _ => d,
+        Bucket::Week => d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday())),
+        Bucket::Month => d.with_day(1).expect("day 1 exists"),
+        Bucket::Day => d,
     };
     let mut points: Vec<Point> = Vec::new();
     let mut values: Vec<f64> = Vec::new();
@@ -224,9 +212,9 @@ fn buckets(days: &[(NaiveDate, Option<f64>)], bucket: &str, aggregation: &str) -
         if let Some(date) = date {
             let value = match (aggregation, values.is_empty()) {
                 (_, true) => None,
-                ("sum", _) => Some(values.iter().sum()),
-                ("mean", _) => Some(values.iter().sum::<f64>() / values.len() as f64),
-                _ => values.last().copied(),
+                (Aggregation::Sum, _) => Some(values.iter().sum()),
+                (Aggregation::Mean, _) => Some(values.iter().sum::<f64>() / values.len() as f64),
+                (Aggregation::Last, _) => values.last().copied(),
             };
             points.push(Point { date: date.to_string(), value, days: values.len() as u32 });
             values.clear();
@@ -245,13 +233,11 @@ fn buckets(days: &[(NaiveDate, Option<f64>)], bucket: &str, aggregation: &str) -
 }
 
 fn measure_filters(p: &Params, mut q: ViewQuery) -> Result<ViewQuery, ApiError> {
-    if let Some(m) = p.text("measure") {
-        let m = p.choice("measure", &["cases", "deaths"], m)?;
-        q = q.filter(Filter::Eq("measure".into(), m.into()));
+    if let Some(m) = p.choice::<Measure>("measure")? {
+        q = q.filter(Filter::Eq("measure".into(), Value::Text(choices::name(&m))));
     }
-    if let Some(k) = p.text("kind") {
-        let k = p.choice("kind", &["levels", "changes"], k)?;
-        q = q.filter(Filter::Eq("kind".into(), k.into()));
+    if let Some(k) = p.choice::<Kind>("kind")? {
+        q = q.filter(Filter::Eq("kind".into(), Value::Text(choices::name(&k))));
     }
     Ok(q)
 }
@@ -260,7 +246,7 @@ fn measure_filters(p: &Params, mut q: ViewQuery) -> Result<ViewQuery, ApiError> 
 /// kind, the dates covered and the totals; for pickers.
 #[utoipa::path(get, path = "/api/v1/markets/catalogue", tag = "markets",
     params(
-        ("kind" = Option<String>, Query, description = "only country, continent, eu27 or world"),
+        ("kind" = inline(Option<SeriesKind>), Query, description = "only series of this kind"),
     ),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json"), (status = 404, body = crate::Problem, content_type = "application/problem+json")),
 )]
@@ -273,9 +259,8 @@ pub async fn catalogue(
         .order(OrderBy::asc("kind"))
         .order(OrderBy::asc("series_name"))
         .limit(10_000);
-    if let Some(kind) = p.text("kind") {
-        let kind = p.choice("kind", &["country", "continent", "eu27", "world"], kind)?;
-        q = q.filter(Filter::Eq("kind".into(), kind.into()));
+    if let Some(kind) = p.choice::<SeriesKind>("kind")? {
+        q = q.filter(Filter::Eq("kind".into(), Value::Text(choices::name(&kind))));
     }
     view_page(&state, "markets/catalogue", q, &p).await
 }
@@ -284,10 +269,10 @@ pub async fn catalogue(
 /// kind and lag (the correlogram).
 #[utoipa::path(get, path = "/api/v1/markets/correlations", tag = "markets",
     params(
-        ("series" = String, Query, description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
-        ("measure" = Option<String>, Query, description = "cases or deaths"),
-        ("kind" = Option<String>, Query, description = "levels or changes"),
-        ("lag" = Option<i64>, Query, description = "-28 to 28; > 0: COVID leads the market"),
+        ("series" = String, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
+        ("measure" = inline(Option<Measure>), Query, description = "only this measure"),
+        ("kind" = inline(Option<Kind>), Query, description = "only this kind"),
+        ("lag" = Option<i64>, Query, minimum = -28, maximum = 28, description = "only this lag in days; > 0: COVID leads the market"),
     ),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
@@ -296,7 +281,7 @@ pub async fn correlations(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["series", "measure", "kind", "lag"])?;
-    let series = series_id(&p, "series")?;
+    let series = series_id(&p, "series", None)?;
     let lag = p.int("lag", -28, 28, None)?;
     let mut q = measure_filters(&p, ViewQuery::new("correlations"))?
         .filter(Filter::Eq("series".into(), Value::Text(series.clone())))
@@ -313,12 +298,12 @@ pub async fn correlations(
 /// The strongest correlations across series at one measure, kind and lag, by absolute value.
 #[utoipa::path(get, path = "/api/v1/markets/correlations/strongest", tag = "markets",
     params(
-        ("measure" = Option<String>, Query, description = "cases or deaths (default cases)"),
-        ("kind" = Option<String>, Query, description = "levels or changes (default levels)"),
-        ("lag" = Option<i64>, Query, description = "-28 to 28 (default 0)"),
-        ("by" = Option<String>, Query, description = "pearson or spearman (default pearson)"),
-        ("min_n" = Option<i64>, Query, description = "only results from at least this many pairs (default 30)"),
-        ("limit" = Option<i64>, Query, description = "1 to 250 (default 20)"),
+        ("measure" = inline(Option<Measure>), Query, description = "default cases"),
+        ("kind" = inline(Option<Kind>), Query, description = "default levels"),
+        ("lag" = Option<i64>, Query, minimum = -28, maximum = 28, description = "days (default 0)"),
+        ("by" = inline(Option<Coefficient>), Query, description = "the coefficient to rank by (default pearson)"),
+        ("min_n" = Option<i64>, Query, minimum = 3, maximum = 100000, description = "only results from at least this many pairs (default 30)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 250, description = "at most this many rows (default 20)"),
     ),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
@@ -327,19 +312,19 @@ pub async fn strongest(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["measure", "kind", "lag", "by", "min_n", "limit"])?;
-    let measure = p.choice("measure", &["cases", "deaths"], "cases")?;
-    let kind = p.choice("kind", &["levels", "changes"], "levels")?;
+    let measure = choices::name(&p.choice("measure")?.unwrap_or(Measure::Cases));
+    let kind = choices::name(&p.choice("kind")?.unwrap_or(Kind::Levels));
     let lag = p.int("lag", -28, 28, Some(0))?.unwrap_or(0);
-    let by = p.choice("by", &["pearson", "spearman"], "pearson")?;
+    let by = choices::name(&p.choice("by")?.unwrap_or(Coefficient::Pearson));
     let min_n = p.int("min_n", 3, 100_000, Some(30))?.unwrap_or(30);
     let limit = p.int("limit", 1, 250, Some(20))?.unwrap_or(20) as u32;
     let q = ViewQuery::new("correlations")
-        .filter(Filter::Eq("measure".into(), measure.into()))
-        .filter(Filter::Eq("kind".into(), kind.into()))
+        .filter(Filter::Eq("measure".into(), Value::Text(measure)))
+        .filter(Filter::Eq("kind".into(), Value::Text(kind)))
         .filter(Filter::Eq("lag".into(), Value::Integer(lag)))
         .filter(Filter::Range { column: "n".into(), min: Some(Value::Integer(min_n)), max: None })
-        .filter(Filter::NotNull(by.into()))
-        .order(OrderBy::strongest(by))
+        .filter(Filter::NotNull(by.clone()))
+        .order(OrderBy::strongest(&by))
         .order(OrderBy::asc("series"))
         .limit(limit);
     view_page(&state, "markets/correlations/strongest", q, &p).await
@@ -348,12 +333,12 @@ pub async fn strongest(
 /// Rolling 30-, 60- or 90-trading-day correlations of one series at lag 0.
 #[utoipa::path(get, path = "/api/v1/markets/rolling-correlations", tag = "markets",
     params(
-        ("series" = String, Query, description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
-        ("measure" = Option<String>, Query, description = "cases or deaths"),
-        ("kind" = Option<String>, Query, description = "levels or changes"),
-        ("window" = Option<i64>, Query, description = "30, 60 or 90 trading days (default 30)"),
-        ("from" = Option<String>, Query, description = "first window end, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, description = "last window end, YYYY-MM-DD"),
+        ("series" = String, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
+        ("measure" = inline(Option<Measure>), Query, description = "only this measure"),
+        ("kind" = inline(Option<Kind>), Query, description = "only this kind"),
+        ("window" = Option<i64>, Query, minimum = 30, maximum = 90, multiple_of = 30, description = "30, 60 or 90 trading days (default 30)"),
+        ("from" = Option<String>, Query, format = Date, description = "first window end, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, format = Date, description = "last window end, YYYY-MM-DD (before from: nothing)"),
     ),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
@@ -362,11 +347,14 @@ pub async fn rolling(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["series", "measure", "kind", "window", "from", "to"])?;
-    let series = series_id(&p, "series")?;
-    let window = p.choice("window", &["30", "60", "90"], "30")?;
+    let series = series_id(&p, "series", None)?;
+    let window = p.int("window", 30, 90, Some(30))?.unwrap_or(30);
+    if window % 30 != 0 {
+        return Err(ApiError::bad_request(format!("parameter window: {window} is not 30, 60 or 90")));
+    }
     let q = measure_filters(&p, ViewQuery::new("rolling_correlations"))?
         .filter(Filter::Eq("series".into(), Value::Text(series)))
-        .filter(Filter::Eq("window_days".into(), Value::Integer(window.parse().expect("a listed window"))))
+        .filter(Filter::Eq("window_days".into(), Value::Integer(window)))
         .filter(date_range(&p)?)
         .order(OrderBy::asc("measure"))
         .order(OrderBy::asc("kind"))
@@ -380,10 +368,10 @@ pub async fn rolling(
 /// correlations at lag 0.
 #[utoipa::path(get, path = "/api/v1/markets/aligned", tag = "markets",
     params(
-        ("series" = String, Query, description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
-        ("symbol" = Option<String>, Query, description = "price series (default ^GDAXI)"),
-        ("from" = Option<String>, Query, description = "first date, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, description = "last date, YYYY-MM-DD"),
+        ("series" = String, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
+        ("symbol" = Option<String>, Query, pattern = "^[!-~]{1,32}$", description = "price series (default ^GDAXI)"),
+        ("from" = Option<String>, Query, format = Date, description = "first date, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, format = Date, description = "last date, YYYY-MM-DD (before from: nothing)"),
     ),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
@@ -392,7 +380,7 @@ pub async fn aligned(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["series", "symbol", "from", "to"])?;
-    let series = series_id(&p, "series")?;
+    let series = series_id(&p, "series", None)?;
     let symbol = symbol(&p)?;
     let q = ViewQuery::new("aligned_daily")
         .filter(Filter::Eq("series".into(), Value::Text(series)))
@@ -431,16 +419,16 @@ mod tests {
             (d("2020-03-08"), Some(4.0)),
             (d("2020-04-01"), Some(8.0)),
         ];
-        let weeks = buckets(&days, "week", "sum");
+        let weeks = buckets(&days, Bucket::Week, Aggregation::Sum);
         let summary: Vec<_> = weeks.iter().map(|p| (p.date.as_str(), p.value, p.days)).collect();
         assert_eq!(
             summary,
             [("2020-02-24", Some(1.0), 1), ("2020-03-02", Some(6.0), 2), ("2020-03-30", Some(8.0), 1)]
         );
-        let months = buckets(&days, "month", "mean");
+        let months = buckets(&days, Bucket::Month, Aggregation::Mean);
         let summary: Vec<_> = months.iter().map(|p| (p.date.as_str(), p.value)).collect();
         assert_eq!(summary, [("2020-03-01", Some(7.0 / 3.0)), ("2020-04-01", Some(8.0))]);
-        assert_eq!(buckets(&days, "month", "last")[0].value, Some(4.0));
-        assert_eq!(buckets(&days[2..3], "day", "sum")[0].value, None);
+        assert_eq!(buckets(&days, Bucket::Month, Aggregation::Last)[0].value, Some(4.0));
+        assert_eq!(buckets(&days[2..3], Bucket::Day, Aggregation::Sum)[0].value, None);
     }
 }

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tributary_cache::CacheKey;
 use tributary_store::KMeansVersionRow;
 
 use crate::error::ApiError;
 use crate::json::cached_json;
-use crate::params::Params;
+use crate::params::{MAX_INTEGER, Params};
 use crate::state::AppState;
 
 /// A model version: its centres in lat/lon with their weights and the points of its batch.
@@ -111,11 +111,11 @@ pub(crate) async fn model_version(
 /// Versions of the model, oldest first.
 #[utoipa::path(get, path = "/api/v1/mobile/clusters/history", tag = "mobile",
     params(
-        ("from_version" = Option<u64>, Query, description = "first version (default 1)"),
-        ("to_version" = Option<u64>, Query, description = "last version (default: the newest)"),
-        ("since_ms" = Option<i64>, Query, description = "only versions made at or after this time (ms since the epoch)"),
-        ("until_ms" = Option<i64>, Query, description = "only versions made at or before this time"),
-        ("limit" = Option<u32>, Query, description = "at most this many versions, 1 to 1000 (default 100)"),
+        ("from_version" = Option<i64>, Query, minimum = 1, maximum = 9007199254740991.0, description = "first version (default 1)"),
+        ("to_version" = Option<i64>, Query, minimum = 1, maximum = 9007199254740991.0, description = "last version (default: the newest; before from_version: nothing)"),
+        ("since_ms" = Option<i64>, Query, minimum = 0, maximum = 9007199254740991.0, description = "only versions made at or after this time (ms since the epoch)"),
+        ("until_ms" = Option<i64>, Query, minimum = 0, maximum = 9007199254740991.0, description = "only versions made at or before this time"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "at most this many versions (default 100)"),
     ),
     responses((status = 200, body = [ModelVersion]), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
@@ -125,14 +125,15 @@ pub async fn history(
 ) -> Result<Response, ApiError> {
     let p =
         Params::parse(query.as_deref(), &["from_version", "to_version", "since_ms", "until_ms", "limit"])?;
-    let from = p.int("from_version", 1, i64::MAX, Some(1))?.unwrap_or(1) as u64;
+    let from = p.int("from_version", 1, MAX_INTEGER, Some(1))?.unwrap_or(1) as u64;
     let newest = state.versions.now().model.unwrap_or(0);
-    let to = p.int("to_version", 1, i64::MAX, None)?.map_or(newest, |v| v as u64);
-    let since = p.int("since_ms", 0, i64::MAX, None)?;
-    let until = p.int("until_ms", 0, i64::MAX, None)?;
+    let to = p.int("to_version", 1, MAX_INTEGER, None)?.map_or(newest, |v| v as u64);
+    let since = p.int("since_ms", 0, MAX_INTEGER, None)?;
+    let until = p.int("until_ms", 0, MAX_INTEGER, None)?;
     let limit = p.int("limit", 1, 1000, Some(100))?.unwrap_or(100) as u32;
     if from > to {
-        return Err(ApiError::bad_request(format!("from_version {from} is after to_version {to}")));
+        // An empty range (no model yet, say): nothing, as the document says.
+        return Ok(axum::Json(Vec::<ModelVersion>::new()).into_response());
     }
     let model = state.config.model.clone();
     let key = CacheKey::new("mobile/clusters/history")
@@ -189,7 +190,7 @@ pub struct RecentEvent {
 /// The newest events of the mobile topic, read from the end of each partition of the log (not
 /// cached: always the log's newest).
 #[utoipa::path(get, path = "/api/v1/mobile/recent", tag = "mobile",
-    params(("limit" = Option<u32>, Query, description = "at most this many events, 1 to 5000 (default 500)")),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 5000, description = "at most this many events (default 500)")),
     responses(
         (status = 200, body = RecentEvents),
         (status = 400, body = crate::Problem, content_type = "application/problem+json"),
@@ -206,7 +207,7 @@ pub async fn recent(
     let topic = &state.config.mobile_topic;
     let log_error = |e: tributary_log::LogError| match e {
         tributary_log::LogError::UnknownTopic(_) => ApiError::not_found(format!("no topic {topic:?} yet")),
-        e => ApiError::unavailable(format!("the event log: {e}")),
+        e => ApiError::from(e),
     };
     let partitions = log.partition_count(topic).await.map_err(log_error)?;
     // Each partition's newest `limit / partitions` (rounded up): keyed by device, the

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::json::json;
-use crate::params::Params;
+use crate::params::{MAX_INTEGER, Params};
 use crate::state::AppState;
 
 /// The current version of a published view.
@@ -78,9 +78,9 @@ pub struct DeadLetter {
 /// Dead letters, newest first, paged, optionally of one source.
 #[utoipa::path(get, path = "/api/v1/dead-letters", tag = "pipeline",
     params(
-        ("source" = Option<String>, Query, description = "only this source"),
-        ("limit" = Option<i64>, Query, description = "1 to 500 (default 50)"),
-        ("before" = Option<i64>, Query, description = "only ids below this (the previous page's next_before)"),
+        ("source" = Option<String>, Query, max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", description = "only this source"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "at most this many (default 50)"),
+        ("before" = Option<i64>, Query, minimum = 1, maximum = 9007199254740991.0, description = "only ids below this (the previous page's next_before)"),
     ),
     responses((status = 200, body = DeadLetterPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
@@ -90,7 +90,7 @@ pub async fn dead_letters(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["source", "limit", "before"])?;
     let limit = p.int("limit", 1, 500, Some(50))?.unwrap_or(50) as u32;
-    let before = p.int("before", 1, i64::MAX, None)?;
+    let before = p.int("before", 1, MAX_INTEGER, None)?;
     let letters = state.store.dead_letters(p.text("source"), limit, before).await?;
     let next_before = (letters.len() == limit as usize).then(|| letters.last().map(|d| d.id)).flatten();
     let total = state.store.dead_letter_count().await?;

@@ -34,8 +34,8 @@ pub struct Assignment {
 /// version of the model.
 #[utoipa::path(get, path = "/api/v1/mobile/assign", tag = "mobile",
     params(
-        ("lat" = f64, Query, description = "latitude, −90 to 90"),
-        ("lon" = f64, Query, description = "longitude, −180 to 180"),
+        ("lat" = f64, Query, minimum = -90, maximum = 90, description = "latitude in degrees"),
+        ("lon" = f64, Query, minimum = -180, maximum = 180, description = "longitude in degrees"),
     ),
     responses(
         (status = 200, body = Assignment),
@@ -121,7 +121,7 @@ pub struct RegionCount {
 
 /// Events per cluster over the last seconds (not cached: the window moves with the clock).
 #[utoipa::path(get, path = "/api/v1/mobile/counts", tag = "mobile",
-    params(("window" = Option<u64>, Query, description = "seconds, 1 to 86400 (default 60)")),
+    params(("window" = Option<i64>, Query, minimum = 1, maximum = 86400, description = "seconds (default 60)")),
     responses(
         (status = 200, body = RegionCounts),
         (status = 400, body = crate::Problem, content_type = "application/problem+json"),
@@ -205,6 +205,12 @@ mod tests {
         let bad = nearest(row(&[(50.0, 10.0)], "{}"), 50.0, 10.0).unwrap_err();
         assert_eq!(bad.status, axum::http::StatusCode::INTERNAL_SERVER_ERROR);
         let empty = nearest(row(&[], r#"{"kind":"none"}"#), 50.0, 10.0).unwrap_err();
-        assert!(empty.detail.contains("no centres"), "{}", empty.detail);
+        // The reason goes to the server's log; the client is told only that it is there.
+        assert_eq!(empty.status, axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            empty.detail.contains("its log says why") && !empty.detail.contains("centres"),
+            "{}",
+            empty.detail
+        );
     }
 }

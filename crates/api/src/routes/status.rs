@@ -141,12 +141,11 @@ pub async fn pipeline(
 pub(crate) async fn topics_and_consumers(
     state: &AppState,
 ) -> Result<(Vec<TopicStatus>, Vec<ConsumerStatus>), ApiError> {
-    let log_error = |e: tributary_log::LogError| ApiError::unavailable(format!("the event log: {e}"));
     let mut topics = Vec::new();
     let mut ends: BTreeMap<(String, u32), u64> = BTreeMap::new();
     let mut consumers = Vec::new();
     if let Some(log) = &state.log {
-        for t in log.describe_topics().await.map_err(log_error)? {
+        for t in log.describe_topics().await? {
             let partitions: Vec<PartitionStatus> = t
                 .partitions
                 .iter()
@@ -163,7 +162,7 @@ pub(crate) async fn topics_and_consumers(
             let records = partitions.iter().map(|p| p.end_offset - p.start_offset).sum();
             topics.push(TopicStatus { topic: t.name, partitions, records });
         }
-        for g in log.group_offsets().await.map_err(log_error)? {
+        for g in log.group_offsets().await? {
             let positions =
                 g.offsets.into_iter().map(|(tp, next)| (tp.topic.to_string(), tp.partition, next));
             consumers.push(consumer(g.group, "group", positions, &ends));

@@ -173,3 +173,80 @@ proptest::proptest! {
         }
     }
 }
+
+/// A deterministic standard normal stream (xorshift64* and Box–Muller), for series with known
+/// autocorrelation.
+struct Normal(u64);
+
+impl Normal {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn next(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// An AR(1) series x_t = ρ·x_{t−1} + e_t, started from its stationary distribution.
+    fn ar1(&mut self, rho: f64, n: usize) -> Vec<f64> {
+        let mut x = self.next() / (1.0 - rho * rho).sqrt();
+        (0..n)
+            .map(|_| {
+                x = rho * x + self.next();
+                x
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn effective_pairs_by_hand() {
+    // x: deviations −2..2, Σd² = 10, lag-1 products 2 + 0 + 0 + 2 = 4: r_x(1) = 0.4.
+    // y = 1, 2, 4, 3, 5: deviations −2, −1, 1, 0, 2, lag-1 products 2 − 1 + 0 + 0 = 1: r_y(1) = 0.1.
+    // n = 5, K = 1: n_eff = 5 / (1 + 2 · (4/5) · 0.4 · 0.1) = 5 / 1.064.
+    let (x, y) = ([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 4.0, 3.0, 5.0]);
+    assert_eq!(autocorrelations(&x, 1), [0.4]);
+    assert!((autocorrelations(&y, 1)[0] - 0.1).abs() < 1e-15);
+    assert!((effective_pairs(&x, &y) - 5.0 / 1.064).abs() < 1e-12, "{}", effective_pairs(&x, &y));
+    // Fewer effective pairs: a larger p-value for the same r; with n_eff = n, the plain one.
+    let r = pearson(&x, &y).unwrap();
+    assert!((r.coefficient - 0.9).abs() < 1e-15);
+    assert_eq!(p_value_with(r.coefficient, 5.0), r.p_value);
+    assert!(p_value_with(r.coefficient, effective_pairs(&x, &y)) > r.p_value);
+    // A constant series has no autocorrelation. Two trends have about 5 effective pairs however
+    // many there are (5.07 of 50, 5.14 of 500, computed in Python the same way).
+    assert_eq!(autocorrelations(&[2.0, 2.0, 2.0, 2.0, 2.0], 1), [0.0]);
+    let trend: Vec<f64> = (0..50).map(f64::from).collect();
+    let n_eff = effective_pairs(&trend, &trend);
+    assert!((n_eff - 5.068777165283973).abs() < 1e-9, "{n_eff}");
+    let long: Vec<f64> = (0..500).map(f64::from).collect();
+    assert!((effective_pairs(&long, &long) - 5.141389549867832).abs() < 1e-9);
+    // Opposite autocorrelations (one alternates, one trends) add information: n at most.
+    let alternating: Vec<f64> = (0..50).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    assert_eq!(effective_pairs(&alternating, &trend), 50.0);
+}
+
+#[test]
+fn effective_pairs_of_white_noise_and_of_two_ar1_series() {
+    let mut normal = Normal(0x9E37_79B9_7F4A_7C15);
+    let n = 4000;
+    // Independent white noise: every pair counts (within sampling error).
+    let (x, y): (Vec<f64>, Vec<f64>) =
+        ((0..n).map(|_| normal.next()).collect(), (0..n).map(|_| normal.next()).collect());
+    let white = effective_pairs(&x, &y) / n as f64;
+    assert!((0.9..=1.0).contains(&white), "white noise: n_eff / n = {white}");
+    // Two independent AR(1) series with ρ = 0.8: n_eff ≈ n(1 − ρ²)/(1 + ρ²) = 0.2195 n.
+    let rho: f64 = 0.8;
+    let want = (1.0 - rho * rho) / (1.0 + rho * rho);
+    let mut ratios = Vec::new();
+    for _ in 0..5 {
+        let (x, y) = (normal.ar1(rho, n), normal.ar1(rho, n));
+        ratios.push(effective_pairs(&x, &y) / n as f64);
+    }
+    let mean_ratio = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    assert!((mean_ratio - want).abs() < 0.15 * want, "AR(1): n_eff / n = {ratios:?}, want {want}");
+}

@@ -76,12 +76,17 @@ pub async fn start_api(
         tributary_api::AppState::start(store, log, cache, api_config, super::metrics_handle(), stop.clone())
             .await;
     let mut s = stop.clone();
+    let (header_timeout, max_connections) = (config.api.header_timeout, config.api.max_connections);
     tasks.spawn(async move {
         let shutdown = async move {
             let _ = s.wait_for(|stopped| *stopped).await;
         };
-        let served =
-            axum::serve(listener, tributary_api::router(state)).with_graceful_shutdown(shutdown).await;
+        let limits = tributary_api::ServeLimits {
+            header_timeout,
+            max_connections,
+            ..tributary_api::ServeLimits::default()
+        };
+        let served = tributary_api::serve(listener, tributary_api::router(state), limits, shutdown).await;
         ("HTTP API", served.map_err(Into::into))
     });
     Ok(StartedApi { address, token_note, cache_backend })
