@@ -867,17 +867,20 @@ fn import_killed_at_random_moments_leaves_what_one_clean_import_leaves() {
     let bad = corrupt(&ecdc, &files[0], 0, "31/02/2020", 7, &mut rng).len()
         + corrupt(&dax, &files[1], 4, "oops", 5, &mut rng).len();
     let import = |data: &Path, file: &Path| {
+        let started = Instant::now();
         let out = common::tributary(data).arg("import").arg(file).output().unwrap();
         assert!(out.status.success(), "import {}: {}", file.display(), common::stderr(&out));
+        started.elapsed()
     };
     let clean = dir.path().join("clean");
-    for f in &files {
-        import(&clean, f);
-    }
+    // How long a whole import of each file takes here: the kills land within that (and a
+    // little after, when it has finished).
+    let durations: Vec<u64> = files.iter().map(|f| import(&clean, f).as_millis() as u64).collect();
     let killed = dir.path().join("killed");
     let (mut kills, mut interrupted) = (0, 0);
     for _ in 0..rounds {
-        let file = &files[rng.random_range(0..files.len())];
+        let which = rng.random_range(0..files.len());
+        let file = &files[which];
         let mut child = common::tributary(&killed)
             .arg("import")
             .arg(file)
@@ -885,7 +888,7 @@ fn import_killed_at_random_moments_leaves_what_one_clean_import_leaves() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..1500)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..=durations[which] * 5 / 4)));
         interrupted += child.try_wait().unwrap().is_none() as u32;
         kill(&mut child);
         kills += 1;
@@ -893,6 +896,7 @@ fn import_killed_at_random_moments_leaves_what_one_clean_import_leaves() {
     for f in &files {
         import(&killed, f);
     }
+    let durations = format!("imports {} and {} ms", durations[0], durations[1]);
 
     let mut problems = Vec::new();
     let (want, got) = (lake_rows(&clean), lake_rows(&killed));
@@ -924,7 +928,7 @@ fn import_killed_at_random_moments_leaves_what_one_clean_import_leaves() {
         format!("FAILED ({} problems)", problems.len())
     };
     println!(
-        "chaos import/embedded: {rounds} rounds, {kills} kills ({interrupted} while importing), {bad} bad rows, {:.0} s: {verdict}",
+        "chaos import/embedded: {rounds} rounds, {kills} kills ({interrupted} while importing; {durations}), {bad} bad rows, {:.0} s: {verdict}",
         started.elapsed().as_secs_f64()
     );
     for problem in &problems {
