@@ -17,12 +17,9 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use tributary_log::EmbeddedLogConfig;
 
-/// Sections of the config file (tables); every other key is top-level.
-const SECTIONS: &[&str] = &["logging", "embedded_log", "mobile", "markets", "api", "cache", "retention"];
-/// Top-level keys.
-const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
-/// Environment variables with the prefix that are not config keys.
-const NOT_KEYS: &[&str] = &["TRIBUTARY_CONFIG", "TRIBUTARY_TEST_DATA"];
+mod overrides;
+
+use overrides::{NOT_KEYS, env_key, set_dotted, split_set};
 
 /// The whole configuration of a Tributary process.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -614,11 +611,7 @@ pub fn load(
         origin.insert("logging.format".into(), "--log-format".into());
     }
     for pair in &flags.set {
-        let Some((key, value)) = pair.split_once('=') else {
-            bail!(
-                "--set {pair}: expected section.key=value, for example --set embedded_log.fsync=every-batch"
-            );
-        };
+        let (key, value) = split_set(pair)?;
         // Messages name the flag without a URL's password.
         let shown = format!("--set {}={}", key.trim(), tributary_store::redacted(value));
         set_dotted(&mut table, key.trim(), value).with_context(|| shown.clone())?;
@@ -677,51 +670,6 @@ pub fn load(
         anyhow::anyhow!("config section `embedded_log`{from}: {msg}")
     })?;
     Ok(config)
-}
-
-/// Maps `TRIBUTARY_EMBEDDED_LOG_FSYNC` to `embedded_log.fsync`.
-fn env_key(name: &str) -> anyhow::Result<String> {
-    let rest = name["TRIBUTARY_".len()..].to_ascii_lowercase();
-    if TOP_LEVEL.contains(&rest.as_str()) {
-        return Ok(rest);
-    }
-    for section in SECTIONS {
-        if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_'))
-            && !key.is_empty()
-        {
-            return Ok(format!("{section}.{key}"));
-        }
-    }
-    bail!(
-        "environment variable {name} names no config key: use TRIBUTARY_<KEY> for {} or TRIBUTARY_<SECTION>_<KEY> for sections {}",
-        TOP_LEVEL.join(", "),
-        SECTIONS.join(", ")
-    )
-}
-
-/// Sets `key` (`top` or `section.key`) in `table` to `raw`, read as a TOML value if it is one.
-fn set_dotted(table: &mut toml::Table, key: &str, raw: &str) -> anyhow::Result<()> {
-    let value = format!("v = {raw}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-    let parts: Vec<&str> = key.split('.').collect();
-    match parts.as_slice() {
-        [top] if !top.is_empty() => {
-            table.insert(top.to_string(), value);
-        }
-        [section, k] if !section.is_empty() && !k.is_empty() => {
-            let entry =
-                table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
-            let Some(t) = entry.as_table_mut() else {
-                bail!("`{section}` is not a section");
-            };
-            t.insert(k.to_string(), value);
-        }
-        _ => bail!("`{key}` is not a config key: use `key` or `section.key`"),
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -506,20 +506,32 @@ fn kill(child: &mut Child) {
     child.wait().unwrap();
 }
 
-#[test]
-fn up_killed_at_random_moments_loses_and_doubles_nothing() {
-    let rounds: u32 = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let seed: u64 =
-        std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
-    let partitions: Vec<u32> = std::env::var("CHAOS_PARTITIONS")
+/// The rounds of each scenario (`CHAOS_ROUNDS`, default 3: the quick run) and the seed
+/// (`CHAOS_SEED`, printed so that a run can be repeated).
+fn rounds_and_seed(what: &str) -> (u32, u64) {
+    let rounds = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let seed = std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    println!("chaos {what} seed {seed} (CHAOS_SEED repeats it)");
+    (rounds, seed)
+}
+
+/// Runs `scenario(partitions, rounds, rng)` for each partition count that `variable` names
+/// (default `default`), printing each summary line and its problems; fails if any had one.
+fn each_partition_count(
+    what: &str,
+    variable: &str,
+    default: &[u32],
+    mut scenario: impl FnMut(u32, u32, &mut StdRng) -> (String, Vec<String>),
+) {
+    let (rounds, seed) = rounds_and_seed(what);
+    let partitions: Vec<u32> = std::env::var(variable)
         .ok()
         .map(|s| s.split([',', ' ']).filter_map(|p| p.parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 4, 16]);
-    println!("chaos seed {seed} (CHAOS_SEED repeats it)");
+        .unwrap_or_else(|| default.to_vec());
     let mut rng = StdRng::seed_from_u64(seed);
     let mut failures = Vec::new();
     for p in partitions {
-        let (summary, problems) = up_with_kills(p, rounds, &mut rng);
+        let (summary, problems) = scenario(p, rounds, &mut rng);
         println!("{summary}");
         for problem in &problems {
             println!("    {problem}");
@@ -529,6 +541,11 @@ fn up_killed_at_random_moments_loses_and_doubles_nothing() {
         }
     }
     assert!(failures.is_empty(), "seed {seed}: {failures:#?}");
+}
+
+#[test]
+fn up_killed_at_random_moments_loses_and_doubles_nothing() {
+    each_partition_count("up", "CHAOS_PARTITIONS", &[1, 4, 16], up_with_kills);
 }
 
 #[test]
@@ -631,28 +648,10 @@ fn disk_full(what: &str, store_only: bool) {
 fn on_kafka_ingest_two_workers_and_batch_follow_killed_at_random_lose_and_double_nothing() {
     let Some(url) = tributary_test_data::service("TRIBUTARY_TEST_KAFKA") else { return };
     let Some(markets) = markets_sources() else { return };
-    let rounds: u32 = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let seed: u64 =
-        std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
     // 4 partitions in the quick run; scripts/chaos runs 1, 4 and 16.
-    let partitions: Vec<u32> = std::env::var("CHAOS_KAFKA_PARTITIONS")
-        .ok()
-        .map(|s| s.split([',', ' ']).filter_map(|p| p.parse().ok()).collect())
-        .unwrap_or_else(|| vec![4]);
-    println!("chaos seed {seed} (CHAOS_SEED repeats it)");
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut failures = Vec::new();
-    for p in partitions {
-        let (summary, problems) = kafka_with_kills(&url, &markets, p, rounds, &mut rng);
-        println!("{summary}");
-        for problem in &problems {
-            println!("    {problem}");
-        }
-        if !problems.is_empty() {
-            failures.push(summary);
-        }
-    }
-    assert!(failures.is_empty(), "seed {seed}: {failures:#?}");
+    each_partition_count("kafka", "CHAOS_KAFKA_PARTITIONS", &[4], |p, rounds, rng| {
+        kafka_with_kills(&url, &markets, p, rounds, rng)
+    });
 }
 
 /// One Kafka scenario: the roles killed at random, then the account; its summary line and the
@@ -855,10 +854,7 @@ fn view_rows(d: &Deployment) -> Vec<(String, u64)> {
 #[test]
 fn import_killed_at_random_moments_leaves_what_one_clean_import_leaves() {
     let Some((ecdc, dax)) = common::ecdc_and_dax() else { return };
-    let rounds: u32 = std::env::var("CHAOS_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let seed: u64 =
-        std::env::var("CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
-    println!("chaos import seed {seed} (CHAOS_SEED repeats it)");
+    let (rounds, seed) = rounds_and_seed("import");
     let mut rng = StdRng::seed_from_u64(seed);
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,72 @@
+//! The configuration's override grammar: environment variables (`TRIBUTARY_<KEY>`,
+//! `TRIBUTARY_<SECTION>_<KEY>`) and `--set section.key=value` flags, applied to the TOML table
+//! before it is deserialised. Only `toml` and `anyhow`: the fuzz target `config_overrides`
+//! includes this file as it is.
+
+use anyhow::bail;
+
+/// Sections of the config file (tables); every other key is top-level.
+pub(crate) const SECTIONS: &[&str] =
+    &["logging", "embedded_log", "mobile", "markets", "api", "cache", "retention"];
+/// Top-level keys.
+pub(crate) const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
+/// Environment variables with the prefix that are not config keys.
+pub(crate) const NOT_KEYS: &[&str] = &["TRIBUTARY_CONFIG", "TRIBUTARY_TEST_DATA"];
+
+/// Splits a `--set` flag's `section.key=value` at its first `=`.
+pub(crate) fn split_set(pair: &str) -> anyhow::Result<(&str, &str)> {
+    match pair.split_once('=') {
+        Some(split) => Ok(split),
+        None => bail!(
+            "--set {pair}: expected section.key=value, for example --set embedded_log.fsync=every-batch"
+        ),
+    }
+}
+
+/// Maps `TRIBUTARY_EMBEDDED_LOG_FSYNC` to `embedded_log.fsync`.
+pub(crate) fn env_key(name: &str) -> anyhow::Result<String> {
+    let Some(rest) = name.strip_prefix("TRIBUTARY_") else {
+        bail!("environment variable {name} is not one of Tributary's (TRIBUTARY_…)");
+    };
+    let rest = rest.to_ascii_lowercase();
+    if TOP_LEVEL.contains(&rest.as_str()) {
+        return Ok(rest);
+    }
+    for section in SECTIONS {
+        if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_'))
+            && !key.is_empty()
+        {
+            return Ok(format!("{section}.{key}"));
+        }
+    }
+    bail!(
+        "environment variable {name} names no config key: use TRIBUTARY_<KEY> for {} or TRIBUTARY_<SECTION>_<KEY> for sections {}",
+        TOP_LEVEL.join(", "),
+        SECTIONS.join(", ")
+    )
+}
+
+/// Sets `key` (`top` or `section.key`) in `table` to `raw`, read as a TOML value if it is one.
+pub(crate) fn set_dotted(table: &mut toml::Table, key: &str, raw: &str) -> anyhow::Result<()> {
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        [top] if !top.is_empty() => {
+            table.insert(top.to_string(), value);
+        }
+        [section, k] if !section.is_empty() && !k.is_empty() => {
+            let entry =
+                table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+            let Some(t) = entry.as_table_mut() else {
+                bail!("`{section}` is not a section");
+            };
+            t.insert(k.to_string(), value);
+        }
+        _ => bail!("`{key}` is not a config key: use `key` or `section.key`"),
+    }
+    Ok(())
+}
