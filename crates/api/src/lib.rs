@@ -25,6 +25,7 @@ mod choices;
 mod error;
 mod json;
 mod openapi;
+mod operations;
 mod params;
 mod routes;
 mod server;
@@ -33,6 +34,7 @@ mod throughput;
 pub mod versions;
 
 pub use error::{ApiError, Problem};
+pub use operations::operations_router;
 pub use routes::router;
 pub use server::{ServeLimits, serve};
 pub use state::{ApiConfig, AppState};

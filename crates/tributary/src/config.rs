@@ -143,6 +143,9 @@ pub struct ApiConfig {
     pub header_timeout: std::time::Duration,
     /// At most this many client connections at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Where the roles that serve no API (`ingest`, `worker`, `batch follow`) answer
+    /// `/healthz`, `/readyz` and `/metrics`; not served when unset.
+    pub ops_listen: Option<std::net::SocketAddr>,
     /// The token of the write endpoints (`Authorization: Bearer …`); when not set, `up` makes
     /// one at its first start and keeps it in `<data_dir>/api-token`.
     pub token: Option<String>,
@@ -155,6 +158,7 @@ impl Default for ApiConfig {
             request_timeout: std::time::Duration::from_secs(10),
             header_timeout: std::time::Duration::from_secs(10),
             max_connections: 512,
+            ops_listen: None,
             token: None,
         }
     }

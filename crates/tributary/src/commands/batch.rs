@@ -132,6 +132,7 @@ pub async fn follow(config: &Config, args: BatchViewsArgs) -> anyhow::Result<Exi
         humantime::format_duration(mk.batch_debounce),
         humantime::format_duration(mk.batch_interval)
     );
+    super::serve::start_operations(config, store.clone(), &stop, &mut tasks).await?;
     println!("Ctrl-C stops.");
     let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
     opened.close().await?;

@@ -21,7 +21,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let sql = super::open_store(config).await?;
     let store: Arc<dyn ServingStore> = Arc::new(sql.clone());
     let (stop_tx, stop) = watch::channel(false);
-    let source_runs = SourceRuns::start(store, stop.clone());
+    let source_runs = SourceRuns::start(store.clone(), stop.clone());
     let mut tasks = Tasks::new();
     roles::spawn_mobile_sources(config, &log, &source_runs, &stop, &mut tasks)?;
     let lake = tributary_lake::Lake::open(&config.lake_location())?;
@@ -47,6 +47,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             "  (the embedded log belongs to this process: `tributary up` processes what it holds once this stops)"
         );
     }
+    super::serve::start_operations(config, store.clone(), &stop, &mut tasks).await?;
     println!("Ctrl-C stops.");
 
     let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;

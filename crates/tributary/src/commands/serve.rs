@@ -92,6 +92,32 @@ pub async fn start_api(
     Ok(StartedApi { address, token_note, cache_backend })
 }
 
+/// Serves `/healthz`, `/readyz` and `/metrics` on `api.ops_listen`, when it is set, for the
+/// roles that serve no API (`ingest`, `worker`, `batch follow`): returns the bound address.
+pub async fn start_operations(
+    config: &Config,
+    store: Arc<dyn ServingStore>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Tasks,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(listen) = config.api.ops_listen else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (api.ops_listen)"))?;
+    let address = listener.local_addr()?;
+    let router = tributary_api::operations_router(store, super::metrics_handle());
+    let mut s = stop.clone();
+    tasks.spawn(async move {
+        let shutdown = async move {
+            let _ = s.wait_for(|stopped| *stopped).await;
+        };
+        let served = tributary_api::serve(listener, router, tributary_api::ServeLimits::default(), shutdown).await;
+        ("operations port", served.map_err(Into::into))
+    });
+    println!("  operations      http://{address}/metrics   (/healthz, /readyz)");
+    Ok(Some(address))
+}
+
 /// `tributary serve`.
 pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let mut signals = ShutdownSignals::install()?;

@@ -62,6 +62,7 @@ pub async fn run(config: &Config, args: &WorkerArgs) -> anyhow::Result<ExitCode>
     println!("  event log       {}", opened.description());
     println!("  serving store   {} ({})", config.store_description(), sql.dialect().name());
     println!("  k-means         model '{model}', k = {}, topic {}, consumer group '{model}'", m.k, m.topic);
+    super::serve::start_operations(config, store.clone(), &stop, &mut tasks).await?;
     println!("Ctrl-C stops; the other workers take over.");
     let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
     opened.close().await?;
