@@ -47,6 +47,7 @@ def pod_settings(pod):
         "securityContext": spec.get("securityContext"),
         "serviceAccountName": spec.get("serviceAccountName"),
         "automountServiceAccountToken": spec.get("automountServiceAccountToken"),
+        "enableServiceLinks": spec.get("enableServiceLinks"),
         "terminationGracePeriodSeconds": spec.get("terminationGracePeriodSeconds"),
         "volumes": sorted(v["name"] + ":" + ",".join(sorted(set(v) - {"name"})) for v in spec.get("volumes", [])),
         "annotations": {k: v for k, v in pod["metadata"].get("annotations", {}).items() if k.startswith("prometheus.io/")},

@@ -72,7 +72,8 @@ mod tests {
     #[tokio::test]
     async fn answers_probes_and_turns_unready_when_the_store_closes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(tributary_store::SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await.unwrap());
+        let store =
+            Arc::new(tributary_store::SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await.unwrap());
         let router = operations_router(store.clone(), None);
         assert_eq!(get_status(router.clone(), "/healthz").await, (StatusCode::OK, "ok\n".into()));
         assert_eq!(get_status(router.clone(), "/readyz").await, (StatusCode::OK, "ready\n".into()));

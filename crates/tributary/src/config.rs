@@ -19,7 +19,7 @@ use tributary_log::EmbeddedLogConfig;
 
 mod overrides;
 
-use overrides::{NOT_KEYS, env_key, set_dotted, split_set};
+use overrides::{NOT_KEYS, env_key, is_kubernetes_service_link, set_dotted, split_set};
 
 /// The whole configuration of a Tributary process.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -595,7 +595,7 @@ pub fn load(
         env.into_iter().filter(|(k, _)| k.starts_with("TRIBUTARY_")).collect();
     env.sort();
     for (name, value) in env {
-        if NOT_KEYS.contains(&name.as_str()) {
+        if NOT_KEYS.contains(&name.as_str()) || is_kubernetes_service_link(&name) {
             continue;
         }
         let key = env_key(&name)?;
@@ -726,6 +726,32 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_service_links_are_not_keys() {
+        // What a pod gets for a Service named tributary: not config keys, and no error.
+        let links = [
+            ("TRIBUTARY_SERVICE_HOST", "10.96.0.10"),
+            ("TRIBUTARY_SERVICE_PORT", "8080"),
+            ("TRIBUTARY_SERVICE_PORT_HTTP", "8080"),
+            ("TRIBUTARY_PORT", "tcp://10.96.0.10:8080"),
+            ("TRIBUTARY_PORT_8080_TCP", "tcp://10.96.0.10:8080"),
+            ("TRIBUTARY_PORT_8080_TCP_PROTO", "tcp"),
+            ("TRIBUTARY_PORT_8080_TCP_PORT", "8080"),
+            ("TRIBUTARY_PORT_8080_TCP_ADDR", "10.96.0.10"),
+        ];
+        assert_eq!(load(None, env(&links), &FlagOverrides::default()).unwrap(), Config::default());
+        // Near misses are still refused, with the name.
+        for name in [
+            "TRIBUTARY_PORT_HTTP",
+            "TRIBUTARY_PORT_8080_TCP_HOST",
+            "TRIBUTARY_PORT_80A_TCP",
+            "TRIBUTARY_SERVICE",
+        ] {
+            let err = load(None, env(&[(name, "1")]), &FlagOverrides::default()).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.toml");
@@ -805,6 +831,38 @@ mod tests {
         assert!(err.contains("not valid TOML") && err.contains("t.toml"), "{err}");
         let missing = dir.path().join("missing.toml");
         assert!(load(Some(&missing), env(&[]), &FlagOverrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_deployments_configuration_files_are_valid() {
+        // deploy/kubernetes's overlays mount these as /etc/tributary/tributary.toml; the pods
+        // add the operations port and the token from the environment, as here.
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+        let overlays = Path::new(&manifest_dir).join("../../deploy/kubernetes/overlays");
+        let vars =
+            env(&[("TRIBUTARY_API_TOKEN", "from-a-secret"), ("TRIBUTARY_API_OPS_LISTEN", "0.0.0.0:9191")]);
+        for overlay in ["single", "scale-out"] {
+            let path = overlays.join(overlay).join("tributary.toml");
+            let c = load(Some(&path), vars.clone(), &FlagOverrides::default())
+                .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            assert_eq!(c.data_dir, PathBuf::from("/var/lib/tributary"), "{overlay}");
+            assert_eq!(c.api.listen, "0.0.0.0:8080".parse().unwrap(), "{overlay}");
+            assert_eq!(c.api.token.as_deref(), Some("from-a-secret"), "{overlay}");
+            assert_eq!(
+                c.api.ops_listen,
+                Some("0.0.0.0:9191".parse().unwrap()),
+                "{overlay}: the environment wins"
+            );
+        }
+        let scale_out =
+            load(Some(&overlays.join("scale-out/tributary.toml")), env(&[]), &FlagOverrides::default())
+                .unwrap();
+        assert!(matches!(scale_out.log, LogBackend::Kafka(_)), "{:?}", scale_out.log);
+        assert_eq!(scale_out.api.ops_listen, Some("0.0.0.0:9090".parse().unwrap()));
+        let err = load(None, env(&[("TRIBUTARY_API_OPS_LISTEN", "everywhere")]), &FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api.ops_listen"), "{err}");
     }
 
     #[test]

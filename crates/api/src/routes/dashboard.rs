@@ -1,6 +1,9 @@
 //! The dashboard: the pages built from `dashboard/` (npm, Vite) into `dashboard/dist`, served at
-//! `/`. A release build embeds them in the binary; a debug build reads them from the folder, so a
-//! rebuilt dashboard shows without recompiling. Nothing is fetched from elsewhere at run time.
+//! `/`. Every build embeds them in the binary (debug builds too: the container image of the tests
+//! packages a debug binary, which runs far from the folder), so build the dashboard first
+//! (`scripts/build-dashboard`; `scripts/up` and `scripts/test` do). A dashboard rebuilt with new
+//! asset names makes cargo rebuild this crate; for live reload use `npm run dev` in `dashboard/`.
+//! Nothing is fetched from elsewhere at run time.
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};

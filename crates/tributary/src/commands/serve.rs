@@ -111,7 +111,8 @@ pub async fn start_operations(
         let shutdown = async move {
             let _ = s.wait_for(|stopped| *stopped).await;
         };
-        let served = tributary_api::serve(listener, router, tributary_api::ServeLimits::default(), shutdown).await;
+        let served =
+            tributary_api::serve(listener, router, tributary_api::ServeLimits::default(), shutdown).await;
         ("operations port", served.map_err(Into::into))
     });
     println!("  operations      http://{address}/metrics   (/healthz, /readyz)");

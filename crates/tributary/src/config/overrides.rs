@@ -13,6 +13,25 @@ pub(crate) const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
 /// Environment variables with the prefix that are not config keys.
 pub(crate) const NOT_KEYS: &[&str] = &["TRIBUTARY_CONFIG", "TRIBUTARY_TEST_DATA"];
 
+/// Whether `name` is one of the variables Kubernetes gives every pod for a Service named
+/// `tributary` in its namespace ("service links": `TRIBUTARY_SERVICE_HOST`,
+/// `TRIBUTARY_SERVICE_PORT[_NAME]`, `TRIBUTARY_PORT`, `TRIBUTARY_PORT_8080_TCP[_PROTO|_PORT|_ADDR]`).
+/// They share the prefix of the configuration's variables but are not config keys, and a pod
+/// beside such a Service must still start (Tributary's manifests also turn service links off).
+pub(crate) fn is_kubernetes_service_link(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("TRIBUTARY_") else { return false };
+    if rest == "SERVICE_HOST" || rest == "SERVICE_PORT" || rest.starts_with("SERVICE_PORT_") || rest == "PORT"
+    {
+        return true;
+    }
+    let Some(port) = rest.strip_prefix("PORT_") else { return false };
+    let mut parts = port.splitn(3, '_');
+    let (number, protocol, field) = (parts.next(), parts.next(), parts.next());
+    number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && matches!(protocol, Some("TCP" | "UDP" | "SCTP"))
+        && matches!(field, None | Some("PROTO" | "PORT" | "ADDR"))
+}
+
 /// Splits a `--set` flag's `section.key=value` at its first `=`.
 pub(crate) fn split_set(pair: &str) -> anyhow::Result<(&str, &str)> {
     match pair.split_once('=') {

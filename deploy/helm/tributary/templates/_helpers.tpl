@@ -60,6 +60,9 @@ metadata:
 spec:
   serviceAccountName: {{ include "tributary.fullname" $root }}
   automountServiceAccountToken: false
+  # No TRIBUTARY_SERVICE_HOST, TRIBUTARY_PORT, … from the Service: the prefix is the
+  # configuration's (Tributary ignores those names, but the pods need none).
+  enableServiceLinks: false
   # Tributary finishes its current batch and closes the log on SIGTERM, in well under this.
   terminationGracePeriodSeconds: 30
   securityContext:
