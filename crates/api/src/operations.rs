@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -47,12 +47,7 @@ async fn readyz(State(ops): State<Arc<Operations>>) -> Response {
 }
 
 async fn render_metrics(State(ops): State<Arc<Operations>>) -> Response {
-    let body = ops.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
-    let mut response = body.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-    response
+    crate::routes::ops::prometheus_text(ops.metrics.as_ref())
 }
 
 #[cfg(test)]

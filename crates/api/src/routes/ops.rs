@@ -42,8 +42,12 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
         Err(e) => tracing::debug!(error = %e.detail, "no consumer lag for /metrics"),
     }
-    let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
-    let mut response = body.into_response();
+    prometheus_text(state.metrics.as_ref())
+}
+
+/// What the recorder holds, in Prometheus's text format (empty without a recorder).
+pub(crate) fn prometheus_text(handle: Option<&metrics_exporter_prometheus::PrometheusHandle>) -> Response {
+    let mut response = handle.map(|h| h.render()).unwrap_or_default().into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
