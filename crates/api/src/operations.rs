@@ -15,8 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tributary_store::ServingStore;
@@ -36,14 +35,8 @@ pub fn operations_router(store: Arc<dyn ServingStore>, metrics: Option<Prometheu
         .with_state(Arc::new(Operations { store, metrics }))
 }
 
-async fn readyz(State(ops): State<Arc<Operations>>) -> Response {
-    match ops.store.dead_letter_count().await {
-        Ok(_) => "ready\n".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: the store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "the serving store does not answer\n").into_response()
-        }
-    }
+async fn readyz(State(ops): State<Arc<Operations>>) -> Result<&'static str, crate::ApiError> {
+    crate::routes::ops::store_ready(ops.store.as_ref()).await
 }
 
 async fn render_metrics(State(ops): State<Arc<Operations>>) -> Response {
@@ -54,7 +47,7 @@ async fn render_metrics(State(ops): State<Arc<Operations>>) -> Response {
 mod tests {
     use super::*;
     use axum::body::Body;
-    use axum::http::Request;
+    use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
 
     async fn get_status(router: Router, path: &str) -> (StatusCode, String) {

@@ -22,7 +22,12 @@ pub async fn healthz() -> &'static str {
     (status = 503, description = "the store does not answer", body = crate::Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
-    state.store.dead_letter_count().await.map_err(|e| {
+    store_ready(state.store.as_ref()).await
+}
+
+/// Readiness, wherever it is asked: the serving store answers a query.
+pub(crate) async fn store_ready(store: &dyn tributary_store::ServingStore) -> Result<&'static str, ApiError> {
+    store.dead_letter_count().await.map_err(|e| {
         tracing::warn!(error = %e, "not ready: the store does not answer");
         ApiError::unavailable("the serving store does not answer")
     })?;
