@@ -1,7 +1,9 @@
 // Markets × COVID: a series picker; the DAX close beside a COVID measure on one time axis (drag
 // across it to choose a date range); the scatter of the lag-0 pairs with the regression line;
 // the lag correlogram with its 5 % band; the rolling correlation; the strongest correlations.
-// Every statistic shown is the API's, with its n and p-value.
+// Every statistic shown is the API's: n and the plain p-value, and the inference that holds for
+// time series (n_eff, the p-value adjusted for autocorrelation, the Benjamini–Hochberg q-value
+// across series and lags). A result is marked significant only where q < 0.05.
 import uPlot from 'uplot';
 import { get } from './api.js';
 import { criticalR, dateSeconds, regression } from './stats.js';
@@ -22,7 +24,20 @@ const MEASURES = [['cases', 'Cases'], ['deaths', 'Deaths']];
 const KINDS = [['levels', 'Levels: close vs 7-day average'], ['changes', 'Changes: log return vs growth']];
 const WINDOWS = [['30', '30 trading days'], ['60', '60 trading days'], ['90', '90 trading days']];
 const STATISTICS = [['pearson', 'Pearson'], ['spearman', 'Spearman']];
-const DEFAULTS = { series: 'DE', metric: 'c7', bucket: 'day', measure: 'cases', kind: 'levels', window: '30', by: 'pearson' };
+// Changes by default: levels of two trending series correlate whatever the cause.
+const DEFAULTS = { series: 'DE', metric: 'c7', bucket: 'day', measure: 'cases', kind: 'changes', window: '30', by: 'pearson' };
+const WHY = 'Why changes: two series that both trend — the DAX recovering through 2020 while cases rose — '
+  + 'correlate in levels whatever the cause. Daily changes remove the trend. Each p-value is also '
+  + 'adjusted for the series\' autocorrelation (n_eff: the independent pairs they are worth), and q '
+  + 'for testing every series at every lag at once; only q < 0.05 is marked significant.';
+const SIGNIFICANCE = 0.05;
+
+/** The adjusted inference of coefficient `by` ('pearson' or 'spearman') in a row of the views. */
+export function inference(row, by) {
+  const nEff = by === 'pearson' ? row.n_eff : row.spearman_n_eff;
+  const q = row[`${by}_q`];
+  return { nEff, pAdj: row[`${by}_p_adj`], q, significant: q !== null && q !== undefined && q < SIGNIFICANCE };
+}
 
 /** The page's choices, kept in the address (`#/markets?series=IT&…`) so that links keep them. */
 function readState() {
@@ -57,6 +72,7 @@ export function mount(main, ctx) {
     panel('Rolling correlation at lag 0', rolling),
     panel('Strongest correlations across countries', strongest),
   );
+  title.after(h('p', { class: 'note', id: 'why' }, WHY));
 
   let catalogue = [];
   const names = new Map();
@@ -182,12 +198,17 @@ export function mount(main, ctx) {
 
   function statLine(s) {
     if (!s) return h('p', { class: 'stats' }, 'No pairs for this series.');
-    const line = h('p', { class: 'stats', dataset: { n: s.n, pearson: s.pearson ?? '', spearman: s.spearman ?? '' } },
-      h('span', {}, `Pearson r = ${num(s.pearson)} (p = ${pValue(s.pearson_p)})`), ' · ',
-      h('span', {}, `Spearman ρ = ${num(s.spearman)} (p = ${pValue(s.spearman_p)})`), ' · ',
+    const part = (label, symbol, by) => {
+      const a = inference(s, by);
+      return h('span', { class: a.significant ? 'significant' : null },
+        `${label} ${symbol} = ${num(s[by])} (p = ${pValue(s[`${by}_p`])}; adjusted p = ${pValue(a.pAdj)} with n_eff = ${num(a.nEff, 1)}, q = ${pValue(a.q)})`,
+        a.significant ? ' — significant' : '');
+    };
+    return h('p', { class: 'stats', dataset: { n: s.n, pearson: s.pearson ?? '', spearman: s.spearman ?? '', significant: String(inference(s, state.by).significant) } },
+      part('Pearson', 'r', 'pearson'), ' · ',
+      part('Spearman', 'ρ', 'spearman'), ' · ',
       h('span', {}, `n = ${s.n}`),
       s.reason ? h('span', { class: 'reason' }, ` — ${s.reason}`) : null);
-    return line;
   }
 
   async function drawCorrelogram() {
@@ -200,8 +221,10 @@ export function mount(main, ctx) {
     const y = (r) => pad.t + ((1 - r) / 2) * (H - pad.t - pad.b);
     const bw = (W - pad.l - pad.r) / 57 - 1;
     const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Correlation of the DAX with ${measureLabel()} of ${seriesName()} at lags −28 to 28 days` });
-    // The 5 % band: coefficients inside it do not differ from zero at that level.
-    const band = rows.filter((r) => criticalR(r.n) !== null).map((r) => [r.lag, criticalR(r.n)]);
+    // The 5 % band with each lag's effective pairs: coefficients inside it do not differ from
+    // zero at that level once autocorrelation is accounted for.
+    const band = rows.filter((r) => criticalR(inference(r, state.by).nEff) !== null)
+      .map((r) => [r.lag, criticalR(inference(r, state.by).nEff)]);
     if (band.length) {
       const upper = band.map(([l, c]) => `${x(l)},${y(c)}`);
       const lower = band.slice().reverse().map(([l, c]) => `${x(l)},${y(-c)}`);
@@ -215,24 +238,31 @@ export function mount(main, ctx) {
       chart.append(svg('text', { x: x(lag), y: H - 10, 'text-anchor': 'middle', class: 'tick' }, String(lag)));
     }
     let bars = 0;
+    let significant = 0;
     for (const r of rows) {
       const value = r[state.by];
       if (value === null) continue;
-      const p = r[`${state.by}_p`];
+      const a = inference(r, state.by);
       const bar = svg('rect', {
         x: x(r.lag) - bw / 2, width: bw, y: Math.min(y(0), y(value)), height: Math.abs(y(value) - y(0)),
-        class: p !== null && p < 0.05 ? 'bar significant' : 'bar', 'data-lag': r.lag,
-      }, svg('title', {}, `lag ${r.lag} days: ${state.by} ${num(value)}, n = ${r.n}, p = ${pValue(p)}`));
+        class: a.significant ? 'bar significant' : 'bar', 'data-lag': r.lag,
+      }, svg('title', {}, `lag ${r.lag} days: ${state.by} ${num(value)}, n = ${r.n}, p = ${pValue(r[`${state.by}_p`])}; n_eff = ${num(a.nEff, 1)}, adjusted p = ${pValue(a.pAdj)}, q = ${pValue(a.q)}`));
       chart.append(bar);
       bars++;
+      if (a.significant) significant++;
     }
     correlogram.dataset.lags = String(bars);
+    correlogram.dataset.significant = String(significant);
     const best = rows.filter((r) => r[state.by] !== null).sort((a, b) => Math.abs(b[state.by]) - Math.abs(a[state.by]))[0];
+    const bestInference = best ? inference(best, state.by) : null;
     correlogram.replaceChildren(
-      h('p', { class: 'note' }, 'Lag > 0: COVID-19 leads the market by that many days. Shaded: the 5 % band around zero; dark bars: p < 0.05.'),
+      h('p', { class: 'note' }, 'Lag > 0: COVID-19 leads the market by that many days. Shaded: the 5 % band around zero with the effective pairs (n_eff); dark bars: significant, q < 0.05.'),
       chart,
-      best ? h('p', { class: 'stats' }, `Strongest at lag ${best.lag}: ${state.by} ${num(best[state.by])} (n = ${best.n}, p = ${pValue(best[`${state.by}_p`])})`) : null,
-      table(['Lag', 'n', 'Pearson', 'p', 'Spearman', 'p'], rows.map((r) => [r.lag, r.n, num(r.pearson), pValue(r.pearson_p), num(r.spearman), pValue(r.spearman_p)]), 'Correlogram as a table'),
+      best ? h('p', { class: 'stats' }, `Strongest at lag ${best.lag}: ${state.by} ${num(best[state.by])} (n = ${best.n}, n_eff = ${num(bestInference.nEff, 1)}, adjusted p = ${pValue(bestInference.pAdj)}, q = ${pValue(bestInference.q)})`) : null,
+      table(['Lag', 'n', 'n_eff', 'Pearson', 'p', 'p adj.', 'q', 'Spearman', 'p', 'p adj.', 'q'], rows.map((r) => [
+        r.lag, r.n, num(r.n_eff, 1), num(r.pearson), pValue(r.pearson_p), pValue(r.pearson_p_adj), pValue(r.pearson_q),
+        num(r.spearman), pValue(r.spearman_p), pValue(r.spearman_p_adj), pValue(r.spearman_q),
+      ]), 'Correlogram as a table'),
     );
   }
 
@@ -240,19 +270,22 @@ export function mount(main, ctx) {
     const page = await get('/markets/rolling-correlations', { series: state.series, measure: state.measure, kind: state.kind, window: state.window });
     const rows = page.rows;
     rolling.dataset.points = String(rows.length);
-    rolling.replaceChildren(h('p', { class: 'note' }, `Each point: the last ${state.window} trading days (n = ${state.window}); its p-value on the right axis.`));
+    rolling.replaceChildren(h('p', { class: 'note' }, `Each point: the last ${state.window} trading days (n = ${state.window}); on the right axis its p-value adjusted for autocorrelation (solid) and the plain one (dashed).`));
     if (!rows.length) {
       rolling.append(h('p', {}, 'No complete window for this series.'));
       return;
     }
-    const data = [rows.map((r) => dateSeconds(r.date)), rows.map((r) => r[state.by]), rows.map((r) => r[`${state.by}_p`])];
+    const data = [rows.map((r) => dateSeconds(r.date)), rows.map((r) => r[state.by]),
+      rows.map((r) => r[`${state.by}_p_adj`]), rows.map((r) => r[`${state.by}_p`])];
+    rolling.dataset.significant = String(rows.filter((r) => inference(r, state.by).significant).length);
     const plot = new uPlot({
       width: chartWidth(rolling), height: 240,
       scales: { x: { time: true }, r: { range: [-1, 1] }, p: { range: [0, 1] } },
       series: [
         { label: 'Window end' },
         { label: `${state.by} r`, scale: 'r', stroke: '#6a3d9a', width: 1.5 },
-        { label: 'p-value', scale: 'p', stroke: '#999', width: 1, dash: [4, 4] },
+        { label: 'adjusted p-value', scale: 'p', stroke: '#777', width: 1 },
+        { label: 'p-value', scale: 'p', stroke: '#bbb', width: 1, dash: [4, 4] },
       ],
       axes: [{}, { scale: 'r', label: state.by }, { scale: 'p', side: 1, label: 'p-value', grid: { show: false } }],
     }, data, rolling);
@@ -261,14 +294,18 @@ export function mount(main, ctx) {
 
   async function drawStrongest() {
     const page = await get('/markets/correlations/strongest', { measure: state.measure, kind: state.kind, lag: 0, by: state.by, limit: 20 });
+    const kind = KINDS.find((k) => k[0] === state.kind)[1].split(':')[0].toLowerCase();
+    const marks = page.rows.map((r) => inference(r, state.by));
     strongest.replaceChildren(
-      h('p', { class: 'note' }, `By |${state.by}| at lag 0, from at least 30 pairs. Choose a row to show that series.`),
-      table(['Series', state.by, 'p', 'n'], page.rows.map((r) => [
+      h('p', { class: 'note' }, `By |${state.by}| of ${kind} at lag 0, from at least 30 pairs; ✓: significant (q < 0.05). Choose a row to show that series.`),
+      table(['Series', state.by, 'n', 'p', 'n_eff', 'p adj.', 'q', 'Significant'], page.rows.map((r, i) => [
         h('button', { type: 'button', class: 'link', onclick: () => change('series')(r.series) }, displayName(r.series_name || r.series)),
-        num(r[state.by]), pValue(r[`${state.by}_p`]), r.n,
+        num(r[state.by]), r.n, pValue(r[`${state.by}_p`]), num(marks[i].nEff, 1), pValue(marks[i].pAdj), pValue(marks[i].q),
+        marks[i].significant ? h('span', { class: 'significant', title: 'q < 0.05' }, '✓') : '',
       ])),
     );
     strongest.dataset.rows = String(page.rows.length);
+    strongest.dataset.significant = String(marks.filter((m) => m.significant).length);
   }
 
   async function guarded(el, draw) {

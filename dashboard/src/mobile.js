@@ -1,7 +1,9 @@
 // Mobile: the streaming k-means model on a map drawn from an offline outline (Natural Earth, via
 // the world-atlas package), cluster centres as circles sized by weight, recent positions, a
-// slider through model versions, and live updates over Server-Sent Events.
+// slider through model versions, live updates over Server-Sent Events, and how well the clusters
+// fit over time (silhouette, root mean squared distance to the centres).
 import { geoConicConformal, geoPath } from 'd3-geo';
+import uPlot from 'uplot';
 import { feature, mesh } from 'topojson-client';
 import atlasUrl from 'world-atlas/countries-50m.json?url';
 import { get } from './api.js';
@@ -13,6 +15,8 @@ const GERMANY = [[5.5, 47.2], [15.2, 55.1]];
 const SLIDER_VERSIONS = 500;
 /** Live redraws at most this often (the model may change 20 times a second). */
 const REDRAW_MS = 250;
+/** The fit chart is drawn again at most this often while following live. */
+const QUALITY_MS = 5000;
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
 
 let atlas = null;
@@ -33,6 +37,8 @@ export function mount(main, ctx) {
   const liveBox = h('input', { id: 'follow', type: 'checkbox', checked: true });
   const clusters = h('div', { id: 'clusters' });
   const fit = h('button', { type: 'button', onclick: () => { projection = null; draw(); } }, 'Fit to the data');
+  const quality = h('div', { class: 'chart', id: 'quality' });
+  const suggestion = h('div', { id: 'suggest-k' });
   main.append(
     h('h1', {}, 'Mobile: where devices cluster'),
     h('div', { class: 'grid map-grid' },
@@ -40,7 +46,13 @@ export function mount(main, ctx) {
         h('label', { for: 'version', class: 'field grow' }, h('span', {}, 'Model version'), slider),
         h('label', { for: 'follow', class: 'check' }, liveBox, ' follow live'), fit), status, map),
       panel('Clusters', clusters)),
+    panel('How well the clusters fit',
+      h('p', { class: 'note' }, 'Per model version: the silhouette of up to 250 events of its micro-batch (−1 to 1; near 1: tight clusters far apart, near 0: overlapping), and the root mean squared distance of the batch\'s events to their centres (km).'),
+      quality),
+    panel('Which k the data suggest', suggestion),
   );
+  let qualityChart = null;
+  let qualityAt = 0;
 
   let model = null;
   let recent = [];
@@ -70,6 +82,10 @@ export function mount(main, ctx) {
         lastMinute = null;
       }
       await draw();
+      if (liveBox.checked && Date.now() >= qualityAt) {
+        qualityAt = Date.now() + QUALITY_MS;
+        await drawQuality().catch((e) => showError(quality, e));
+      }
     } catch (e) {
       if (e.status === 404) status.textContent = 'No model yet: drop event files into the inbox or start a generator.';
       else showError(status, e);
@@ -126,6 +142,53 @@ export function mount(main, ctx) {
     }
   }
 
+  /** The last versions' silhouette and RMS distance, over time. */
+  async function drawQuality() {
+    const from = Math.max(1, latest - SLIDER_VERSIONS + 1);
+    const history = await get('/mobile/clusters/history', { from_version: from, to_version: latest, limit: SLIDER_VERSIONS });
+    const rows = history.filter((v) => v.silhouette !== null || v.sum_of_squares !== null);
+    quality.dataset.versions = String(rows.length);
+    if (qualityChart) qualityChart.destroy();
+    qualityChart = null;
+    if (!rows.length) {
+      quality.replaceChildren(h('p', {}, 'No version with a quality yet.'));
+      return;
+    }
+    const rms = (v) => (v.sum_of_squares !== null && v.batch_points > 0 ? Math.sqrt(v.sum_of_squares / v.batch_points) : null);
+    const newest = rows[rows.length - 1];
+    quality.replaceChildren(h('p', { class: 'stats', id: 'quality-latest', dataset: { silhouette: newest.silhouette ?? '', version: newest.version } },
+      `Version ${newest.version}: silhouette ${num(newest.silhouette)}, root mean squared distance ${num(rms(newest), 2)} km over ${newest.batch_points.toLocaleString('en-GB')} events.`));
+    qualityChart = new uPlot({
+      width: Math.max(280, Math.floor(quality.getBoundingClientRect().width || 800) - 8), height: 220,
+      scales: { x: { time: true }, s: { range: [-1, 1] }, d: { auto: true } },
+      series: [
+        { label: 'Made' },
+        { label: 'silhouette', scale: 's', stroke: '#6a3d9a', width: 1.5 },
+        { label: 'RMS distance, km', scale: 'd', stroke: '#c0392b', width: 1 },
+      ],
+      axes: [{}, { scale: 's', label: 'silhouette' }, { scale: 'd', side: 1, label: 'km', grid: { show: false } }],
+    }, [rows.map((v) => v.created_ms / 1000), rows.map((v) => v.silhouette), rows.map(rms)], quality);
+  }
+
+  /** Batch k-means of the newest events for k = 2..12, from the API, beside the current k. */
+  async function drawSuggestion() {
+    suggestion.replaceChildren(h('p', { class: 'note' }, 'Clustering the newest events for k = 2 to 12…'));
+    const s = await get('/mobile/suggest-k', { from: 2, to: 12 });
+    suggestion.dataset.suggested = String(s.suggested_k ?? '');
+    suggestion.dataset.current = String(s.current_k ?? '');
+    const again = h('button', { type: 'button', onclick: () => drawSuggestion().catch((e) => showError(suggestion, e)) }, 'Suggest again');
+    suggestion.replaceChildren(
+      h('p', { class: 'stats', id: 'suggested-k' },
+        s.suggested_k ? `Suggested k = ${s.suggested_k}` : 'No suggestion', s.current_k ? ` (the model runs with k = ${s.current_k})` : '',
+        `: ${s.rule}, over the newest ${s.events.toLocaleString('en-GB')} events (silhouettes on ${s.silhouette_events.toLocaleString('en-GB')}). Changing k starts a new model.`),
+      table(['k', 'Sum of squares, km²', 'Silhouette', ''], s.candidates.map((c) => [
+        String(c.k), num(c.sum_of_squares, 0), num(c.silhouette),
+        [c.k === s.suggested_k ? 'suggested' : '', c.k === s.current_k ? 'current' : ''].filter(Boolean).join(', '),
+      ])),
+      again,
+    );
+  }
+
   slider.addEventListener('input', () => {
     liveBox.checked = Number(slider.value) === latest;
     clearTimeout(pending);
@@ -146,7 +209,13 @@ export function mount(main, ctx) {
     }, wait);
   });
   showVersion(0);
-  return () => clearTimeout(pending);
+  drawSuggestion().catch((e) => (e.status === 404
+    ? suggestion.replaceChildren(h('p', {}, 'No events yet.'))
+    : showError(suggestion, e)));
+  return () => {
+    clearTimeout(pending);
+    if (qualityChart) qualityChart.destroy();
+  };
 }
 
 /** [[west, south], [east, north]] around the points, at least a degree across, with a margin. */

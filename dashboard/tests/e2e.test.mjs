@@ -154,7 +154,9 @@ run('Markets × COVID: charts hold the API\'s points and numbers; the country ch
   const close = await json(`/api/v1/markets/series?metric=close&bucket=day&from=${de.first_date}&to=${de.last_date}`);
   assert.equal(await p.getAttribute('#time-series', 'data-close-points'), String(close.points.length));
 
-  const lag0 = (await json('/api/v1/markets/correlations?series=DE&measure=cases&kind=levels&lag=0')).rows[0];
+  // Changes (log return vs growth) by default, with the adjusted inference and q-values.
+  const lag0 = (await json('/api/v1/markets/correlations?series=DE&measure=cases&kind=changes&lag=0')).rows[0];
+  assert.ok(lag0.n_eff > 0 && lag0.n_eff <= lag0.n && lag0.pearson_p_adj !== undefined && lag0.pearson_q !== undefined, JSON.stringify(lag0));
   assert.equal(await p.getAttribute('#scatter', 'data-points'), String(lag0.n), 'one point per pair of the coefficient');
   assert.equal(await p.locator('#scatter circle').count(), lag0.n);
   const stats = p.locator('#scatter .stats');
@@ -162,17 +164,26 @@ run('Markets × COVID: charts hold the API\'s points and numbers; the country ch
   assert.equal(Number(await stats.getAttribute('data-pearson')), lag0.pearson);
   assert.equal(Number(await stats.getAttribute('data-spearman')), lag0.spearman);
   assert.match(await stats.innerText(), new RegExp(`n = ${lag0.n}`));
+  assert.match(await stats.innerText(), /adjusted p = .* with n_eff = .*, q = /);
+  assert.equal(await stats.getAttribute('data-significant'), String(lag0.pearson_q !== null && lag0.pearson_q < 0.05));
+  assert.match(await p.locator('#why').innerText(), /correlate in levels whatever the cause/);
 
-  const correlogram = (await json('/api/v1/markets/correlations?series=DE&measure=cases&kind=levels')).rows;
+  const correlogram = (await json('/api/v1/markets/correlations?series=DE&measure=cases&kind=changes')).rows;
   const defined = correlogram.filter((r) => r.pearson !== null).length;
   assert.equal(await p.getAttribute('#correlogram', 'data-lags'), String(defined));
   assert.equal(await p.locator('#correlogram rect.bar').count(), defined);
   assert.ok(defined >= 50, `most of the 57 lags: ${defined}`);
+  const significantLags = correlogram.filter((r) => r.pearson !== null && r.pearson_q !== null && r.pearson_q < 0.05).length;
+  assert.equal(await p.getAttribute('#correlogram', 'data-significant'), String(significantLags), 'dark bars are the lags with q < 0.05');
+  assert.equal(await p.locator('#correlogram rect.bar.significant').count(), significantLags);
 
-  const rolling = (await json('/api/v1/markets/rolling-correlations?series=DE&measure=cases&kind=levels&window=30')).rows;
+  const rolling = (await json('/api/v1/markets/rolling-correlations?series=DE&measure=cases&kind=changes&window=30')).rows;
   assert.equal(await p.getAttribute('#rolling', 'data-points'), String(rolling.length));
-  const strongest = (await json('/api/v1/markets/correlations/strongest?measure=cases&kind=levels&lag=0&by=pearson&limit=20')).rows;
+  const strongest = (await json('/api/v1/markets/correlations/strongest?measure=cases&kind=changes&lag=0&by=pearson&limit=20')).rows;
   assert.equal(await p.locator('#strongest tbody tr').count(), strongest.length);
+  const significantRows = strongest.filter((r) => r.pearson_q !== null && r.pearson_q < 0.05).length;
+  assert.equal(await p.getAttribute('#strongest', 'data-significant'), String(significantRows));
+  assert.equal(await p.locator('#strongest tbody tr span.significant').count(), significantRows, 'a ✓ only where q < 0.05');
   assert.equal(await p.locator('#strongest tbody tr').first().locator('td').nth(0).innerText(), strongest[0].series_name.replaceAll('_', ' '));
   await p.screenshot({ path: join(artifacts, 'markets.png'), fullPage: true });
 
@@ -182,7 +193,7 @@ run('Markets × COVID: charts hold the API\'s points and numbers; the country ch
   await p.keyboard.press('ArrowDown');
   await p.keyboard.press('ArrowDown');
   await settled(p, 'IT');
-  const it = await json('/api/v1/markets/correlations?series=IT&measure=cases&kind=levels&lag=0');
+  const it = await json('/api/v1/markets/correlations?series=IT&measure=cases&kind=changes&lag=0');
   assert.equal(await p.getAttribute('#scatter', 'data-points'), String(it.rows[0].n));
   assert.match(await p.locator('h1').innerText(), /Italy/);
   const itSeries = catalogue.rows.find((r) => r.series === 'IT');
@@ -216,6 +227,20 @@ run('Mobile: the map shows the model and follows new versions without a reload',
   assert.equal(await p.locator('#map g.centre').count(), model.centres.length);
   assert.equal(await p.locator('#clusters tbody tr').count(), model.centres.length);
   assert.ok(Number(await p.getAttribute('#map', 'data-recent')) > 0, 'recent positions are drawn');
+  // The fit over time: every version with a quality, the newest one's silhouette as the API has it.
+  await p.waitForSelector('#quality-latest', { timeout: 30000 });
+  const qualityVersion = Number(await p.getAttribute('#quality-latest', 'data-version'));
+  const [withQuality] = await json(`/api/v1/mobile/clusters/history?from_version=${qualityVersion}&to_version=${qualityVersion}&limit=1`);
+  assert.ok(withQuality.silhouette > 0 && withQuality.silhouette <= 1, `silhouette of generated clusters: ${withQuality.silhouette}`);
+  assert.equal(Number(await p.getAttribute('#quality-latest', 'data-silhouette')), withQuality.silhouette);
+  assert.ok(Number(await p.getAttribute('#quality', 'data-versions')) >= 1);
+  // The suggested k, as the API computes it over the newest events, beside the model's k.
+  await p.waitForSelector('#suggested-k', { timeout: 60000 });
+  const suggested = await json('/api/v1/mobile/suggest-k?from=2&to=12');
+  assert.equal(await p.getAttribute('#suggest-k', 'data-current'), String(model.centres.length));
+  assert.equal(suggested.candidates.length, 11);
+  assert.ok(suggested.suggested_k >= 2 && suggested.suggested_k <= 12, JSON.stringify(suggested));
+  assert.match(await p.locator('#suggested-k').innerText(), /Suggested k = \d+ \(the model runs with k = \d+\): the k with the highest silhouette/);
   await p.evaluate(() => { window.notReloaded = true; });
 
   // New events while the page is open: the map moves on by itself.

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         crate::routes::mobile::latest,
         crate::routes::mobile::history,
         crate::routes::mobile::recent,
+        crate::routes::suggest_k::suggest,
         crate::routes::regions::assign,
         crate::routes::regions::counts,
         crate::routes::markets::catalogue,

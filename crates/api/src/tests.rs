@@ -201,6 +201,8 @@ async fn commit_model_at(store: &SqlStore, version: u64, created_ms: i64) {
         batches: 1,
         projection: serde_json::to_string(&projection).unwrap(),
         split: None,
+        sum_of_squares: Some(12.5),
+        silhouette: Some(0.625),
         centres: vec![centre(0, 3.0), centre(1, 1.0)],
         offsets: vec![],
     };

@@ -74,6 +74,7 @@ impl Engine {
         let mut dataset_versions = Vec::new();
         ctx.register_udaf(crate::udaf::correlation());
         ctx.register_udwf(crate::udwf::rolling_correlation());
+        ctx.register_udwf(crate::q_value::q_value());
         for dataset in Dataset::ALL {
             let fail = |error| BatchError::View { view: dataset.name().into(), origin: "lake".into(), error };
             let snapshot = lake.snapshot(dataset).await?;

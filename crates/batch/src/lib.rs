@@ -4,14 +4,17 @@
 //! * [`views`]: the views as SQL files, shipped in `crates/batch/views/` and overridable by a
 //!   user's folder, with the views and datasets each one reads (found in its SQL);
 //! * [`engine`]: a DataFusion session over one snapshot of the lake that computes each view once;
-//! * [`stats`]: the statistics of the correlation views (Pearson, Spearman, two-sided p-values),
-//!   exact to SPEC's definitions, with a reason wherever a statistic is undefined;
-//! * [`udaf`], [`udwf`]: those statistics in SQL, as the aggregate `correlation(x, y)` and the
-//!   window function `rolling_correlation(x, y, w)`;
+//! * [`stats`]: the statistics of the correlation views (Pearson, Spearman, two-sided p-values,
+//!   the same adjusted for autocorrelation, Benjamini–Hochberg q-values), exact to SPEC's
+//!   definitions, with a reason wherever a statistic is undefined;
+//! * [`udaf`], [`udwf`], [`q_value`]: those statistics in SQL, as the aggregate
+//!   `correlation(x, y, t)`, the window function `rolling_correlation(x, y, w)` and the window
+//!   function `benjamini_hochberg(p)`;
 //! * [`runner`]: computes views and publishes them to the serving store as versions; `follow`
 //!   keeps them current on `datasets` events and on a schedule.
 
 pub mod engine;
+pub mod q_value;
 pub mod runner;
 pub mod stats;
 pub mod udaf;

@@ -1,8 +1,14 @@
-//! `correlation(x, y)`: a DataFusion aggregate over the pairs of a group where both values are
-//! present, returning a struct of every statistic of [`crate::stats`] for them:
-//! `{n, pearson, pearson_p, spearman, spearman_p, reason}`. Statistics that are undefined are
-//! NULL and `reason` says why. (Rolling windows have their own window function,
-//! [`crate::udwf`].)
+//! `correlation(x, y [, t])`: a DataFusion aggregate over the pairs of a group where both values
+//! are present, returning a struct of every statistic of [`crate::stats`] for them:
+//! `{n, pearson, pearson_p, spearman, spearman_p, reason, n_eff, pearson_p_adj, spearman_n_eff,
+//! spearman_p_adj}`. Statistics that are undefined are NULL and `reason` says why. (Rolling
+//! windows have their own window function, [`crate::udwf`].)
+//!
+//! The optional third argument is each pair's time (an integer or a date, such as the trading
+//! day): with it the pairs are put in time order and the autocorrelation-adjusted inference is
+//! computed ([`crate::stats::adjusted`]: `n_eff` and the p-values with it, for Spearman on the
+//! ranks); without it those four are NULL, since pairs in no order have no autocorrelation. A
+//! pair whose time is NULL is not used.
 //!
 //! Spearman needs all the pairs (ranks), so the state is the pairs themselves; groups are small
 //! (a few hundred trading days). The aggregate has a groups accumulator (one vector of pairs per
@@ -12,24 +18,36 @@ use std::any::Any;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Float64Builder, Int64Array, ListBuilder,
-    StringArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Float64Builder, Int64Array, Int64Builder,
+    ListBuilder, PrimitiveArray, StringArray, StructArray,
 };
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, TypeSignature,
+    Volatility,
 };
 
-use crate::stats::{Correlation, Undefined, pearson, spearman};
+use crate::stats::{Adjusted, Correlation, Undefined, adjusted, pearson, ranks, spearman};
 
 /// The `correlation` aggregate, ready to register.
 pub fn correlation() -> AggregateUDF {
+    use DataType::{Date32, Float64, Int32, Int64};
+    let with_time = |t| TypeSignature::Exact(vec![Float64, Float64, t]);
     AggregateUDF::from(CorrelationUdaf {
-        signature: Signature::exact(vec![DataType::Float64, DataType::Float64], Volatility::Immutable),
+        signature: Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![Float64, Float64]),
+                with_time(Int32),
+                with_time(Int64),
+                with_time(Date32),
+            ],
+            Volatility::Immutable,
+        ),
     })
 }
 
@@ -47,11 +65,25 @@ pub(crate) fn result_fields() -> Fields {
         Field::new("spearman", DataType::Float64, true),
         Field::new("spearman_p", DataType::Float64, true),
         Field::new("reason", DataType::Utf8, true),
+        Field::new("n_eff", DataType::Float64, true),
+        Field::new("pearson_p_adj", DataType::Float64, true),
+        Field::new("spearman_n_eff", DataType::Float64, true),
+        Field::new("spearman_p_adj", DataType::Float64, true),
     ])
 }
 
-fn list_of_f64() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
+fn list_of(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(item, true)))
+}
+
+/// The pairs' times as 64-bit integers (a date: days since 1970), or `None` without them.
+fn times(values: &[ArrayRef]) -> Result<Option<PrimitiveArray<Int64Type>>> {
+    let Some(t) = values.get(2) else { return Ok(None) };
+    let t = match t.data_type() {
+        DataType::Date32 => cast(&cast(t, &DataType::Int32)?, &DataType::Int64)?,
+        _ => cast(t, &DataType::Int64)?,
+    };
+    Ok(Some(t.as_primitive::<Int64Type>().clone()))
 }
 
 impl AggregateUDFImpl for CorrelationUdaf {
@@ -72,8 +104,10 @@ impl AggregateUDFImpl for CorrelationUdaf {
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         Ok(vec![
-            Arc::new(Field::new(format_state_name(args.name, "x"), list_of_f64(), true)),
-            Arc::new(Field::new(format_state_name(args.name, "y"), list_of_f64(), true)),
+            Arc::new(Field::new(format_state_name(args.name, "x"), list_of(DataType::Float64), true)),
+            Arc::new(Field::new(format_state_name(args.name, "y"), list_of(DataType::Float64), true)),
+            // Empty where the pairs have no times.
+            Arc::new(Field::new(format_state_name(args.name, "t"), list_of(DataType::Int64), true)),
         ])
     }
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -84,31 +118,69 @@ impl AggregateUDFImpl for CorrelationUdaf {
     }
 }
 
-/// The pairs of one group in which both values are present.
+/// The pairs of one group in which both values (and the time, if the aggregate has one) are
+/// present.
 #[derive(Debug, Default)]
 struct Pairs {
     x: Vec<f64>,
     y: Vec<f64>,
+    /// Each pair's time, or empty when the aggregate has no time argument.
+    t: Vec<i64>,
 }
 
 impl Pairs {
-    fn push(&mut self, x: f64, y: f64) {
-        self.x.push(x);
-        self.y.push(y);
+    /// Appends the pair at row `i` if its values (and time) are present.
+    fn push_row(
+        &mut self,
+        x: &Float64Array,
+        y: &Float64Array,
+        t: Option<&PrimitiveArray<Int64Type>>,
+        i: usize,
+    ) {
+        if !(x.is_valid(i) && y.is_valid(i)) {
+            return;
+        }
+        match t {
+            Some(t) if t.is_valid(i) => self.t.push(t.value(i)),
+            Some(_) => return,
+            None => {}
+        }
+        self.x.push(x.value(i));
+        self.y.push(y.value(i));
     }
 
-    /// Appends the rows of `x` and `y` where both are valid.
-    fn push_arrays(&mut self, x: &ArrayRef, y: &ArrayRef) {
-        let (x, y) = (x.as_primitive::<Float64Type>(), y.as_primitive::<Float64Type>());
+    /// Appends the rows of a state's lists (`t` empty or as long as `x`).
+    fn push_state(&mut self, x: &ArrayRef, y: &ArrayRef, t: &ArrayRef) {
+        let (x, y, t) = (x.as_primitive::<Float64Type>(), y.as_primitive::<Float64Type>(), t.as_primitive());
+        let t = (!t.is_empty()).then_some(t);
         for i in 0..x.len().min(y.len()) {
-            if x.is_valid(i) && y.is_valid(i) {
-                self.push(x.value(i), y.value(i));
-            }
+            self.push_row(x, y, t, i);
         }
+    }
+
+    /// The statistics of the pairs: in time order with the adjusted inference when they have
+    /// times, else in the order they came.
+    fn statistics(&mut self) -> Statistics {
+        if self.t.len() != self.x.len() || self.t.is_empty() {
+            return Statistics::unordered(&self.x, &self.y);
+        }
+        // Sorted by time; equal times (not expected of a series) by value, so that the result
+        // never depends on the order in which partitions were merged.
+        let mut order: Vec<usize> = (0..self.x.len()).collect();
+        order.sort_unstable_by(|&a, &b| {
+            self.t[a]
+                .cmp(&self.t[b])
+                .then(self.x[a].total_cmp(&self.x[b]))
+                .then(self.y[a].total_cmp(&self.y[b]))
+        });
+        let x: Vec<f64> = order.iter().map(|&i| self.x[i]).collect();
+        let y: Vec<f64> = order.iter().map(|&i| self.y[i]).collect();
+        Statistics::in_time_order(&x, &y)
     }
 
     fn heap_size(&self) -> usize {
         (self.x.capacity() + self.y.capacity()) * std::mem::size_of::<f64>()
+            + self.t.capacity() * std::mem::size_of::<i64>()
     }
 }
 
@@ -117,16 +189,37 @@ pub(crate) struct Statistics {
     n: usize,
     pearson: Result<Correlation, Undefined>,
     spearman: Result<Correlation, Undefined>,
+    /// The autocorrelation-adjusted inference of each, where the pairs' time order is known.
+    pearson_adjusted: Option<Adjusted>,
+    spearman_adjusted: Option<Adjusted>,
 }
 
 impl Statistics {
-    pub(crate) fn of(x: &[f64], y: &[f64]) -> Self {
-        Self { n: x.len(), pearson: pearson(x, y), spearman: spearman(x, y) }
+    /// The statistics of pairs in no known order: no adjusted inference.
+    pub(crate) fn unordered(x: &[f64], y: &[f64]) -> Self {
+        let (pearson, spearman) = (pearson(x, y), spearman(x, y));
+        Self { n: x.len(), pearson, spearman, pearson_adjusted: None, spearman_adjusted: None }
     }
 
-    /// The same, with the ranks of `x` and `y` already known (finite values only).
+    /// The statistics of pairs in time order, with the adjusted inference.
+    pub(crate) fn in_time_order(x: &[f64], y: &[f64]) -> Self {
+        if !x.iter().chain(y).all(|v| v.is_finite()) {
+            // Undefined whatever the order (reported as not finite).
+            return Self::unordered(x, y);
+        }
+        Self::from_ranks(x, y, &ranks(x), &ranks(y))
+    }
+
+    /// [`Self::in_time_order`] with the ranks of `x` and `y` already known (finite values only).
     pub(crate) fn from_ranks(x: &[f64], y: &[f64], rank_x: &[f64], rank_y: &[f64]) -> Self {
-        Self { n: x.len(), pearson: pearson(x, y), spearman: pearson(rank_x, rank_y) }
+        let (pearson, spearman) = (pearson(x, y), pearson(rank_x, rank_y));
+        Self {
+            n: x.len(),
+            pearson_adjusted: pearson.as_ref().ok().map(|c| adjusted(c.coefficient, x, y)),
+            spearman_adjusted: spearman.as_ref().ok().map(|c| adjusted(c.coefficient, rank_x, rank_y)),
+            pearson,
+            spearman,
+        }
     }
 }
 
@@ -150,13 +243,17 @@ pub(crate) fn struct_array(stats: &[Option<Statistics>]) -> Result<StructArray> 
         field(&|s| coefficient(&s.spearman)),
         field(&|s| p_value(&s.spearman)),
         Arc::new(reasons),
+        field(&|s| s.pearson_adjusted.map(|a| a.n_eff)),
+        field(&|s| s.pearson_adjusted.map(|a| a.p_value)),
+        field(&|s| s.spearman_adjusted.map(|a| a.n_eff)),
+        field(&|s| s.spearman_adjusted.map(|a| a.p_value)),
     ];
     let nulls =
         stats.iter().any(Option::is_none).then(|| NullBuffer::from_iter(stats.iter().map(Option::is_some)));
     Ok(StructArray::try_new(result_fields(), columns, nulls)?)
 }
 
-/// The state of groups: the x values and the y values, each a list per group.
+/// The state of groups: the x values, the y values and the times, each a list per group.
 fn state_lists<'a>(groups: impl Iterator<Item = &'a Pairs> + Clone) -> Vec<ArrayRef> {
     let list = |values: &dyn Fn(&'a Pairs) -> &'a [f64]| -> ArrayRef {
         let mut builder = ListBuilder::new(Float64Builder::new());
@@ -166,7 +263,12 @@ fn state_lists<'a>(groups: impl Iterator<Item = &'a Pairs> + Clone) -> Vec<Array
         }
         Arc::new(builder.finish())
     };
-    vec![list(&|p: &'a Pairs| p.x.as_slice()), list(&|p: &'a Pairs| p.y.as_slice())]
+    let mut times = ListBuilder::new(Int64Builder::new());
+    for pairs in groups.clone() {
+        times.values().append_slice(&pairs.t);
+        times.append(true);
+    }
+    vec![list(&|p: &'a Pairs| p.x.as_slice()), list(&|p: &'a Pairs| p.y.as_slice()), Arc::new(times.finish())]
 }
 
 /// The accumulator of one group (aggregates without `GROUP BY`).
@@ -177,15 +279,19 @@ struct PairsAccumulator {
 
 impl Accumulator for PairsAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.pairs.push_arrays(&values[0], &values[1]);
+        let (x, y, t) = (values[0].as_primitive(), values[1].as_primitive(), times(values)?);
+        for i in 0..x.len() {
+            self.pairs.push_row(x, y, t.as_ref(), i);
+        }
         Ok(())
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let (xs, ys) = (states[0].as_list::<i32>(), states[1].as_list::<i32>());
+        let (xs, ys, ts) =
+            (states[0].as_list::<i32>(), states[1].as_list::<i32>(), states[2].as_list::<i32>());
         for i in 0..xs.len() {
-            if xs.is_valid(i) && ys.is_valid(i) {
-                self.pairs.push_arrays(&xs.value(i), &ys.value(i));
+            if xs.is_valid(i) && ys.is_valid(i) && ts.is_valid(i) {
+                self.pairs.push_state(&xs.value(i), &ys.value(i), &ts.value(i));
             }
         }
         Ok(())
@@ -199,7 +305,7 @@ impl Accumulator for PairsAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let array = struct_array(&[Some(Statistics::of(&self.pairs.x, &self.pairs.y))])?;
+        let array = struct_array(&[Some(self.pairs.statistics())])?;
         ScalarValue::try_from_array(&array, 0)
     }
 
@@ -236,11 +342,11 @@ impl GroupsAccumulator for GroupsPairs {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let (x, y) = (values[0].as_primitive::<Float64Type>(), values[1].as_primitive::<Float64Type>());
+        let (x, y, t) = (values[0].as_primitive(), values[1].as_primitive(), times(values)?);
         self.grow(total_num_groups);
         for (i, &group) in group_indices.iter().enumerate() {
-            if selected(opt_filter, i) && x.is_valid(i) && y.is_valid(i) {
-                self.groups[group].push(x.value(i), y.value(i));
+            if selected(opt_filter, i) {
+                self.groups[group].push_row(x, y, t.as_ref(), i);
             }
         }
         Ok(())
@@ -253,19 +359,20 @@ impl GroupsAccumulator for GroupsPairs {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let (xs, ys) = (values[0].as_list::<i32>(), values[1].as_list::<i32>());
+        let (xs, ys, ts) =
+            (values[0].as_list::<i32>(), values[1].as_list::<i32>(), values[2].as_list::<i32>());
         self.grow(total_num_groups);
         for (i, &group) in group_indices.iter().enumerate() {
-            if selected(opt_filter, i) && xs.is_valid(i) && ys.is_valid(i) {
-                self.groups[group].push_arrays(&xs.value(i), &ys.value(i));
+            if selected(opt_filter, i) && xs.is_valid(i) && ys.is_valid(i) && ts.is_valid(i) {
+                self.groups[group].push_state(&xs.value(i), &ys.value(i), &ts.value(i));
             }
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = emit_to.take_needed(&mut self.groups);
-        let stats: Vec<_> = groups.iter().map(|g| Some(Statistics::of(&g.x, &g.y))).collect();
+        let mut groups = emit_to.take_needed(&mut self.groups);
+        let stats: Vec<_> = groups.iter_mut().map(|g| Some(g.statistics())).collect();
         Ok(Arc::new(struct_array(&stats)?))
     }
 

@@ -2,6 +2,8 @@
 //! of [`crate::stats`] over the `w` rows ending at it (the row itself and the `w − 1` before it in
 //! the window's order), as the same struct as the `correlation` aggregate. The struct is NULL
 //! unless all `w` pairs in those rows are present: a rolling window is reported only when full.
+//! The window's order is its time order, so the autocorrelation-adjusted inference is always
+//! there.
 //!
 //! A window function rather than the aggregate over a sliding frame: it sees the whole partition
 //! at once, reads each window as a slice of the input columns and builds the result column in
@@ -98,7 +100,7 @@ impl PartitionEvaluator for Windows {
             let (wx, wy) = (&xs[start..=i], &ys[start..=i]);
             if !wx.iter().chain(wy).all(|v| v.is_finite()) {
                 // Reported as not finite by the statistics themselves.
-                stats.push(Some(Statistics::of(wx, wy)));
+                stats.push(Some(Statistics::unordered(wx, wy)));
                 continue;
             }
             sorted_x.ranks(start, &mut rank_x);

@@ -3,6 +3,11 @@
 -- analysis"): levels (close, c7) and changes (r, g) for cases and deaths. A window is reported
 -- only when all W pairs exist; undefined statistics (a constant window) are NULL with the reason.
 --
+-- As in `correlations`, each window also has its autocorrelation-adjusted inference (n_eff,
+-- pearson_p_adj, spearman_n_eff, spearman_p_adj, over the window's W pairs in trading-day order)
+-- and Benjamini–Hochberg q-values of the adjusted p-values per (measure, kind, window_days),
+-- across price series, COVID series and window ends (pearson_q, spearman_q).
+--
 -- index: series, measure, kind, window_days   (the columns readers filter on; the serving store indexes them)
 WITH covid_range AS (
     SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM series_daily
@@ -59,10 +64,18 @@ measures AS (
                named_struct('measure', 'deaths', 'kind', 'changes', 'window', 90, 'c', changes_deaths_90)
            )) AS m
     FROM windows
+),
+results AS (
+    SELECT symbol, series, series_name, m['measure'] AS measure, m['kind'] AS kind,
+           CAST(m['window'] AS INT) AS window_days, date,
+           m['c']['n'] AS n, m['c']['pearson'] AS pearson, m['c']['pearson_p'] AS pearson_p,
+           m['c']['spearman'] AS spearman, m['c']['spearman_p'] AS spearman_p, m['c']['reason'] AS reason,
+           m['c']['n_eff'] AS n_eff, m['c']['pearson_p_adj'] AS pearson_p_adj,
+           m['c']['spearman_n_eff'] AS spearman_n_eff, m['c']['spearman_p_adj'] AS spearman_p_adj
+    FROM measures
+    WHERE m['c'] IS NOT NULL
 )
-SELECT symbol, series, series_name, m['measure'] AS measure, m['kind'] AS kind,
-       CAST(m['window'] AS INT) AS window_days, date,
-       m['c']['n'] AS n, m['c']['pearson'] AS pearson, m['c']['pearson_p'] AS pearson_p,
-       m['c']['spearman'] AS spearman, m['c']['spearman_p'] AS spearman_p, m['c']['reason'] AS reason
-FROM measures
-WHERE m['c'] IS NOT NULL
+SELECT *,
+       benjamini_hochberg(pearson_p_adj) OVER (PARTITION BY measure, kind, window_days) AS pearson_q,
+       benjamini_hochberg(spearman_p_adj) OVER (PARTITION BY measure, kind, window_days) AS spearman_q
+FROM results

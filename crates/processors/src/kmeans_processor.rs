@@ -205,6 +205,8 @@ pub(crate) fn version_row(
         batches: 1,
         projection: serde_json::to_string(&s.projection).expect("projection serialises"),
         split: v.split.map(|[a, b]| (a as u32, b as u32)),
+        sum_of_squares: Some(v.sum_of_squares),
+        silhouette: v.silhouette,
         centres: v
             .centres
             .iter()
@@ -235,11 +237,16 @@ pub(crate) async fn load_model(
     let Some(row) = store.latest_kmeans(name).await? else { return Ok(MobileKMeans::new(settings.clone())) };
     let snapshot = snapshot_from_row(&row)?;
     if snapshot.model.k() != settings.k {
-        return Err(ProcessorError::Config(format!(
-            "the stored model '{name}' has k = {}, the configuration k = {}: choose another model name or keep k",
-            snapshot.model.k(),
-            settings.k
-        )));
+        // A new model starts on the next events (its first version follows the stored ones);
+        // the old model's versions stay in the history.
+        tracing::warn!(
+            model = %name,
+            stored_k = snapshot.model.k(),
+            k = settings.k,
+            after_version = snapshot.version,
+            "k changed: a new model starts"
+        );
+        return Ok(MobileKMeans::replacing(settings.clone(), snapshot.version));
     }
     tracing::info!(model = %name, version = snapshot.version, "resuming k-means model");
     Ok(MobileKMeans::restore(settings.clone(), snapshot))

@@ -51,6 +51,7 @@ const SQLITE: &[Migration] = migrations!("sqlite":
     (3, "0003", "source_status"),
     (4, "0004", "kmeans_versions_by_time"),
     (5, "0005", "kmeans_history_retention"),
+    (6, "0006", "kmeans_version_quality"),
 );
 const POSTGRES: &[Migration] = migrations!("postgres":
     (1, "0001", "kmeans_offsets_dead_letters"),
@@ -58,6 +59,7 @@ const POSTGRES: &[Migration] = migrations!("postgres":
     (3, "0003", "source_status"),
     (4, "0004", "kmeans_versions_by_time"),
     (5, "0005", "kmeans_history_retention"),
+    (6, "0006", "kmeans_version_quality"),
 );
 const MYSQL: &[Migration] = migrations!("mysql":
     (1, "0001", "kmeans_offsets_dead_letters"),
@@ -65,6 +67,7 @@ const MYSQL: &[Migration] = migrations!("mysql":
     (3, "0003", "source_status"),
     (4, "0004", "kmeans_versions_by_time"),
     (5, "0005", "kmeans_history_retention"),
+    (6, "0006", "kmeans_version_quality"),
 );
 
 /// The migrations of a dialect, in order.

@@ -85,13 +85,27 @@ pub struct Fold {
     pub versions: u64,
 }
 
-/// The folds that thin `versions` ((version, created_ms), ascending) at `now_ms`. `newest` is
-/// the model's newest version, which is never folded away.
-pub fn plan(retention: &Retention, versions: &[(u64, i64)], newest: u64, now_ms: i64) -> Vec<Fold> {
+/// A stored model version, as retention plans with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredVersion {
+    pub version: u64,
+    pub created_ms: i64,
+    /// The model's k: versions of different k (the model restarted with another k) are never
+    /// folded together, since their clusters are not the same.
+    pub k: u32,
+}
+
+/// The folds that thin `versions` (ascending) at `now_ms`. `newest` is the model's newest
+/// version, which is never folded away.
+pub fn plan(retention: &Retention, versions: &[StoredVersion], newest: u64, now_ms: i64) -> Vec<Fold> {
     let mut folds = Vec::new();
-    let mut run: Option<(Fold, (u8, i64))> = None;
-    for &(version, created_ms) in versions {
-        let bucket = if version == newest { None } else { retention.bucket(created_ms, now_ms) };
+    let mut run: Option<(Fold, (u8, i64, u32))> = None;
+    for &StoredVersion { version, created_ms, k } in versions {
+        let bucket = if version == newest {
+            None
+        } else {
+            retention.bucket(created_ms, now_ms).map(|(t, b)| (t, b, k))
+        };
         match (&mut run, bucket) {
             (Some((fold, b)), Some(bucket)) if *b == bucket => {
                 fold.last = version;
@@ -148,9 +162,10 @@ mod tests {
         let r = Retention::default();
         let now = 10 * DAY;
         // Ten versions a minute for an hour, two hours ago; then the newest, an hour ago.
-        let mut versions: Vec<(u64, i64)> =
-            (0..600).map(|i| (i + 1, now - 2 * HOUR + i as i64 * 6_000)).collect();
-        versions.push((601, now - HOUR));
+        let v = |version, created_ms| StoredVersion { version, created_ms, k: 8 };
+        let mut versions: Vec<StoredVersion> =
+            (0..600).map(|i| v(i + 1, now - 2 * HOUR + i as i64 * 6_000)).collect();
+        versions.push(v(601, now - HOUR));
         let folds = plan(&r, &versions, 601, now);
         assert_eq!(folds.len(), 60);
         assert!(folds.iter().all(|f| f.versions == 10 && f.last == f.first + 9));
@@ -160,13 +175,21 @@ mod tests {
         assert_eq!(later.iter().map(|f| f.versions).sum::<u64>(), 600);
         assert!(later.iter().all(|f| f.last <= 600));
         // Thinning what was thinned changes nothing.
-        let kept: Vec<(u64, i64)> = versions
+        let kept: Vec<StoredVersion> = versions
             .iter()
             .copied()
-            .filter(|v| folds.iter().all(|f| v.0 < f.first || v.0 >= f.last))
+            .filter(|v| folds.iter().all(|f| v.version < f.first || v.version >= f.last))
             .collect();
         assert_eq!(kept.len(), 61);
         assert!(plan(&r, &kept, 601, now).is_empty());
+        // Where the model restarted with another k (after version 5), the minute splits there.
+        let mut changed = versions.clone();
+        changed.iter_mut().skip(5).for_each(|v| v.k = 12);
+        let folds = plan(&r, &changed, 601, now);
+        assert_eq!(
+            &folds[..2],
+            [Fold { first: 1, last: 5, versions: 5 }, Fold { first: 6, last: 10, versions: 5 }]
+        );
     }
 
     #[test]

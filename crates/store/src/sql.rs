@@ -211,6 +211,15 @@ fn int(v: u64, what: &str) -> Result<i64> {
         .map_err(|_| StoreError::Invalid(format!("{what} {v} does not fit a signed 64-bit column")))
 }
 
+/// A number for a nullable REAL column: NaN and infinities have no portable SQL form (SQLite
+/// stores NaN as NULL, MySQL refuses both), so they are refused here, naming the column.
+fn finite(v: Option<f64>, what: &str) -> Result<Option<f64>> {
+    match v {
+        Some(x) if !x.is_finite() => Err(StoreError::Invalid(format!("{what} {x} is not a finite number"))),
+        _ => Ok(v),
+    }
+}
+
 impl SqlStore {
     /// A connection for a write transaction, to be handed back through [`Self::settle`].
     async fn writer(&self) -> Result<PoolConnection<Any>> {
@@ -347,7 +356,7 @@ impl SqlStore {
     async fn insert_version(&self, tx: &mut Transaction<'_, Any>, v: &KMeansVersionRow) -> Result<()> {
         let version = int(v.version, "version")?;
         sqlx::query(&self.sql(
-            "INSERT INTO kmeans_versions (model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO kmeans_versions (model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest, sum_of_squares, silhouette) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(&v.model)
         .bind(version)
@@ -358,6 +367,8 @@ impl SqlStore {
         .bind(&v.projection)
         .bind(v.split.map(|s| i64::from(s.0)))
         .bind(v.split.map(|s| i64::from(s.1)))
+        .bind(finite(v.sum_of_squares, "sum_of_squares")?)
+        .bind(finite(v.silhouette, "silhouette")?)
         .execute(&mut **tx)
         .await?;
         // One statement for all centres (SQLite, MySQL and PostgreSQL all take multi-row VALUES).
@@ -460,6 +471,8 @@ impl SqlStore {
                 batches: r.try_get::<i64, _>("batches")? as u64,
                 projection: text_not_null(r, "projection")?,
                 split: split_largest.zip(split_smallest).map(|(a, b)| (a as u32, b as u32)),
+                sum_of_squares: r.try_get("sum_of_squares")?,
+                silhouette: r.try_get("silhouette")?,
                 centres: centres.remove(&version).unwrap_or_default(),
                 offsets: offsets.remove(&version).unwrap_or_default(),
             });
@@ -469,8 +482,7 @@ impl SqlStore {
 }
 
 /// The columns of a k-means version row, in the order `load_versions` reads them.
-const VERSION_COLUMNS: &str =
-    "model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest";
+const VERSION_COLUMNS: &str = "model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest, sum_of_squares, silhouette";
 
 #[async_trait]
 impl ServingStore for SqlStore {

@@ -55,6 +55,12 @@ pub struct KMeansVersionRow {
     /// JSON describing the projection from the clustered space to lat/lon.
     pub projection: String,
     pub split: Option<(u32, u32)>,
+    /// The batch's within-cluster sum of squares (km² with the default projection); for a
+    /// folded version the sum over its batches. `None` for versions stored before it was kept.
+    pub sum_of_squares: Option<f64>,
+    /// The silhouette of a sample of the batch's points against this version's centres; for a
+    /// folded version the mean over its batches. `None` where undefined or not kept.
+    pub silhouette: Option<f64>,
     pub centres: Vec<CentreRow>,
     pub offsets: Vec<OffsetRange>,
 }

@@ -215,6 +215,35 @@ pub struct KmeansArgs {
     /// Read the reference generator's CSV with swapped latitude/longitude columns.
     #[arg(long)]
     pub swap_lat_lon: bool,
+    /// Instead of streaming: cluster a sample of the events for each k in FROM..TO (batch
+    /// k-means) and print the sum of squares and silhouette of each, with the suggested k.
+    #[arg(long, value_name = "FROM..TO", value_parser = parse_k_range)]
+    pub suggest_k: Option<KRange>,
+    /// With --suggest-k: events sampled uniformly from the files and clustered for each k.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
+    pub sample: u64,
+}
+
+/// A range of cluster counts, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KRange {
+    pub from: usize,
+    pub to: usize,
+}
+
+/// `FROM..TO` with 2 ≤ FROM ≤ TO ≤ 100 (`..=` also accepted).
+fn parse_k_range(s: &str) -> Result<KRange, String> {
+    let (from, to) = s
+        .split_once("..=")
+        .or_else(|| s.split_once(".."))
+        .ok_or_else(|| format!("{s:?} is not a range FROM..TO such as 2..12"))?;
+    let number =
+        |v: &str| v.trim().parse::<usize>().map_err(|_| format!("{v:?} in {s:?} is not a whole number"));
+    let (from, to) = (number(from)?, number(to)?);
+    if !(2..=100).contains(&from) || !(from..=100).contains(&to) {
+        return Err(format!("{s}: accepted 2 ≤ FROM ≤ TO ≤ 100 (a silhouette needs two clusters)"));
+    }
+    Ok(KRange { from, to })
 }
 
 #[derive(Debug, Subcommand)]
@@ -386,4 +415,26 @@ pub struct UpArgs {
     /// Serve the HTTP API here (overrides `api.listen`; default 127.0.0.1:8080).
     #[arg(long, value_name = "ADDRESS:PORT")]
     pub listen: Option<std::net::SocketAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k_ranges_are_checked_with_a_reason() {
+        assert_eq!(parse_k_range("2..12"), Ok(KRange { from: 2, to: 12 }));
+        assert_eq!(parse_k_range("3..=3"), Ok(KRange { from: 3, to: 3 }));
+        for (bad, reason) in [
+            ("12", "not a range"),
+            ("1..5", "2 ≤ FROM"),
+            ("5..4", "2 ≤ FROM ≤ TO"),
+            ("2..101", "≤ 100"),
+            ("a..4", "not a whole number"),
+            ("2..-1", "not a whole number"),
+        ] {
+            let error = parse_k_range(bad).unwrap_err();
+            assert!(error.contains(reason), "{bad}: {error}");
+        }
+    }
 }

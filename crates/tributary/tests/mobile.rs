@@ -247,3 +247,103 @@ fn hostile_files_become_dead_letters_and_the_good_lines_go_through() {
     assert!(inbox.join("failed/garbage.bin").exists(), "an unreadable file is moved aside");
     assert!(!inbox.join("empty.csv").exists() && !inbox.join("mixed.csv").exists());
 }
+
+/// `up` restarted with another k: a new model starts on the next events, its versions follow
+/// the old ones, the old ones stay readable; every version has its quality.
+#[test]
+fn a_restart_with_another_k_starts_a_new_model_and_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.json");
+    generate(dir.path(), 5, "csv", 20_000, &truth);
+    let mut child = up(dir.path());
+    assert_eq!(wait_for_points(dir.path(), 20_000, &mut child), 20_000);
+    common::stop(child);
+    let history = |data: &Path| {
+        common::runtime().block_on(async {
+            let s = SqlStore::open_sqlite(&data.join("store.sqlite")).await.unwrap();
+            let h = s.kmeans_history("mobile", 1, u64::MAX, 10_000).await.unwrap();
+            s.close().await;
+            h
+        })
+    };
+    let before = history(dir.path());
+    let last_of_k8 = before.last().unwrap().version;
+    assert!(before.iter().all(|v| v.centres.len() == 8));
+    for v in &before {
+        let ss = v.sum_of_squares.unwrap();
+        assert!(ss > 0.0, "version {}: {ss} km²", v.version);
+        // A silhouette needs the sample in two clusters at least (a batch of a few events may not be).
+        assert!(
+            v.silhouette.is_none_or(|s| (-1.0..=1.0).contains(&s)),
+            "version {}: {:?}",
+            v.version,
+            v.silhouette
+        );
+    }
+    let with_silhouette = before.iter().filter(|v| v.silhouette.is_some()).count();
+    assert!(with_silhouette * 2 >= before.len(), "{with_silhouette} of {} versions", before.len());
+
+    generate(dir.path(), 6, "csv", 20_000, &dir.path().join("truth2.json"));
+    let mut child = common::tributary(dir.path())
+        .args(["--set", "mobile.generator_rate=0", "--set", "mobile.k=5", "up"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("up.log")).unwrap())
+        .spawn()
+        .unwrap();
+    assert_eq!(wait_for_points(dir.path(), 40_000, &mut child), 40_000, "every event counted once");
+    common::stop(child);
+    let after = history(dir.path());
+    let (old, new): (Vec<_>, Vec<_>) = after.iter().partition(|v| v.version <= last_of_k8);
+    assert_eq!(old.len(), before.len(), "the old model's versions stay readable");
+    assert!(!new.is_empty() && new.iter().all(|v| v.centres.len() == 5), "the new model has k = 5");
+    assert_eq!(new[0].version, last_of_k8 + 1, "its versions follow the old ones");
+    let log = std::fs::read_to_string(dir.path().join("up.log")).unwrap();
+    assert!(log.contains("k changed: a new model starts"), "{log}");
+}
+
+/// `kmeans --suggest-k`: a table of every k with its sum of squares and silhouette, the
+/// suggestion marked and explained; deterministic for a seed; a bad range is refused by name.
+#[test]
+fn suggest_k_prints_every_candidate_and_the_highest_silhouette() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), 9, "csv", 30_000, &dir.path().join("truth.json"));
+    let files: Vec<_> =
+        std::fs::read_dir(dir.path().join("inbox")).unwrap().map(|e| e.unwrap().path()).collect();
+    let run = || {
+        let out = common::tributary(dir.path())
+            .arg("kmeans")
+            .args(&files)
+            .args(["--suggest-k", "2..9", "--sample", "5000"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run();
+    assert_eq!(table, run(), "the same seed, the same table");
+    let rows: Vec<(usize, f64, f64)> = table
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("suggested"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), (2..=9).collect::<Vec<_>>(), "{table}");
+    let best = rows.iter().fold(rows[0], |b, r| if r.2 > b.2 { *r } else { b });
+    let last = table.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!("suggested k = {}: the k with the highest silhouette", best.0)),
+        "{table}"
+    );
+    assert!(table.contains(&format!("{:>4}", best.0)) && table.contains("← suggested"));
+    let bad = common::tributary(dir.path())
+        .arg("kmeans")
+        .args(&files)
+        .args(["--suggest-k", "1..4"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(common::stderr(&bad).contains("--suggest-k"), "{}", common::stderr(&bad));
+}

@@ -267,6 +267,14 @@ pub async fn catalogue(
 
 /// Lagged correlations of one series: Pearson and Spearman with n and p-values, per measure,
 /// kind and lag (the correlogram).
+///
+/// Columns (the `correlations` view): `n`, `pearson`, `pearson_p`, `spearman`, `spearman_p` and
+/// `reason` (why a statistic is NULL) as SciPy computes them, assuming independent pairs; and the
+/// inference that holds for autocorrelated series: `n_eff` (the effective number of pairs,
+/// n / (1 + 2·Σ_{k≤n/5} ((n−k)/n)·r_x(k)·r_y(k)), clamped to [3, n]; `spearman_n_eff` the same on
+/// the ranks), `pearson_p_adj` and `spearman_p_adj` (the p-values with n_eff − 2 degrees of
+/// freedom), and `pearson_q`, `spearman_q` (Benjamini–Hochberg q-values of the adjusted p-values
+/// over the whole table per measure and kind). Significant at a 5 % false discovery rate: q < 0.05.
 #[utoipa::path(get, path = "/api/v1/markets/correlations", tag = "markets",
     params(
         ("series" = String, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
@@ -295,7 +303,8 @@ pub async fn correlations(
     view_page(&state, "markets/correlations", q, &p).await
 }
 
-/// The strongest correlations across series at one measure, kind and lag, by absolute value.
+/// The strongest correlations across series at one measure, kind and lag, by absolute value;
+/// rows as in `/api/v1/markets/correlations`, with `n_eff`, the adjusted p-values and q-values.
 #[utoipa::path(get, path = "/api/v1/markets/correlations/strongest", tag = "markets",
     params(
         ("measure" = inline(Option<Measure>), Query, description = "default cases"),
@@ -331,6 +340,10 @@ pub async fn strongest(
 }
 
 /// Rolling 30-, 60- or 90-trading-day correlations of one series at lag 0.
+///
+/// Columns as in `/api/v1/markets/correlations`, per window end (`date`): `n_eff` and the adjusted
+/// p-values over the window's pairs in trading-day order, and q-values over the whole table per
+/// measure, kind and window.
 #[utoipa::path(get, path = "/api/v1/markets/rolling-correlations", tag = "markets",
     params(
         ("series" = String, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name>"),

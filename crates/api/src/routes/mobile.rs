@@ -27,6 +27,16 @@ pub struct ModelVersion {
     pub batches: u64,
     /// The clusters split by this version (largest, smallest), if any.
     pub split: Option<(u32, u32)>,
+    /// How well the clusters fit the batch: the within-cluster sum of squared distances of its
+    /// points to the centres they were assigned to, in km² (with `projection = "none"`, in
+    /// degrees²); summed over the batches of a folded version. Divide by `batch_points` for the
+    /// mean squared distance. NULL for versions made before it was kept.
+    pub sum_of_squares: Option<f64>,
+    /// The silhouette (−1 to 1; near 1: tight clusters well apart, near 0: overlapping) of up to
+    /// 250 of the batch's points taken at an even stride through it, against this version's
+    /// centres; the mean over the batches of a folded version. NULL where the sample falls in
+    /// fewer than two clusters.
+    pub silhouette: Option<f64>,
     pub centres: Vec<Centre>,
 }
 
@@ -66,6 +76,8 @@ impl From<KMeansVersionRow> for ModelVersion {
             batch_points: v.batch_points,
             batches: v.batches,
             split: v.split,
+            sum_of_squares: v.sum_of_squares,
+            silhouette: v.silhouette,
             centres,
         }
     }
@@ -203,6 +215,14 @@ pub async fn recent(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["limit"])?;
     let limit = p.int("limit", 1, 5000, Some(500))?.unwrap_or(500) as usize;
+    let events = newest_events(&state, limit).await?;
+    crate::json::json(&RecentEvents { topic: state.config.mobile_topic.clone(), events })
+}
+
+/// The newest `limit` mobile events of the log's topic, newest first: each partition's newest
+/// `limit / partitions` (rounded up), since partitions keyed by device fill at about the same
+/// pace. Records that are not mobile events are skipped.
+pub(crate) async fn newest_events(state: &AppState, limit: usize) -> Result<Vec<RecentEvent>, ApiError> {
     let log = state.log.as_ref().ok_or_else(|| ApiError::not_found("this server has no event log"))?;
     let topic = &state.config.mobile_topic;
     let log_error = |e: tributary_log::LogError| match e {
@@ -210,8 +230,6 @@ pub async fn recent(
         e => ApiError::from(e),
     };
     let partitions = log.partition_count(topic).await.map_err(log_error)?;
-    // Each partition's newest `limit / partitions` (rounded up): keyed by device, the
-    // partitions fill at about the same pace.
     let per_partition = limit.div_ceil(partitions.max(1) as usize);
     let mut events = Vec::with_capacity(limit);
     for partition in 0..partitions {
@@ -241,5 +259,5 @@ pub async fn recent(
     }
     events.sort_by(|a, b| b.log_time_ms.cmp(&a.log_time_ms).then(b.offset.cmp(&a.offset)));
     events.truncate(limit);
-    crate::json::json(&RecentEvents { topic: topic.clone(), events })
+    Ok(events)
 }

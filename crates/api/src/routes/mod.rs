@@ -9,6 +9,7 @@ pub(crate) mod ops;
 pub(crate) mod pipeline;
 pub(crate) mod regions;
 pub(crate) mod status;
+pub(crate) mod suggest_k;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -55,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/mobile/clusters", get(mobile::latest))
         .route("/api/v1/mobile/clusters/history", get(mobile::history))
         .route("/api/v1/mobile/recent", get(mobile::recent))
+        .route("/api/v1/mobile/suggest-k", get(suggest_k::suggest))
         .route("/api/v1/mobile/assign", get(regions::assign))
         .route("/api/v1/mobile/counts", get(regions::counts))
         .route("/api/v1/markets/catalogue", get(markets::catalogue))

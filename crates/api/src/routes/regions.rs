@@ -173,6 +173,8 @@ mod tests {
             batches: 1,
             projection: projection.into(),
             split: None,
+            sum_of_squares: None,
+            silhouette: None,
             centres: centres
                 .iter()
                 .enumerate()

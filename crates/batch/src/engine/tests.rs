@@ -384,7 +384,23 @@ async fn correlations_on_the_real_files_match_the_pairs_computed_directly() {
                 f64s(b.column(1), 0),
                 f64s(b.column(2), 0),
                 f64s(b.column(3), 0),
+                // n_eff, pearson_p_adj, spearman_p_adj
+                [f64s(b.column(4), 0), f64s(b.column(5), 0), f64s(b.column(6), 0)],
             )
+        }
+    };
+    // The adjusted inference of pairs in trading-day order, as the views must compute it.
+    let adjusted = |xs: &[f64], ys: &[f64]| {
+        let (p, s) = (crate::stats::pearson(xs, ys).unwrap(), crate::stats::spearman(xs, ys).unwrap());
+        let a = crate::stats::adjusted(p.coefficient, xs, ys);
+        let ranks = (crate::stats::ranks(xs), crate::stats::ranks(ys));
+        let s = crate::stats::adjusted(s.coefficient, &ranks.0, &ranks.1);
+        [a.n_eff, a.p_value, s.p_value]
+    };
+    let same = |got: [Option<f64>; 3], want: [f64; 3], what: &str| {
+        for (g, w) in got.iter().zip(want) {
+            let g = g.unwrap_or_else(|| panic!("{what}: NULL"));
+            assert!((g - w).abs() <= 1e-12 * w.abs().max(1.0), "{what}: {got:?} vs {want:?}");
         }
     };
     let mut checked = 0;
@@ -402,10 +418,11 @@ async fn correlations_on_the_real_files_match_the_pairs_computed_directly() {
                         ys.push(y);
                     }
                 }
-                let (n, pearson, p, spearman) = view(format!(
-                    "SELECT n, pearson, pearson_p, spearman FROM correlations WHERE series = '{series}' AND measure = 'cases' AND kind = '{kind}' AND lag = {lag}"
+                let (n, pearson, p, spearman, adjusted_got) = view(format!(
+                    "SELECT n, pearson, pearson_p, spearman, n_eff, pearson_p_adj, spearman_p_adj FROM correlations WHERE series = '{series}' AND measure = 'cases' AND kind = '{kind}' AND lag = {lag}"
                 ))
                 .await;
+                same(adjusted_got, adjusted(&xs, &ys), &format!("{series} {kind} lag {lag}"));
                 let (want_p, want_s) =
                     (crate::stats::pearson(&xs, &ys).unwrap(), crate::stats::spearman(&xs, &ys).unwrap());
                 assert_eq!(n as usize, xs.len(), "{series} {kind} lag {lag}");
@@ -425,10 +442,11 @@ async fn correlations_on_the_real_files_match_the_pairs_computed_directly() {
                 .collect();
             assert_eq!(pairs.len(), w, "{series}: every trading day of the window has c7");
             let (xs, ys): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
-            let (n, pearson, _, spearman) = view(format!(
-                "SELECT n, pearson, pearson_p, spearman FROM rolling_correlations WHERE series = '{series}' AND measure = 'cases' AND kind = 'levels' AND window_days = {w} AND date = DATE '2020-10-30'"
+            let (n, pearson, _, spearman, adjusted_got) = view(format!(
+                "SELECT n, pearson, pearson_p, spearman, n_eff, pearson_p_adj, spearman_p_adj FROM rolling_correlations WHERE series = '{series}' AND measure = 'cases' AND kind = 'levels' AND window_days = {w} AND date = DATE '2020-10-30'"
             ))
             .await;
+            same(adjusted_got, adjusted(&xs, &ys), &format!("{series} W={w}"));
             assert_eq!(n as usize, w);
             assert!(
                 (pearson.unwrap() - crate::stats::pearson(&xs, &ys).unwrap().coefficient).abs() < 1e-12,
@@ -442,4 +460,40 @@ async fn correlations_on_the_real_files_match_the_pairs_computed_directly() {
         }
     }
     assert_eq!(checked, 3 * 5 * 2 + 3 * 3);
+    // The q-values of each published table are Benjamini–Hochberg's over each (measure, kind).
+    for (view, family) in
+        [("correlations", "measure, kind"), ("rolling_correlations", "measure, kind, window_days")]
+    {
+        let sql = format!(
+            "SELECT {family}, pearson_p_adj, pearson_q, spearman_p_adj, spearman_q FROM {view} ORDER BY {family}"
+        );
+        let columns = family.split(", ").count();
+        let mut families: BTreeMap<String, Vec<[Option<f64>; 4]>> = BTreeMap::new();
+        for b in engine.sql(&sql).await.unwrap() {
+            let keys: Vec<_> = (0..columns)
+                .map(|c| {
+                    datafusion::arrow::compute::cast(
+                        b.column(c),
+                        &datafusion::arrow::datatypes::DataType::Utf8,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            for i in 0..b.num_rows() {
+                let key: Vec<&str> = keys.iter().map(|k| k.as_string::<i32>().value(i)).collect();
+                let row = [0, 1, 2, 3].map(|c| f64s(b.column(columns + c), i));
+                families.entry(key.join("/")).or_default().push(row);
+            }
+        }
+        assert_eq!(families.len(), if view == "correlations" { 4 } else { 12 }, "{view}");
+        for (family, rows) in &families {
+            for (p, q) in [(0, 1), (2, 3)] {
+                let ps: Vec<Option<f64>> = rows.iter().map(|r| r[p]).collect();
+                let want = crate::stats::benjamini_hochberg(&ps);
+                let got: Vec<Option<f64>> = rows.iter().map(|r| r[q]).collect();
+                assert_eq!(got, want, "{view} {family}");
+                assert!(ps.iter().flatten().count() > 100, "{view} {family}: {} tests", ps.len());
+            }
+        }
+    }
 }

@@ -96,3 +96,48 @@ async fn grouped_results_equal_the_statistics_on_each_groups_present_pairs() {
     let all = rows(&ctx, "SELECT 'all', correlation(x, y) FROM t").await;
     assert_eq!(all[0].1.as_ref().unwrap().0, 8);
 }
+
+#[tokio::test]
+async fn with_times_the_pairs_are_taken_in_time_order_for_the_adjusted_inference() {
+    // 22 rows in two groups; each row's time is a permutation of its position, so the rows
+    // arrive out of time order.
+    let n = 22;
+    let g: Vec<&str> = (0..n).map(|i| if i % 2 == 0 { "a" } else { "b" }).collect();
+    let x: Vec<Option<f64>> = (0..n).map(|i| Some((i as f64 * 0.7).sin() + i as f64 * 0.05)).collect();
+    let y: Vec<Option<f64>> = (0..n).map(|i| Some((i as f64 * 0.3).cos() * 2.0 + (i % 3) as f64)).collect();
+    let ctx = session(g, x.clone(), y.clone()).await;
+    let sql = "SELECT g, c['n'], c['n_eff'], c['pearson_p_adj'], c['spearman_n_eff'], c['spearman_p_adj'] \
+               FROM (SELECT g, correlation(x, y, (i * 7) % 23) AS c FROM t GROUP BY g) ORDER BY g";
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let b = &batches[0];
+    for (row, group) in ["a", "b"].iter().enumerate() {
+        let parity = usize::from(*group == "b");
+        // The group's pairs sorted by their time.
+        let mut timed: Vec<(i64, f64, f64)> = (0..n)
+            .filter(|i| i % 2 == parity)
+            .map(|i| ((i as i64 * 7) % 23, x[i].unwrap(), y[i].unwrap()))
+            .collect();
+        timed.sort_by_key(|t| t.0);
+        let (xs, ys): (Vec<f64>, Vec<f64>) = timed.iter().map(|t| (t.1, t.2)).unzip();
+        let p = stats::adjusted(stats::pearson(&xs, &ys).unwrap().coefficient, &xs, &ys);
+        let (rx, ry) = (stats::ranks(&xs), stats::ranks(&ys));
+        let s = stats::adjusted(stats::spearman(&xs, &ys).unwrap().coefficient, &rx, &ry);
+        let f = |c: usize| b.column(c).as_primitive::<Float64Type>().value(row);
+        assert_eq!(b.column(1).as_primitive::<Int64Type>().value(row), 11);
+        assert_eq!([f(2), f(3), f(4), f(5)], [p.n_eff, p.p_value, s.n_eff, s.p_value], "group {group}");
+        // Taken in arrival order the series would have other autocorrelations.
+        let (ax, ay): (Vec<f64>, Vec<f64>) =
+            (0..n).filter(|i| i % 2 == parity).map(|i| (x[i].unwrap(), y[i].unwrap())).unzip();
+        assert_ne!(stats::effective_pairs(&ax, &ay), p.n_eff);
+    }
+    // Without times, or with a NULL time, nothing is adjusted (and a pair without a time is
+    // not used).
+    let sql = "SELECT c['n'], c['n_eff'], c['pearson_p_adj'], c['spearman_p_adj'], d['n'] FROM \
+               (SELECT correlation(x, y) AS c, correlation(x, y, CASE WHEN i = 0 THEN NULL ELSE i END) AS d FROM t)";
+    let b = &ctx.sql(sql).await.unwrap().collect().await.unwrap()[0];
+    assert_eq!(b.column(0).as_primitive::<Int64Type>().value(0), n as i64);
+    for c in 1..4 {
+        assert!(b.column(c).is_null(0), "column {c}");
+    }
+    assert_eq!(b.column(4).as_primitive::<Int64Type>().value(0), n as i64 - 1);
+}

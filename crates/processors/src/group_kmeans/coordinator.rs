@@ -12,9 +12,9 @@ use tributary_store::{BatchCommit, OffsetCheckpoint, OffsetRange, ServingStore, 
 
 use super::messages::{Round, Share, Shares};
 use super::{GroupKMeansConfig, coordinator_group, rounds_topic, shares_topic};
-use crate::kmeans::BatchStats;
+use crate::kmeans::{BatchStats, even_sample};
 use crate::kmeans_processor::{ProcessorError, load_model, version_row};
-use crate::mobile_kmeans::{MobileKMeans, ModelVersion};
+use crate::mobile_kmeans::{MobileKMeans, ModelVersion, SILHOUETTE_SAMPLE};
 
 pub(super) async fn run(
     log: Arc<dyn EventLog>,
@@ -263,7 +263,8 @@ impl Lead {
         if stats.points() == 0 {
             return (None, false);
         }
-        (self.kmeans.apply_stats(&stats), false)
+        let samples: Vec<f64> = shares.iter().flat_map(|s| s.sample.iter().flatten().copied()).collect();
+        (self.kmeans.apply_stats(&stats, &even_sample(&samples, 2, SILHOUETTE_SAMPLE)), false)
     }
 
     /// The round's dead letters, with the raw bytes read back from the log, and the share

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tributary_log::{EventLog, LogError, OffsetReset, PartitionReader, Record, TopicPartition};
 use tributary_schema::MobileEvent;
 
-use super::messages::{DeadRecord, MAX_SHARES_BYTES, Round, Share, Shares, short_reason};
+use super::messages::{DeadRecord, MAX_SHARES_BYTES, Round, SHARE_SAMPLE, Share, Shares, short_reason};
 use super::{GroupKMeansConfig, rounds_topic, shares_topic};
 use crate::kmeans_processor::ProcessorError;
 use crate::mobile_kmeans::{Init, MobileKMeans};
@@ -159,6 +159,9 @@ async fn read_shares(
                 let stats = model.share_stats(&positions).expect("a restored model");
                 share.counts = stats.counts;
                 share.sums = stats.sums;
+                share.sum_of_squares = stats.sum_of_squares;
+                share.sample =
+                    model.sample(&positions, SHARE_SAMPLE).chunks_exact(2).map(|p| [p[0], p[1]]).collect();
             }
             None => share.positions = positions,
         }

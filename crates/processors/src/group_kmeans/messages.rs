@@ -13,6 +13,9 @@ pub const MAX_SHARES_BYTES: usize = 512 * 1024;
 /// A dead record's reason is cut to this many bytes in a share.
 pub const MAX_REASON_BYTES: usize = 200;
 
+/// A share carries at most this many sample points for the silhouette (a few kilobytes).
+pub const SHARE_SAMPLE: usize = 100;
+
 /// The coordinator opens round `round`: read from `from`, assign against `model`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Round {
@@ -46,6 +49,13 @@ pub struct Share {
     /// Sums per cluster, flat k × 2 (empty while gathering).
     #[serde(default)]
     pub sums: Vec<f64>,
+    /// The share's within-cluster sum of squares (see [`BatchStats::sum_of_squares`]).
+    #[serde(default)]
+    pub sum_of_squares: f64,
+    /// Up to [`SHARE_SAMPLE`] of the share's points in the clustered space, evenly spread: the
+    /// coordinator estimates the version's silhouette on the shares' samples.
+    #[serde(default)]
+    pub sample: Vec<[f64; 2]>,
     /// `[lat, lon]` in offset order, while gathering.
     #[serde(default)]
     pub positions: Vec<[f64; 2]>,
@@ -73,6 +83,8 @@ impl Share {
             to: from,
             counts: Vec::new(),
             sums: Vec::new(),
+            sum_of_squares: 0.0,
+            sample: Vec::new(),
             positions: Vec::new(),
             dead: Vec::new(),
             lost: 0,
@@ -84,7 +96,11 @@ impl Share {
         if self.counts.is_empty() && self.sums.is_empty() {
             return Ok(BatchStats::new(k, 2));
         }
-        if self.counts.len() != k || self.sums.len() != 2 * k || self.sums.iter().any(|s| !s.is_finite()) {
+        if self.counts.len() != k
+            || self.sums.len() != 2 * k
+            || self.sums.iter().any(|s| !s.is_finite())
+            || !(self.sum_of_squares.is_finite() && self.sum_of_squares >= 0.0)
+        {
             return Err(format!(
                 "share of partition {} has {} counts and {} sums; the model has k = {k}",
                 self.partition,
@@ -92,7 +108,12 @@ impl Share {
                 self.sums.len()
             ));
         }
-        Ok(BatchStats { dim: 2, sums: self.sums.clone(), counts: self.counts.clone() })
+        Ok(BatchStats {
+            dim: 2,
+            sums: self.sums.clone(),
+            counts: self.counts.clone(),
+            sum_of_squares: self.sum_of_squares,
+        })
     }
 
     /// Records the share accounts for: points, dead records and lost ones.
@@ -105,6 +126,12 @@ impl Share {
     pub fn check(&self) -> Result<(), String> {
         if self.to < self.from {
             return Err(format!("share of partition {} ends before it starts", self.partition));
+        }
+        if self.sample.len() > SHARE_SAMPLE || self.sample.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(format!(
+                "share of partition {} holds more than {SHARE_SAMPLE} sample points or one that is not finite",
+                self.partition
+            ));
         }
         if self.positions.iter().any(|p| !(p[0].abs() <= 90.0 && p[1].abs() <= 180.0)) {
             return Err(format!(
@@ -156,6 +183,11 @@ mod tests {
             Share { counts: vec![1, 2], sums: vec![0.0, 1.0, f64::INFINITY, 2.0], ..Share::empty(0, 0) };
         assert!(stats.stats(2).is_err(), "sums must be finite");
         assert!(Share { counts: vec![1], ..Share::empty(0, 0) }.stats(2).is_err(), "k must match");
+        let negative =
+            Share { counts: vec![1, 0], sums: vec![0.0; 4], sum_of_squares: -1.0, ..Share::empty(0, 0) };
+        assert!(negative.stats(2).is_err(), "a sum of squares is ≥ 0");
+        let sample = Share { sample: vec![[f64::NAN, 0.0]], ..Share::empty(0, 0) };
+        assert!(sample.check().unwrap_err().contains("sample"));
         assert_eq!(short_reason(&"é".repeat(150)).len(), 200);
     }
 }

@@ -34,7 +34,7 @@ pub struct ReplayReport {
 
 /// Replays versions `1..` of `model` and compares each with the stored one. Fails on the first
 /// version whose batch counts differ, whose offset ranges overlap or leave a gap, or whose
-/// centres or weights differ by more than `tolerance` (relative).
+/// centres, weights or sum of squares differ by more than `tolerance` (relative).
 pub async fn replay_one_process(
     log: &dyn EventLog,
     store: &dyn ServingStore,
@@ -111,6 +111,21 @@ pub async fn replay_one_process(
                         row.version, c.cluster, c.lat, c.lon, c.weight, stored.lat, stored.lon, stored.weight
                     ));
                 }
+            }
+            // The sum of squares is the same sum in another order (shares by partition).
+            let stored = row.sum_of_squares.unwrap_or(f64::NAN);
+            let error = (replayed.sum_of_squares - stored).abs() / replayed.sum_of_squares.abs().max(1.0);
+            if !(error <= tolerance) {
+                return Err(format!(
+                    "version {}: one process has a sum of squares of {}, stored {stored}",
+                    row.version, replayed.sum_of_squares
+                ));
+            }
+            if row.silhouette.is_some_and(|s| !(-1.0..=1.0).contains(&s)) {
+                return Err(format!(
+                    "version {}: silhouette {:?} outside [−1, 1]",
+                    row.version, row.silhouette
+                ));
             }
             report.versions += 1;
             report.points += row.batch_points;

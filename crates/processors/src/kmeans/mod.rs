@@ -11,10 +11,16 @@
 //!
 //! Assignment and update are separate so that several workers can compute [`BatchStats`] for
 //! their share of a batch and one coordinator can [`BatchStats::merge`] and apply them.
+//!
+//! Beside the update: how well a model fits ([`silhouette`], the sum of squares in
+//! [`BatchStats`]) and which k the data suggest ([`suggest`]).
 
 mod init;
+mod quality;
+pub mod suggest;
 
 pub use init::{kmeans_plus_plus, random_centres};
+pub use quality::{even_sample, silhouette};
 pub use tributary_schema::projection::{EARTH_RADIUS_KM, Projection, haversine_km};
 
 use serde::{Deserialize, Serialize};
@@ -58,12 +64,16 @@ pub struct KMeansModel {
     pub weights: Vec<f64>,
 }
 
-/// Per-cluster sums and counts of one micro-batch (Spark's `pointStats`).
+/// Per-cluster sums and counts of one micro-batch (Spark's `pointStats`), and its cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchStats {
     pub dim: usize,
     pub sums: Vec<f64>,
     pub counts: Vec<u64>,
+    /// The within-cluster sum of squares: Σ of each point's squared distance to the centre it
+    /// was assigned to (the model before this batch's update, as Spark's `computeCost` would
+    /// give for it), in the clustered space's units (km² with the default projection).
+    pub sum_of_squares: f64,
 }
 
 /// Two-dimensional centres as separate coordinate arrays, with their norms.
@@ -83,7 +93,7 @@ pub struct UpdateOutcome {
 impl BatchStats {
     /// Empty statistics for `k` clusters of `dim` dimensions.
     pub fn new(k: usize, dim: usize) -> Self {
-        Self { dim, sums: vec![0.0; k * dim], counts: vec![0; k] }
+        Self { dim, sums: vec![0.0; k * dim], counts: vec![0; k], sum_of_squares: 0.0 }
     }
 
     /// Number of points counted.
@@ -99,6 +109,7 @@ impl BatchStats {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
+        self.sum_of_squares += other.sum_of_squares;
     }
 }
 
@@ -130,6 +141,11 @@ impl KMeansModel {
     /// Index of the centre nearest to `point`, exactly as Spark's
     /// `EuclideanDistanceMeasure.findClosest` decides it (ties to the lowest index).
     pub fn closest(&self, norms: &[f64], point: &[f64]) -> usize {
+        self.nearest(norms, point).0
+    }
+
+    /// [`closest`](Self::closest) with the squared distance to that centre.
+    pub fn nearest(&self, norms: &[f64], point: &[f64]) -> (usize, f64) {
         let point_norm = norm(point);
         let mut best = f64::INFINITY;
         let mut best_index = 0;
@@ -143,7 +159,7 @@ impl KMeansModel {
                 }
             }
         }
-        best_index
+        (best_index, best)
     }
 
     /// [`closest`](Self::closest) for two dimensions, bit-identical to it (a property test
@@ -207,12 +223,14 @@ impl KMeansModel {
                 stats.counts[i] += 1;
                 stats.sums[2 * i] += p[0];
                 stats.sums[2 * i + 1] += p[1];
+                stats.sum_of_squares += distances[i];
             }
             return;
         }
         for p in points.chunks_exact(dim) {
-            let i = self.closest(&norms, p);
+            let (i, distance) = self.nearest(&norms, p);
             stats.counts[i] += 1;
+            stats.sum_of_squares += distance;
             for (s, x) in stats.sums[i * dim..(i + 1) * dim].iter_mut().zip(p) {
                 *s += x;
             }

@@ -111,7 +111,7 @@ fn the_centre_update_is_one_fused_multiply_add() {
         let mut m = model(&[c0, 0.0, 1e9, 1e9], &[2.0, 1.0]);
         // One point with sum s: w' = 2 + 1 = 3, λ = 1/3.
         m.apply(
-            &BatchStats { dim: 2, sums: vec![s, 0.0, 0.0, 0.0], counts: vec![1, 0] },
+            &BatchStats { dim: 2, sums: vec![s, 0.0, 0.0, 0.0], counts: vec![1, 0], sum_of_squares: 0.0 },
             1.0,
             TimeUnit::Batches,
         );
@@ -168,4 +168,21 @@ proptest::proptest! {
         }
         proptest::prop_assert_eq!(stats, general);
     }
+}
+
+#[test]
+fn the_sum_of_squares_is_each_points_squared_distance_to_its_assigned_centre() {
+    let m = model(&[0.0, 0.0, 10.0, 0.0], &[1.0, 1.0]);
+    // (1, 1) → centre 0 at distance² 2; (9, 0) → centre 1 at 1; (20, 0) → centre 1 at 100.
+    let points = [1.0, 1.0, 9.0, 0.0, 20.0, 0.0];
+    let stats = m.assign(&points);
+    assert_eq!(stats.sum_of_squares, 103.0);
+    // The general path (any dimension) agrees with the two-dimensional one.
+    let three = KMeansModel::new(3, vec![0.0, 0.0, 0.0, 10.0, 0.0, 0.0], vec![1.0, 1.0]);
+    let points3 = [1.0, 1.0, 0.0, 9.0, 0.0, 0.0, 20.0, 0.0, 0.0];
+    assert_eq!(three.assign(&points3).sum_of_squares, 103.0);
+    // Merged shares add up.
+    let (mut a, b) = (m.assign(&points[..2]), m.assign(&points[2..]));
+    a.merge(&b);
+    assert_eq!(a.sum_of_squares, 103.0);
 }

@@ -6,7 +6,7 @@ use sqlx::{Any, Connection, Row};
 
 use super::{SqlStore, int};
 use crate::Result;
-use crate::retention::{Fold, Retention, RetentionReport, plan};
+use crate::retention::{Fold, Retention, RetentionReport, StoredVersion, plan};
 
 /// Versions listed per query while planning (a store that was never thinned can hold millions).
 const PAGE: i64 = 50_000;
@@ -31,8 +31,8 @@ impl SqlStore {
             let Some(newest) = newest else { continue };
             let mut after = -1i64;
             loop {
-                let page: Vec<(u64, i64)> = sqlx::query(&self.sql(
-                    "SELECT version, created_ms FROM kmeans_versions WHERE model = ? AND version > ? AND created_ms < ? ORDER BY version LIMIT ?",
+                let page: Vec<StoredVersion> = sqlx::query(&self.sql(
+                    "SELECT version, created_ms, k FROM kmeans_versions WHERE model = ? AND version > ? AND created_ms < ? ORDER BY version LIMIT ?",
                 ))
                 .bind(&model)
                 .bind(after)
@@ -41,9 +41,15 @@ impl SqlStore {
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
-                .map(|r| Ok((r.try_get::<i64, _>("version")? as u64, r.try_get::<i64, _>("created_ms")?)))
+                .map(|r| {
+                    Ok(StoredVersion {
+                        version: r.try_get::<i64, _>("version")? as u64,
+                        created_ms: r.try_get("created_ms")?,
+                        k: r.try_get::<i64, _>("k")? as u32,
+                    })
+                })
                 .collect::<Result<_, sqlx::Error>>()?;
-                let Some(&(last, _)) = page.last() else { break };
+                let Some(last) = page.last().map(|v| v.version) else { break };
                 for fold in plan(retention, &page, newest as u64, now_ms) {
                     if self.fold(&model, fold).await? {
                         report.versions_folded += fold.versions - 1;
@@ -84,7 +90,7 @@ impl SqlStore {
         let (points, batches) =
             (self.dialect.as_bigint("SUM(batch_points)"), self.dialect.as_bigint("SUM(batches)"));
         let sums = sqlx::query(&self.sql(&format!(
-            "SELECT {points} AS points, {batches} AS batches FROM kmeans_versions WHERE model = ? AND version BETWEEN ? AND ?"
+            "SELECT {points} AS points, {batches} AS batches, SUM(sum_of_squares) AS sum_of_squares, AVG(silhouette) AS silhouette FROM kmeans_versions WHERE model = ? AND version BETWEEN ? AND ?"
         )))
         .bind(model)
         .bind(first)
@@ -93,6 +99,8 @@ impl SqlStore {
         .await?;
         let (points, batches): (Option<i64>, Option<i64>) =
             (sums.try_get("points")?, sums.try_get("batches")?);
+        let (sum_of_squares, silhouette): (Option<f64>, Option<f64>) =
+            (sums.try_get("sum_of_squares")?, sums.try_get("silhouette")?);
         // Deleting first decides between two processes folding at once: the second deletes
         // fewer rows than it planned and gives up.
         let removed = sqlx::query(
@@ -110,11 +118,13 @@ impl SqlStore {
         }
         sqlx::query(
             &self.sql(
-                "UPDATE kmeans_versions SET batch_points = ?, batches = ? WHERE model = ? AND version = ?",
+                "UPDATE kmeans_versions SET batch_points = ?, batches = ?, sum_of_squares = ?, silhouette = ? WHERE model = ? AND version = ?",
             ),
         )
         .bind(points.unwrap_or(0))
         .bind(batches.unwrap_or(1))
+        .bind(sum_of_squares)
+        .bind(silhouette)
         .bind(model)
         .bind(last)
         .execute(&mut *tx)

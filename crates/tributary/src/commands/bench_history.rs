@@ -53,6 +53,8 @@ pub async fn run(config: &Config, args: BenchHistoryArgs) -> anyhow::Result<Exit
             batches: 1,
             projection: r#"{"kind":"km","lat0":51.0,"lon0":10.0}"#.into(),
             split: None,
+            sum_of_squares: Some(1234.5),
+            silhouette: Some(0.5),
             centres: (0..args.k)
                 .map(|c| CentreRow {
                     cluster: c as u32,

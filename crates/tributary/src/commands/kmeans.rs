@@ -61,14 +61,12 @@ fn read_init_centres(path: &Path, k: usize) -> anyhow::Result<Init> {
 }
 
 pub fn run(args: KmeansArgs) -> anyhow::Result<ExitCode> {
+    if let Some(range) = args.suggest_k {
+        return super::kmeans_suggest::run(&args, range);
+    }
     let settings = settings(&args)?;
     let mut processor = MobileKMeans::new(settings);
     let batch_size = args.batch_size as usize;
-    let opts = ParseOptions { swap_lat_lon: args.swap_lat_lon, ..Default::default() };
-    let format = args.format.map(|f| match f {
-        EventFormat::Csv => FileFormat::Csv,
-        EventFormat::Ndjson => FileFormat::Ndjson,
-    });
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let emit = |v: Option<ModelVersion>, out: &mut dyn Write| -> std::io::Result<()> {
@@ -78,9 +76,68 @@ pub fn run(args: KmeansArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
-    let (mut events, mut dead, mut unreadable, mut versions) = (0u64, 0u64, 0u64, 0u64);
+    let mut versions = 0u64;
     let mut batch: Vec<[f64; 2]> = Vec::with_capacity(batch_size);
-    let mut write_error = None;
+    let mut reading = read_events(&args, |position| {
+        batch.push(position);
+        if batch.len() == batch_size {
+            let v = processor.process(&batch);
+            versions += v.is_some() as u64;
+            batch.clear();
+            emit(v, &mut out)?;
+        }
+        Ok(())
+    })?;
+    match reading.stopped.take() {
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Some(e) => return Err(e.into()),
+        None => {}
+    }
+    if !batch.is_empty() {
+        let v = processor.process(&batch);
+        versions += v.is_some() as u64;
+        emit(v, &mut out)?;
+    }
+    out.flush()?;
+    let Reading { events, dead, unreadable, .. } = reading;
+    if processor.snapshot().is_none() {
+        eprintln!("no model: {} events, fewer than k = {} needed to start", events, args.k);
+    }
+    eprintln!(
+        "{events} events, {versions} model versions, {dead} dead letters, {unreadable} unreadable files"
+    );
+    Ok(reading.exit_code())
+}
+
+/// What reading the files found.
+pub(crate) struct Reading {
+    pub events: u64,
+    pub dead: u64,
+    pub unreadable: u64,
+    /// The error that stopped the caller's handling of events (writing its output), if any.
+    pub stopped: Option<std::io::Error>,
+}
+
+impl Reading {
+    /// Success, or 3 when some records or files could not be read.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.dead == 0 && self.unreadable == 0 { ExitCode::SUCCESS } else { ExitCode::from(3) }
+    }
+}
+
+/// Reads the files' events in order, passing each `[lat, lon]` to `on_event`; reports the first
+/// 20 dead letters and every unreadable file on standard error. After `on_event` fails, the
+/// rest is skipped and the error returned in [`Reading::stopped`].
+pub(crate) fn read_events(
+    args: &KmeansArgs,
+    mut on_event: impl FnMut([f64; 2]) -> std::io::Result<()>,
+) -> anyhow::Result<Reading> {
+    let opts = ParseOptions { swap_lat_lon: args.swap_lat_lon, ..Default::default() };
+    let format = args.format.map(|f| match f {
+        EventFormat::Csv => FileFormat::Csv,
+        EventFormat::Ndjson => FileFormat::Ndjson,
+    });
+    let mut reading = Reading { events: 0, dead: 0, unreadable: 0, stopped: None };
     for path in &args.files {
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let source = format!("file:{}", path.display());
@@ -93,20 +150,16 @@ pub fn run(args: KmeansArgs) -> anyhow::Result<ExitCode> {
             now,
             |p| match p {
                 Parsed::Event { event, .. } => {
-                    events += 1;
-                    batch.push([event.latitude, event.longitude]);
-                    if batch.len() == batch_size {
-                        let v = processor.process(&batch);
-                        versions += v.is_some() as u64;
-                        if let Err(e) = emit(v, &mut out) {
-                            write_error.get_or_insert(e);
+                    reading.events += 1;
+                    if reading.stopped.is_none() {
+                        if let Err(e) = on_event([event.latitude, event.longitude]) {
+                            reading.stopped = Some(e);
                         }
-                        batch.clear();
                     }
                 }
                 Parsed::Dead(d) => {
-                    dead += 1;
-                    if dead <= 20 {
+                    reading.dead += 1;
+                    if reading.dead <= 20 {
                         eprintln!("dead letter: {} {}: {}", d.source, d.position, d.reason);
                     }
                 }
@@ -115,29 +168,14 @@ pub fn run(args: KmeansArgs) -> anyhow::Result<ExitCode> {
         match result {
             Ok(_) => {}
             Err(FileError::Unreadable(why)) => {
-                unreadable += 1;
+                reading.unreadable += 1;
                 eprintln!("{} cannot be read as mobile events: {why}", path.display());
             }
             Err(FileError::Io(e)) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
-        if let Some(e) = write_error.take() {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(ExitCode::SUCCESS);
-            }
-            return Err(e.into());
+        if reading.stopped.is_some() {
+            break;
         }
     }
-    if !batch.is_empty() {
-        let v = processor.process(&batch);
-        versions += v.is_some() as u64;
-        emit(v, &mut out)?;
-    }
-    out.flush()?;
-    if processor.snapshot().is_none() {
-        eprintln!("no model: {} events, fewer than k = {} needed to start", events, args.k);
-    }
-    eprintln!(
-        "{events} events, {versions} model versions, {dead} dead letters, {unreadable} unreadable files"
-    );
-    Ok(if dead == 0 && unreadable == 0 { ExitCode::SUCCESS } else { ExitCode::from(3) })
+    Ok(reading)
 }

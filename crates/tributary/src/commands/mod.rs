@@ -10,6 +10,7 @@ mod generate;
 mod import;
 mod ingest;
 mod kmeans;
+mod kmeans_suggest;
 mod log_tools;
 mod produce;
 mod roles;

@@ -12,6 +12,9 @@ fn version(v: u64, x: f64) -> KMeansVersionRow {
         batches: 1,
         projection: r#"{"kind":"km","lat0":51.0,"lon0":10.0}"#.into(),
         split: if v == 2 { Some((1, 0)) } else { None },
+        // Exact binary fractions, so that sums and means in SQL are exact too.
+        sum_of_squares: Some(v as f64 * 0.25),
+        silhouette: if v == 3 { None } else { Some(0.5 + v as f64 / 64.0) },
         centres: vec![
             CentreRow { cluster: 0, lat: 52.5, lon: 13.4, weight: 2.0, batch_count: 2, x, y: -0.1 },
             CentreRow {
@@ -59,6 +62,20 @@ pub async fn versions_offsets_and_dead_letters_round_trip_exactly(ctx: Ctx) {
     }
     let latest = store.latest_kmeans("mobile").await.unwrap().unwrap();
     assert_eq!(latest, version(3, x * 3.0));
+    assert_eq!((latest.sum_of_squares, latest.silhouette), (Some(0.75), None));
+    assert_eq!(store.kmeans_history("mobile", 2, 2, 1).await.unwrap()[0].silhouette, Some(0.5 + 2.0 / 64.0));
+    // A quality that is not a number is refused, naming it, and nothing of the batch is written.
+    let mut bad = version(4, 1.0);
+    bad.silhouette = Some(f64::NAN);
+    let commit = BatchCommit {
+        processor: "kmeans".into(),
+        version: Some(bad),
+        offsets: checkpoint(43),
+        dead_letters: vec![],
+        expected_offsets: None,
+    };
+    let error = store.commit_batch(&commit).await.unwrap_err().to_string();
+    assert!(error.contains("silhouette NaN is not a finite number"), "{error}");
     assert_eq!(latest.centres[0].x.to_bits(), (x * 3.0).to_bits());
     assert_eq!(latest.centres[1].y.to_bits(), f64::MIN_POSITIVE.to_bits());
     let history = store.kmeans_history("mobile", 2, 3, 10).await.unwrap();
@@ -277,6 +294,11 @@ pub async fn retention_folds_old_versions_and_keeps_counts_and_ranges_exact(ctx:
     );
     let folded = &history[0];
     assert_eq!((folded.batches, folded.batch_points), (10, 30));
+    // Sums of squares add up; silhouettes are averaged over the versions that have one (3 has none).
+    assert_eq!(folded.sum_of_squares, Some((1..=10).map(|v| v as f64 * 0.25).sum()));
+    let silhouettes: Vec<f64> = (1..=10).filter(|v| *v != 3).map(|v| 0.5 + v as f64 / 64.0).collect();
+    let mean = silhouettes.iter().sum::<f64>() / silhouettes.len() as f64;
+    assert!((folded.silhouette.unwrap() - mean).abs() < 1e-12, "{:?} vs {mean}", folded.silhouette);
     assert_eq!(folded.centres.iter().map(|c| c.batch_count).collect::<Vec<_>>(), [20, 10]);
     assert_eq!(folded.centres[0].x, 0.5, "the kept version's model is untouched");
     assert_eq!(

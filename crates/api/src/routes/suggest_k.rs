@@ -1,0 +1,102 @@
+//! A suggested number of clusters over the live stream's newest events: the same computation as
+//! `tributary kmeans --suggest-k` (`processors::kmeans::suggest`), in the current model's
+//! projection so that its sums of squares are in the model's km².
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use serde::Serialize;
+use tributary_cache::CacheKey;
+use tributary_processors::kmeans::suggest::{Candidate, suggest_k};
+use tributary_schema::projection::Projection;
+
+use super::mobile::newest_events;
+use crate::error::ApiError;
+use crate::json::cached_json;
+use crate::params::Params;
+use crate::state::AppState;
+
+/// Silhouettes are computed on at most this many of the events (O(n²) per k).
+const SILHOUETTE_POINTS: usize = 1000;
+
+/// Which k the newest events suggest.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SuggestedK {
+    /// The events clustered: the newest of the mobile topic.
+    pub events: usize,
+    /// Of them, the ones the silhouettes were computed on (an even stride).
+    pub silhouette_events: usize,
+    /// The k of the current model, if there is one.
+    pub current_k: Option<usize>,
+    /// The model version the events were read at (the answer is cached per version).
+    pub model_version: Option<u64>,
+    /// The suggested k; NULL if no candidate has a silhouette.
+    pub suggested_k: Option<usize>,
+    /// How the suggestion was chosen.
+    pub rule: String,
+    #[schema(value_type = Vec<Object>)]
+    pub candidates: Vec<Candidate>,
+}
+
+/// Clusters the newest events of the stream for each k from `from` to `to` (batch k-means:
+/// k-means++ seeds, then Lloyd's iterations) and suggests the k with the highest silhouette.
+/// Each candidate has its within-cluster sum of squares (km², in the current model's
+/// projection) and its silhouette.
+#[utoipa::path(get, path = "/api/v1/mobile/suggest-k", tag = "mobile",
+    params(
+        ("from" = Option<i64>, Query, minimum = 2, maximum = 30, description = "smallest k (default 2)"),
+        ("to" = Option<i64>, Query, minimum = 2, maximum = 30, description = "largest k (default 12)"),
+        ("events" = Option<i64>, Query, minimum = 100, maximum = 20000, description = "newest events clustered (default 5000)"),
+    ),
+    responses(
+        (status = 200, body = SuggestedK),
+        (status = 400, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no event log or no events yet", body = crate::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn suggest(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(query.as_deref(), &["from", "to", "events"])?;
+    let from = p.int("from", 2, 30, Some(2))?.unwrap_or(2) as usize;
+    let to = p.int("to", 2, 30, Some(12))?.unwrap_or(12) as usize;
+    if to < from {
+        return Err(ApiError::bad_request(format!("parameter to: {to} is below from = {from}")));
+    }
+    let limit = p.int("events", 100, 20_000, Some(5000))?.unwrap_or(5000) as usize;
+    let model_version = state.versions.now().model;
+    let key = CacheKey::new("mobile/suggest-k")
+        .param("query", p.canonical())
+        .version("model", model_version.unwrap_or(0));
+    cached_json(&state, key, || async {
+        let events = newest_events(&state, limit).await?;
+        if events.is_empty() {
+            return Err(ApiError::not_found("no mobile events in the log yet"));
+        }
+        let model = state.store.latest_kmeans(&state.config.model).await?;
+        let current_k = model.as_ref().map(|m| m.centres.len());
+        let positions: Vec<[f64; 2]> = events.iter().map(|e| [e.lat, e.lon]).collect();
+        let projection = match model.as_ref().map(|m| serde_json::from_str::<Projection>(&m.projection)) {
+            Some(Ok(projection)) => projection,
+            _ => Projection::centred_on(positions.iter().copied())
+                .ok_or_else(|| ApiError::not_found("no valid positions among the newest events"))?,
+        };
+        let points: Vec<f64> = positions.iter().flat_map(|p| projection.forward(p[0], p[1])).collect();
+        // Seconds of CPU at most: off the async threads.
+        let s = tokio::task::spawn_blocking(move || suggest_k(&points, 2, from..=to, 1, SILHOUETTE_POINTS))
+            .await
+            .map_err(|e| ApiError::internal(format!("suggest-k failed: {e}")))?;
+        Ok(SuggestedK {
+            events: s.points,
+            silhouette_events: s.silhouette_points,
+            current_k,
+            model_version,
+            suggested_k: s.suggested,
+            rule: s.rule.to_string(),
+            candidates: s.candidates,
+        })
+    })
+    .await
+}
