@@ -115,7 +115,7 @@ pub async fn replay_one_process(
             // The sum of squares is the same sum in another order (shares by partition).
             let stored = row.sum_of_squares.unwrap_or(f64::NAN);
             let error = (replayed.sum_of_squares - stored).abs() / replayed.sum_of_squares.abs().max(1.0);
-            if !(error <= tolerance) {
+            if error.is_nan() || error > tolerance {
                 return Err(format!(
                     "version {}: one process has a sum of squares of {}, stored {stored}",
                     row.version, replayed.sum_of_squares

@@ -151,10 +151,10 @@ pub(crate) fn read_events(
             |p| match p {
                 Parsed::Event { event, .. } => {
                     reading.events += 1;
-                    if reading.stopped.is_none() {
-                        if let Err(e) = on_event([event.latitude, event.longitude]) {
-                            reading.stopped = Some(e);
-                        }
+                    if reading.stopped.is_none()
+                        && let Err(e) = on_event([event.latitude, event.longitude])
+                    {
+                        reading.stopped = Some(e);
                     }
                 }
                 Parsed::Dead(d) => {
