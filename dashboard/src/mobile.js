@@ -155,7 +155,8 @@ export function mount(main, ctx) {
       return;
     }
     const rms = (v) => (v.sum_of_squares !== null && v.batch_points > 0 ? Math.sqrt(v.sum_of_squares / v.batch_points) : null);
-    const newest = rows[rows.length - 1];
+    // The newest version with a silhouette (a batch of a few events may have none).
+    const newest = [...rows].reverse().find((v) => v.silhouette !== null) ?? rows[rows.length - 1];
     quality.replaceChildren(h('p', { class: 'stats', id: 'quality-latest', dataset: { silhouette: newest.silhouette ?? '', version: newest.version } },
       `Version ${newest.version}: silhouette ${num(newest.silhouette)}, root mean squared distance ${num(rms(newest), 2)} km over ${newest.batch_points.toLocaleString('en-GB')} events.`));
     qualityChart = new uPlot({

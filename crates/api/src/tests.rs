@@ -614,6 +614,38 @@ async fn the_catalogue_the_aligned_days_and_the_recent_events() {
 }
 
 #[tokio::test]
+async fn a_suggested_k_over_the_newest_events() {
+    let f = fixture().await;
+    problem(&f, "GET", "/api/v1/mobile/suggest-k", StatusCode::NOT_FOUND).await;
+    // Three tight groups of events, 100 km and more apart.
+    let mut records = Vec::new();
+    for (i, (lat, lon)) in [(50.0, 8.0), (52.5, 13.4), (48.1, 11.6)].iter().enumerate() {
+        for j in 0..40 {
+            let d = f64::from(j % 7) * 0.002;
+            let event = format!(
+                r#"{{"timepoint":"2020-06-01 12:00:00.000","deviceId":"d{i}-{j}","acceloX":0.1,"acceloY":0.2,"acceloZ":9.8,"latitude":{},"longitude":{},"locked":false}}"#,
+                lat + d,
+                lon - d
+            );
+            records.push(tributary_log::Record::new(bytes::Bytes::from(event)));
+        }
+    }
+    tributary_log::EventLog::append(&*f.log, "mobile_data", records).await.unwrap();
+    let s = ok(&f, "/api/v1/mobile/suggest-k?from=2&to=5").await;
+    assert_eq!(s["events"], 120);
+    assert_eq!(s["suggested_k"], 3, "{s}");
+    assert_eq!(s["current_k"], 2, "the fixture's model has two centres");
+    let ks: Vec<u64> = s["candidates"].as_array().unwrap().iter().map(|c| c["k"].as_u64().unwrap()).collect();
+    assert_eq!(ks, [2, 3, 4, 5]);
+    assert!(s["rule"].as_str().unwrap().contains("highest silhouette"));
+    // An empty range has no candidates; a k below 2 is refused by name.
+    let empty = ok(&f, "/api/v1/mobile/suggest-k?from=5&to=3").await;
+    assert!(empty["candidates"].as_array().unwrap().is_empty() && empty["suggested_k"].is_null());
+    let detail = problem(&f, "GET", "/api/v1/mobile/suggest-k?from=1", StatusCode::BAD_REQUEST).await;
+    assert!(detail.contains("from"), "{detail}");
+}
+
+#[tokio::test]
 async fn the_dashboard_is_served_at_the_root() {
     let f = fixture().await;
     let request = Request::builder().uri("/").body(Body::empty()).unwrap();

@@ -46,7 +46,7 @@ pub struct SuggestedK {
 #[utoipa::path(get, path = "/api/v1/mobile/suggest-k", tag = "mobile",
     params(
         ("from" = Option<i64>, Query, minimum = 2, maximum = 30, description = "smallest k (default 2)"),
-        ("to" = Option<i64>, Query, minimum = 2, maximum = 30, description = "largest k (default 12)"),
+        ("to" = Option<i64>, Query, minimum = 2, maximum = 30, description = "largest k (default 12; below from: no candidates)"),
         ("events" = Option<i64>, Query, minimum = 100, maximum = 20000, description = "newest events clustered (default 5000)"),
     ),
     responses(
@@ -61,10 +61,8 @@ pub async fn suggest(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(query.as_deref(), &["from", "to", "events"])?;
     let from = p.int("from", 2, 30, Some(2))?.unwrap_or(2) as usize;
+    // `to` below `from` is an empty range: no candidates (as a date range before its start).
     let to = p.int("to", 2, 30, Some(12))?.unwrap_or(12) as usize;
-    if to < from {
-        return Err(ApiError::bad_request(format!("parameter to: {to} is below from = {from}")));
-    }
     let limit = p.int("events", 100, 20_000, Some(5000))?.unwrap_or(5000) as usize;
     let model_version = state.versions.now().model;
     let key = CacheKey::new("mobile/suggest-k")

@@ -310,7 +310,8 @@ proptest::proptest! {
                 .fold(f64::INFINITY, f64::min);
             let got = q[i].unwrap();
             proptest::prop_assert!((got - want).abs() <= 1e-15 * want.max(1e-300), "p {:?}: q {:?}", p, q);
-            proptest::prop_assert!(got >= *pi);
+            // m·p/m may round a unit in the last place below p.
+            proptest::prop_assert!(got >= *pi * (1.0 - 4.0 * f64::EPSILON), "q {} below p {}", got, pi);
         }
     }
 }

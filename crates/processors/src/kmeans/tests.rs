@@ -161,7 +161,9 @@ proptest::proptest! {
         let stats = m.assign(&points);
         let mut general = BatchStats::new(k, 2);
         for p in points.chunks_exact(2) {
-            let i = m.closest(&norms, p);
+            let (i, distance) = m.nearest(&norms, p);
+            assert_eq!(i, m.closest(&norms, p));
+            general.sum_of_squares += distance;
             general.counts[i] += 1;
             general.sums[2 * i] += p[0];
             general.sums[2 * i + 1] += p[1];
