@@ -240,7 +240,7 @@ run('Mobile: the map shows the model and follows new versions without a reload',
   assert.equal(await p.getAttribute('#suggest-k', 'data-current'), String(model.centres.length));
   assert.equal(suggested.candidates.length, 11);
   assert.ok(suggested.suggested_k >= 2 && suggested.suggested_k <= 12, JSON.stringify(suggested));
-  assert.match(await p.locator('#suggested-k').innerText(), /Suggested k = \d+ \(the model runs with k = \d+\): the k with the highest silhouette/);
+  assert.match(await p.locator('#suggested-k').innerText(), /Suggested k = \d+ \(the model runs with k = \d+\): the smallest k whose silhouette is within 0\.01 of the highest/);
   await p.evaluate(() => { window.notReloaded = true; });
 
   // New events while the page is open: the map moves on by itself.

@@ -637,7 +637,7 @@ async fn a_suggested_k_over_the_newest_events() {
     assert_eq!(s["current_k"], 2, "the fixture's model has two centres");
     let ks: Vec<u64> = s["candidates"].as_array().unwrap().iter().map(|c| c["k"].as_u64().unwrap()).collect();
     assert_eq!(ks, [2, 3, 4, 5]);
-    assert!(s["rule"].as_str().unwrap().contains("highest silhouette"));
+    assert!(s["rule"].as_str().unwrap().contains("within 0.01 of the highest"));
     // An empty range has no candidates; a k below 2 is refused by name.
     let empty = ok(&f, "/api/v1/mobile/suggest-k?from=5&to=3").await;
     assert!(empty["candidates"].as_array().unwrap().is_empty() && empty["suggested_k"].is_null());

@@ -40,7 +40,8 @@ pub struct SuggestedK {
 }
 
 /// Clusters the newest events of the stream for each k from `from` to `to` (batch k-means:
-/// k-means++ seeds, then Lloyd's iterations) and suggests the k with the highest silhouette.
+/// k-means++ seeds, then Lloyd's iterations) and suggests the smallest k whose silhouette is
+/// within 0.01 of the highest.
 /// Each candidate has its within-cluster sum of squares (km², in the current model's
 /// projection) and its silhouette.
 #[utoipa::path(get, path = "/api/v1/mobile/suggest-k", tag = "mobile",

@@ -1,16 +1,20 @@
 //! A suggested number of clusters. For each candidate k, batch k-means on a sample of points
 //! (Lloyd's algorithm from the same k-means++ seeding the stream uses, until no point changes
 //! cluster), then the within-cluster sum of squares of the sample and the silhouette of a
-//! bounded part of it. The suggestion is the k with the highest silhouette, the smaller k on a
-//! tie ([`RULE`]): the sum of squares always falls as k grows, so it shows the elbow but cannot
-//! choose by itself.
+//! bounded part of it. The suggestion is the smallest k whose silhouette is within
+//! [`SILHOUETTE_TOLERANCE`] of the highest ([`RULE`]): silhouettes creep up as surplus clusters
+//! split tight groups, and a larger k should have to fit clearly better to be preferred. The sum
+//! of squares always falls as k grows, so it shows the elbow but cannot choose by itself.
 
 use std::ops::RangeInclusive;
 
 use super::{KMeansModel, even_sample, kmeans_plus_plus};
 
 /// How [`suggest_k`] chooses, in words for people.
-pub const RULE: &str = "the k with the highest silhouette (the smaller k on a tie)";
+pub const RULE: &str = "the smallest k whose silhouette is within 0.01 of the highest";
+
+/// A larger k is preferred only if its silhouette is more than this above the smaller one's.
+pub const SILHOUETTE_TOLERANCE: f64 = 0.01;
 
 /// Lloyd's algorithm stops after this many iterations even if points still move.
 pub const MAX_ITERATIONS: usize = 100;
@@ -90,15 +94,12 @@ pub fn suggest_k(
         let sum_of_squares = model.assign(points).sum_of_squares;
         candidates.push(Candidate { k, sum_of_squares, silhouette: model.silhouette(&sample), iterations });
     }
+    let highest = candidates.iter().filter_map(|c| c.silhouette).fold(f64::NEG_INFINITY, f64::max);
+    // Candidates are in ascending k: the first close enough to the highest.
     let suggested = candidates
         .iter()
-        .filter_map(|c| Some((c.k, c.silhouette?)))
-        // The first of equal silhouettes is the smaller k.
-        .fold(None, |best: Option<(usize, f64)>, (k, s)| match best {
-            Some((_, b)) if b >= s => best,
-            _ => Some((k, s)),
-        })
-        .map(|(k, _)| k);
+        .find(|c| c.silhouette.is_some_and(|s| s >= highest - SILHOUETTE_TOLERANCE))
+        .map(|c| c.k);
     Suggestion {
         points: points.len() / dim,
         silhouette_points: sample.len() / dim,
@@ -154,6 +155,14 @@ mod tests {
         let ss: Vec<f64> = s.candidates.iter().map(|c| c.sum_of_squares).collect();
         assert!(ss.windows(2).all(|w| w[1] <= w[0] * 1.000_001), "{ss:?}");
         assert!(ss[3] < ss[2] / 5.0 && ss[4] > ss[3] / 3.0, "{ss:?}");
+        // A larger k wins only by more than the tolerance.
+        let close = |k, s| Candidate { k, sum_of_squares: 0.0, silhouette: Some(s), iterations: 1 };
+        let choose = |c: Vec<Candidate>| {
+            let highest = c.iter().filter_map(|c| c.silhouette).fold(f64::NEG_INFINITY, f64::max);
+            c.iter().find(|c| c.silhouette.is_some_and(|s| s >= highest - SILHOUETTE_TOLERANCE)).map(|c| c.k)
+        };
+        assert_eq!(choose(vec![close(7, 0.87), close(8, 0.92), close(10, 0.926)]), Some(8));
+        assert_eq!(choose(vec![close(7, 0.87), close(8, 0.9), close(10, 0.926)]), Some(10));
         // Too few points for the larger k: the candidates stop there.
         let few = suggest_k(&points[..8], 2, 2..=6, 1, 200);
         assert_eq!(few.candidates.len(), 3);

@@ -105,6 +105,9 @@ mod tests {
         assert!(lines[0].contains("sum of squares (km²)") && lines[0].contains("silhouette"));
         assert!(lines[2].ends_with("← suggested") && lines[2].contains("0.7200"), "{t}");
         assert!(lines[3].contains('—'));
-        assert!(lines[4].starts_with("suggested k = 3: the k with the highest silhouette"), "{t}");
+        assert!(
+            lines[4].starts_with("suggested k = 3: the smallest k whose silhouette is within 0.01"),
+            "{t}"
+        );
     }
 }
