@@ -20,6 +20,11 @@ use crate::state::AppState;
 /// Silhouettes are computed on at most this many of the events (O(n²) per k).
 const SILHOUETTE_POINTS: usize = 1000;
 
+/// One suggestion is computed at a time: the largest (20,000 events, k = 2..30) takes about a
+/// second of CPU, and the endpoint is public, so concurrent requests with different parameters
+/// queue here instead of taking every core from the pipeline.
+static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// Which k the newest events suggest.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SuggestedK {
@@ -83,7 +88,8 @@ pub async fn suggest(
                 .ok_or_else(|| ApiError::not_found("no valid positions among the newest events"))?,
         };
         let points: Vec<f64> = positions.iter().flat_map(|p| projection.forward(p[0], p[1])).collect();
-        // Seconds of CPU at most: off the async threads.
+        // About a second of CPU at most: off the async threads, one at a time.
+        let _permit = ONE_AT_A_TIME.acquire().await.map_err(|e| ApiError::internal(e.to_string()))?;
         let s = tokio::task::spawn_blocking(move || suggest_k(&points, 2, from..=to, 1, SILHOUETTE_POINTS))
             .await
             .map_err(|e| ApiError::internal(format!("suggest-k failed: {e}")))?;
