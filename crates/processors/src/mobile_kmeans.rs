@@ -186,8 +186,8 @@ impl MobileKMeans {
     /// Up to `max` of `positions`, evenly spread, in the clustered space: a worker's part of the
     /// sample a version's silhouette is estimated on. Empty before the model exists.
     pub fn sample(&self, positions: &[[f64; 2]], max: usize) -> Vec<f64> {
-        let every = positions.len().div_ceil(max.max(1)).max(1);
-        let picked: Vec<[f64; 2]> = positions.iter().step_by(every).copied().collect();
+        let picked: Vec<[f64; 2]> =
+            even_sample(positions.as_flattened(), 2, max).chunks_exact(2).map(|p| [p[0], p[1]]).collect();
         self.project(&picked).unwrap_or_default()
     }
 
