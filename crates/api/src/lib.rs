@@ -22,6 +22,7 @@
 //! ```
 
 mod choices;
+mod component;
 mod error;
 mod json;
 mod openapi;
@@ -33,6 +34,7 @@ mod state;
 mod throughput;
 pub mod versions;
 
+pub use component::{ApiServer, OperationsServer};
 pub use error::{ApiError, Problem};
 pub use operations::operations_router;
 pub use routes::router;

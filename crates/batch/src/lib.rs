@@ -11,8 +11,10 @@
 //!   `correlation(x, y, t)`, the window function `rolling_correlation(x, y, w)` and the window
 //!   function `benjamini_hochberg(p)`;
 //! * [`runner`]: computes views and publishes them to the serving store as versions; `follow`
-//!   keeps them current on `datasets` events and on a schedule.
+//!   keeps them current on `datasets` events and on a schedule;
+//! * [`component`]: `follow` as a component (the contract of `tributary-component`): [`BatchViews`].
 
+pub mod component;
 pub mod engine;
 pub mod q_value;
 pub mod runner;
@@ -24,6 +26,7 @@ pub mod views;
 #[cfg(test)]
 mod test_support;
 
+pub use component::BatchViews;
 pub use engine::{BatchError, DatasetVersion, Engine, ViewResult};
 pub use runner::{FollowConfig, RunReport, Runner, Selection, ViewRun, follow};
 pub use views::View;

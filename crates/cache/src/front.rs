@@ -70,6 +70,11 @@ impl Cache {
         self.backend.backend()
     }
 
+    /// How long entries live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// The value under `key`, or `compute`'s (stored for the next request). The cache's own
     /// failures only make this a direct read; `compute`'s errors are returned as they are.
     pub async fn get_or_compute<E, F, Fut>(&self, key: &CacheKey, compute: F) -> Result<(Bytes, Lookup), E>

@@ -40,16 +40,18 @@ const IDLE_TURN: Duration = Duration::from_millis(200);
 const MAX_BATCH: usize = 10_000;
 
 /// Runs a dead-letter sink in consumer group `group` until `stop` turns true, then leaves the
-/// group so that the other sinks take over its partitions at once.
+/// group so that the other sinks take over its partitions at once. `on_stored` hears of the
+/// number of letters in each transaction once it is committed.
 pub async fn run_dead_letter_sink(
     log: Arc<dyn EventLog>,
     store: Arc<dyn ServingStore>,
     group: String,
     stop: watch::Receiver<bool>,
+    mut on_stored: impl FnMut(u64) + Send,
 ) -> Result<(), ProcessorError> {
     let mut group = log.subscribe(&group, &[DEAD_LETTER_TOPIC], OffsetReset::Earliest).await?;
     let mut sink = Sink { log, store, readers: BTreeMap::new(), stored: Vec::new() };
-    let result = sink.run(&mut *group, &stop).await;
+    let result = sink.run(&mut *group, &stop, &mut on_stored).await;
     let left = group.leave().await;
     result?;
     Ok(left?)
@@ -69,6 +71,7 @@ impl Sink {
         &mut self,
         group: &mut dyn Consumer,
         stop: &watch::Receiver<bool>,
+        on_stored: &mut (dyn FnMut(u64) + Send),
     ) -> Result<(), ProcessorError> {
         let mut holding: Vec<u32> = Vec::new();
         let mut idle = false;
@@ -96,6 +99,7 @@ impl Sink {
             match self.commit(&batch).await {
                 Ok(offsets) => {
                     backoff.reset();
+                    on_stored(batch.len() as u64);
                     if let Err(e) = group.commit_offsets(&offsets).await {
                         tracing::debug!(error = %e, "could not record the group's offsets");
                     }
@@ -246,7 +250,7 @@ mod tests {
         fn sink(&self) -> (watch::Sender<bool>, tokio::task::JoinHandle<Result<(), ProcessorError>>) {
             let (stop_tx, stop) = watch::channel(false);
             let (log, store) = (self.log.clone(), self.store.clone() as Arc<dyn ServingStore>);
-            (stop_tx, tokio::spawn(run_dead_letter_sink(log, store, sink_group("m"), stop)))
+            (stop_tx, tokio::spawn(run_dead_letter_sink(log, store, sink_group("m"), stop, |_| {})))
         }
 
         async fn wait_for_letters(&self, n: u64) {
@@ -332,7 +336,7 @@ mod tests {
         // The running sink reloads the offsets and stores only the other 30.
         let (stop_tx, stop) = watch::channel(false);
         let (log, store) = (s.log.clone(), s.store.clone() as Arc<dyn ServingStore>);
-        let task = tokio::spawn(run_dead_letter_sink(log, store, sink_group("m"), stop));
+        let task = tokio::spawn(run_dead_letter_sink(log, store, sink_group("m"), stop, |_| {}));
         s.wait_for_letters(50).await;
         stop_tx.send(true).unwrap();
         task.await.unwrap().unwrap();

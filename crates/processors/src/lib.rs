@@ -7,8 +7,11 @@
 //!   and initialisation a GPS stream needs.
 //! * [`mobile_kmeans`]: positions in, model versions out — shared by the streaming processor and
 //!   `tributary kmeans`.
+//! * [`components`]: the k-means (one process, or a worker of a group) and the dead-letter sink
+//!   as components (the contract of `tributary-component`).
 //! * [`dead_letter_sink`]: dead letters from the log into the store, shared by a consumer group.
 
+pub mod components;
 pub mod dead_letter_sink;
 pub mod group_kmeans;
 pub mod kmeans;

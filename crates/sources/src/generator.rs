@@ -63,6 +63,22 @@ pub struct GeneratorConfig {
     pub step_ms: f64,
 }
 
+/// The generator's defaults: the default hotspots, 2 % background noise, a device moving to
+/// another hotspot once in 1,000 events, one event a millisecond from the Unix epoch.
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            devices: 1000,
+            hotspots: default_hotspots(),
+            noise_share: 0.02,
+            relocation_chance: 0.001,
+            start_ms: 0,
+            step_ms: 1.0,
+        }
+    }
+}
+
 impl GeneratorConfig {
     /// Checks ranges; errors name the option.
     pub fn validate(&self) -> Result<(), String> {

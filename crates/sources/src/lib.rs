@@ -4,6 +4,8 @@
 //! and only acknowledges its input (deletes a file, answers a request) after the log has
 //! acknowledged the records. Bad input becomes dead letters, never silent loss.
 //!
+//! * [`components`]: the directory source and the generator as components (the contract of
+//!   `tributary-component`), as `up` and `ingest` run them.
 //! * [`directory`]: files dropped into a folder, exactly once into the log, even across kill -9.
 //! * [`generator`]: synthetic mobile events around real cities, deterministic for a seed.
 //! * [`mobile_file`]: files of mobile events (CSV, NDJSON) into events and dead letters.
@@ -13,6 +15,7 @@
 //!   with backoff, a size limit.
 //! * [`lines`]: line reading with bounded memory, for any input.
 
+pub mod components;
 pub mod directory;
 pub mod formats;
 pub mod generator;

@@ -220,6 +220,20 @@ fn finite(v: Option<f64>, what: &str) -> Result<Option<f64>> {
     }
 }
 
+/// An `Any` query with its arguments.
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a nullable double. sqlx 0.8.6's `Any` driver sends a NULL f64 to PostgreSQL as a
+/// float4 and a NULL f32 as a float8 (its two arms are swapped); a float4 fixes the prepared
+/// statement's parameter type on that connection, and every later f64 bound to it fails with
+/// "incorrect binary data format". So NULLs go as f32, which arrives as the float8 it should be.
+fn bind_real(q: AnyQuery<'_>, v: Option<f64>) -> AnyQuery<'_> {
+    match v {
+        None => q.bind(None::<f32>),
+        Some(x) => q.bind(x),
+    }
+}
+
 impl SqlStore {
     /// A connection for a write transaction, to be handed back through [`Self::settle`].
     async fn writer(&self) -> Result<PoolConnection<Any>> {
@@ -355,22 +369,21 @@ impl SqlStore {
 
     async fn insert_version(&self, tx: &mut Transaction<'_, Any>, v: &KMeansVersionRow) -> Result<()> {
         let version = int(v.version, "version")?;
-        sqlx::query(&self.sql(
+        let sql = self.sql(
             "INSERT INTO kmeans_versions (model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest, sum_of_squares, silhouette) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ))
-        .bind(&v.model)
-        .bind(version)
-        .bind(v.created_ms)
-        .bind(int(v.batch_points, "batch_points")?)
-        .bind(int(v.batches, "batches")?)
-        .bind(v.centres.len() as i64)
-        .bind(&v.projection)
-        .bind(v.split.map(|s| i64::from(s.0)))
-        .bind(v.split.map(|s| i64::from(s.1)))
-        .bind(finite(v.sum_of_squares, "sum_of_squares")?)
-        .bind(finite(v.silhouette, "silhouette")?)
-        .execute(&mut **tx)
-        .await?;
+        );
+        let q = sqlx::query(&sql)
+            .bind(&v.model)
+            .bind(version)
+            .bind(v.created_ms)
+            .bind(int(v.batch_points, "batch_points")?)
+            .bind(int(v.batches, "batches")?)
+            .bind(v.centres.len() as i64)
+            .bind(&v.projection)
+            .bind(v.split.map(|s| i64::from(s.0)))
+            .bind(v.split.map(|s| i64::from(s.1)));
+        let q = bind_real(q, finite(v.sum_of_squares, "sum_of_squares")?);
+        bind_real(q, finite(v.silhouette, "silhouette")?).execute(&mut **tx).await?;
         // One statement for all centres (SQLite, MySQL and PostgreSQL all take multi-row VALUES).
         if !v.centres.is_empty() {
             let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; v.centres.len()].join(", ");

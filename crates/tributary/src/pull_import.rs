@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use tributary_component::{BoxError, Component, Info, Kind, Reporter, Run};
 use tributary_lake::import::{ImportReport, import};
 use tributary_lake::{Lake, RawFetch};
 use tributary_log::EventLog;
 use tributary_schema::markets::Dataset;
 use tributary_sources::formats::{Format, Rows, parse};
 use tributary_sources::pull::{Fetched, Progress, Puller, Validators};
-use tributary_store::{SourceRun, SourceRuns};
 
 use crate::config::PullSourceConfig;
 
@@ -164,24 +164,48 @@ pub fn print_report(r: &ImportReport, format: Format, skipped: u64) {
     println!("  raw payload: {} ({} bytes, sha256 {})", r.raw.payload, r.raw.bytes, r.raw.sha256);
 }
 
-/// What the pull schedule of `up` pulls, with what, how often, and where it keeps the validators.
+/// The pull sources of `up` and `ingest` as one component: what it pulls, with what, how often,
+/// into which lake, and where it keeps the validators. Each pull is reported as a run of its
+/// URL (`pull:<url>`, credentials redacted).
 pub struct PullSchedule {
     pub puller: Puller,
     pub sources: Vec<PullSource>,
     pub interval: Duration,
     pub state_path: PathBuf,
+    pub lake: Lake,
+}
+
+#[async_trait::async_trait]
+impl Component for PullSchedule {
+    fn info(&self) -> Info {
+        Info::new("pull", Kind::Source, "pulls")
+    }
+
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        let every = humantime::format_duration(self.interval);
+        self.sources
+            .iter()
+            .map(|s| ("pull", format!("{} every {every} into {}", s.url, self.lake.location())))
+            .collect()
+    }
+
+    async fn run(self: Box<Self>, cx: tributary_component::Context) -> Result<(), BoxError> {
+        let log = cx.log()?;
+        cx.report().ready();
+        run_schedule(*self, log, cx.report(), cx.stop_signal()).await?;
+        Ok(())
+    }
 }
 
 /// Pulls every source now and then every `interval`, until `stop`. A failed pull is logged with
-/// its reason and tried again at the next interval. Each pull is reported to `runs`.
-pub async fn run_schedule(
+/// its reason and tried again at the next interval.
+async fn run_schedule(
     schedule: PullSchedule,
-    lake: Lake,
     log: std::sync::Arc<dyn EventLog>,
-    runs: SourceRuns,
+    report: &Reporter,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let PullSchedule { puller, sources, interval, state_path } = schedule;
+    let PullSchedule { puller, sources, interval, state_path, lake } = schedule;
     let mut state = PullState::load(&state_path);
     // After a failed pull (a server down, a full disk) the round comes again after a doubling
     // pause of 30 s up to the interval, rather than a whole interval later.
@@ -196,14 +220,7 @@ pub async fn run_schedule(
                 _ = stop.changed() => return Ok(()),
                 r = pull => r,
             };
-            let mut run = SourceRun {
-                source: format!("pull:{}", tributary_store::redacted(&source.url)),
-                kind: "pull".into(),
-                time_ms: tributary_log::now_ms(),
-                rows: 0,
-                errors: 0,
-                failure: None,
-            };
+            let mut run = Run::default();
             match &result {
                 Ok((PullOutcome::Imported { report, .. }, _)) => {
                     (run.rows, run.errors) = (report.upsert.offered, report.dead_letters);
@@ -211,7 +228,7 @@ pub async fn run_schedule(
                 Ok((PullOutcome::NotModified, _)) => {}
                 Err(e) => run.failure = Some(format!("{e:#}")),
             }
-            runs.record(run);
+            report.run_for(&format!("pull:{}", tributary_store::redacted(&source.url)), run);
             match result {
                 Ok((PullOutcome::NotModified, _)) => tracing::info!(url = %source.url, "pull: not modified"),
                 Ok((PullOutcome::Imported { report, .. }, validators)) => {
@@ -239,5 +256,77 @@ pub async fn run_schedule(
             _ = stop.changed() => return Ok(()),
             _ = tokio::time::sleep(interval) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tributary_component::compliance::{self, Environment, Fixture};
+
+    use super::*;
+
+    /// A price file pulled from a `file://` URL every 50 ms: 10 trading days in round 0, 15 in
+    /// round 1 (5 new).
+    struct PricesFile;
+
+    fn prices_path(env: &Environment) -> PathBuf {
+        env.dir().join("DAX.csv")
+    }
+
+    #[async_trait::async_trait]
+    impl Fixture for PricesFile {
+        async fn build(&self, env: &Environment) -> Result<Box<dyn Component>, BoxError> {
+            let url = format!("file://{}", prices_path(env).display());
+            Ok(Box::new(PullSchedule {
+                puller: Puller::new(Default::default())?,
+                sources: vec![PullSource { url, dataset: Some(Dataset::Prices), format: None, symbol: None }],
+                interval: Duration::from_millis(50),
+                state_path: env.dir().join("pull-state.json"),
+                lake: Lake::open(&env.dir().join("lake").display().to_string())?,
+            }))
+        }
+
+        async fn feed(&self, env: &Environment, round: u32) -> Result<(), BoxError> {
+            let days = 10 + 5 * round as usize;
+            let mut text = String::from("Date,Open,High,Low,Close,Adj Close,Volume\n");
+            for d in 0..days {
+                let close = 10_000.0 + d as f64;
+                text.push_str(&format!("2020-03-{:02},{close},{close},{close},{close},{close},100\n", d + 1));
+            }
+            let tmp = env.dir().join("DAX.csv.tmp");
+            std::fs::write(&tmp, text)?;
+            std::fs::rename(&tmp, prices_path(env))?;
+            // Until the pull imported it.
+            let lake = Lake::open(&env.dir().join("lake").display().to_string())?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let rows: usize =
+                    lake.snapshot(Dataset::Prices).await?.batches.iter().map(|b| b.num_rows()).sum();
+                if rows == days {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(
+                        format!("round {round}: {rows} price rows in the lake, expected {days}").into()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+
+        async fn check(&self, env: &Environment) -> Result<(), BoxError> {
+            // Two imports that changed something; the pulls in between found nothing new.
+            let lake = Lake::open(&env.dir().join("lake").display().to_string())?;
+            let version = lake.snapshot(Dataset::Prices).await?.version;
+            if version != 2 {
+                return Err(format!("prices at version {version}, expected 2").into());
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pull_schedule_is_a_component() {
+        compliance::check(&PricesFile).await.unwrap();
     }
 }

@@ -151,3 +151,63 @@ async fn follow_runs_at_start_and_after_a_burst_of_dataset_events() {
 async fn append_event(log: &dyn EventLog, value: &[u8]) {
     log.append(DATASETS_TOPIC, vec![Record::new(value.to_vec())]).await.unwrap();
 }
+
+/// The batch runner as a component: each round's import is published, the second after a
+/// restart (the compliance procedure of `tributary-component`).
+struct Recompute {
+    lake: Lake,
+}
+
+#[async_trait::async_trait]
+impl tributary_component::compliance::Fixture for Recompute {
+    async fn build(
+        &self,
+        _: &tributary_component::compliance::Environment,
+    ) -> Result<Box<dyn tributary_component::Component>, tributary_component::BoxError> {
+        let cfg =
+            FollowConfig { debounce: Duration::from_millis(50), interval: None, ..FollowConfig::default() };
+        Ok(Box::new(crate::BatchViews::new(self.lake.clone(), views::load(None)?, cfg)))
+    }
+
+    async fn feed(
+        &self,
+        env: &tributary_component::compliance::Environment,
+        round: u32,
+    ) -> Result<(), tributary_component::BoxError> {
+        self.lake.upsert(rows(200 + 100 * round as i64).0).await?;
+        append_event(&*env.log, b"{}").await;
+        // Until the import is published: covid_daily v1 came with the lake, each round adds one.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let current = env.store.current_view("correlations").await?;
+            let version = current.and_then(|v| v.dataset_versions.get("covid_daily").copied());
+            if version == Some(2 + round as u64) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("round {round}'s import not published: covid_daily v{version:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn check(
+        &self,
+        env: &tributary_component::compliance::Environment,
+    ) -> Result<(), tributary_component::BoxError> {
+        // Three recomputations of the view that reads covid_daily: at the first start and after
+        // each import (a restart finds the views current and publishes nothing new).
+        let current = env.store.current_view("correlations").await?.ok_or("correlations not published")?;
+        if current.version != 3 {
+            return Err(format!("correlations at version {}, expected 3", current.version).into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_runner_is_a_component() {
+    let (covid, prices) = rows(100);
+    let fixture = Recompute { lake: lake_with(covid, prices).await };
+    tributary_component::compliance::check(&fixture).await.unwrap();
+}

@@ -4,7 +4,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row};
 
-use super::{SqlStore, int};
+use super::{SqlStore, bind_real, int};
 use crate::Result;
 use crate::retention::{Fold, Retention, RetentionReport, StoredVersion, plan};
 
@@ -116,19 +116,11 @@ impl SqlStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(
-            &self.sql(
-                "UPDATE kmeans_versions SET batch_points = ?, batches = ?, sum_of_squares = ?, silhouette = ? WHERE model = ? AND version = ?",
-            ),
-        )
-        .bind(points.unwrap_or(0))
-        .bind(batches.unwrap_or(1))
-        .bind(sum_of_squares)
-        .bind(silhouette)
-        .bind(model)
-        .bind(last)
-        .execute(&mut *tx)
-        .await?;
+        let sql = self.sql(
+            "UPDATE kmeans_versions SET batch_points = ?, batches = ?, sum_of_squares = ?, silhouette = ? WHERE model = ? AND version = ?",
+        );
+        let q = sqlx::query(&sql).bind(points.unwrap_or(0)).bind(batches.unwrap_or(1));
+        bind_real(bind_real(q, sum_of_squares), silhouette).bind(model).bind(last).execute(&mut *tx).await?;
 
         let count = self.dialect.as_bigint("SUM(batch_count)");
         let clusters = sqlx::query(&self.sql(&format!(

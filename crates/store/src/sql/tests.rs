@@ -86,6 +86,7 @@ conformance!(
     cases::stores_opened_at_the_same_moment_migrate_once,
     cases::source_runs_add_up_per_source,
     cases::retention_folds_old_versions_and_keeps_counts_and_ranges_exact,
+    cases::a_version_without_quality_first_leaves_the_columns_doubles,
     views::versions_are_tables_made_current_in_turn_with_their_dataset_versions,
     views::a_reader_of_the_previous_version_still_reads_it_whole,
     views::a_fill_left_by_a_crash_is_replaced_and_bad_names_are_refused,

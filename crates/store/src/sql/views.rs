@@ -7,7 +7,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row};
 
-use super::{SqlStore, text, text_not_null};
+use super::{SqlStore, bind_real, text, text_not_null};
 use crate::published_views::{
     Cell, Column, ColumnKind, VERSION_COLUMN, ViewPublication, ViewVersionRow, cell_columns, check_view_name,
     columns, quoted, table_name,
@@ -140,11 +140,7 @@ async fn fill_on(
                 for column in &cells {
                     q = match column.cell(row) {
                         Cell::Integer(v) => q.bind(v),
-                        // sqlx 0.8.6's `Any` driver sends a NULL f64 to PostgreSQL as a float4
-                        // and a NULL f32 as a float8; a float4 would fix the statement's
-                        // parameter type for the values that follow, so NULLs go as f32.
-                        Cell::Real(None) => q.bind(None::<f32>),
-                        Cell::Real(v) => q.bind(v),
+                        Cell::Real(v) => bind_real(q, v),
                         Cell::Text(v) => q.bind(v),
                         Cell::Boolean(v) => q.bind(v),
                     };

@@ -6,12 +6,11 @@ use std::time::Instant;
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
 use tributary_batch::{Runner, Selection, views};
 use tributary_lake::Lake;
 use tributary_store::ServingStore;
 
-use super::running::{ShutdownSignals, Tasks, stopped, supervise};
+use super::running::{Process, ShutdownSignals, run_process};
 use crate::cli::{BatchRunArgs, BatchViewsArgs};
 use crate::config::Config;
 
@@ -112,30 +111,20 @@ fn datafusion_pretty(batches: &[tributary_batch::engine::RecordBatch]) -> anyhow
 /// `tributary batch follow`: the batch runner alone, as `up` runs it: the views are recomputed
 /// when a dataset changes (its event on the log) and on `markets.batch_interval`.
 pub async fn follow(config: &Config, args: BatchViewsArgs) -> anyhow::Result<ExitCode> {
-    let mut signals = ShutdownSignals::install()?;
-    let opened = super::open_log(config).await?;
-    let log = opened.shared();
-    let sql = super::open_store(config).await?;
-    let store: Arc<dyn ServingStore> = Arc::new(sql.clone());
+    let signals = ShutdownSignals::install()?;
+    let log = super::open_log(config).await?;
+    let store = super::open_store(config).await?;
     let lake = Lake::open(&config.lake_location())?;
-    let (stop_tx, stop) = watch::channel(false);
-    let mut tasks = Tasks::new();
-    super::roles::spawn_batch_runner(config, args.views.as_deref(), &lake, &log, &store, &stop, &mut tasks)?;
-    let mk = &config.markets;
-    println!("Tributary {} is keeping the batch views current.", env!("CARGO_PKG_VERSION"));
-    println!("  event log       {}", opened.description());
-    println!("  lake            {}", lake.location());
-    println!("  serving store   {} ({})", config.store_description(), sql.dialect().name());
-    println!(
-        "  batch views     on topic datasets (group {}, debounce {}) and every {}",
-        mk.batch_group,
-        humantime::format_duration(mk.batch_debounce),
-        humantime::format_duration(mk.batch_interval)
-    );
-    super::serve::start_operations(config, store.clone(), &stop, &mut tasks).await?;
-    println!("Ctrl-C stops.");
-    let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
-    opened.close().await?;
-    sql.close().await;
-    stopped(failure)
+    let mut parts = vec![super::roles::batch_views(config, args.views.as_deref(), &lake)?];
+    parts.extend(super::serve::operations_server(config).await?);
+    let lines = Process::storage_lines(config, Some(&log), &store);
+    let process = Process {
+        headline: format!("Tributary {} is keeping the batch views current.", env!("CARGO_PKG_VERSION")),
+        log: Some(log),
+        store,
+        lines,
+        parts,
+        footer: "Ctrl-C stops.",
+    };
+    run_process(process, signals).await
 }

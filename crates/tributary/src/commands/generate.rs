@@ -93,9 +93,9 @@ pub async fn run(config: &Config, args: GenerateArgs) -> anyhow::Result<ExitCode
         devices: args.devices,
         hotspots,
         noise_share: args.noise,
-        relocation_chance: 0.001,
         start_ms,
         step_ms: args.rate.map_or(1.0, |r| 1000.0 / r),
+        ..GeneratorConfig::default()
     };
     cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut generator = Generator::new(cfg);

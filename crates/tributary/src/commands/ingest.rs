@@ -4,54 +4,35 @@
 //! events, `serve` replicas answer, an `up` (or none) runs the batch views.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-
-use tokio::sync::watch;
-use tributary_store::{ServingStore, SourceRuns};
 
 use super::roles;
-use super::running::{ShutdownSignals, Tasks, stopped, supervise};
+use super::running::{Process, ShutdownSignals, run_process};
 use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let mut signals = ShutdownSignals::install()?;
-    let opened = super::open_log(config).await?;
-    let log = opened.shared();
+    let signals = ShutdownSignals::install()?;
+    let log = super::open_log(config).await?;
     // The store only for the sources' runs (the pipeline status shows them).
-    let sql = super::open_store(config).await?;
-    let store: Arc<dyn ServingStore> = Arc::new(sql.clone());
-    let (stop_tx, stop) = watch::channel(false);
-    let source_runs = SourceRuns::start(store.clone(), stop.clone());
-    let mut tasks = Tasks::new();
-    roles::spawn_mobile_sources(config, &log, &source_runs, &stop, &mut tasks)?;
+    let store = super::open_store(config).await?;
     let lake = tributary_lake::Lake::open(&config.lake_location())?;
-    let pulls = roles::spawn_pulls(config, &lake, &log, &source_runs, &stop, &mut tasks)?;
-
-    let m = &config.mobile;
-    println!("Tributary {} is ingesting.", env!("CARGO_PKG_VERSION"));
-    println!("  event log       {}", opened.description());
-    roles::print_inbox(config);
-    if m.generator_rate > 0.0 {
-        println!("  generator       {} events/s into {}", m.generator_rate, m.topic);
+    let mut parts = roles::mobile_sources(config)?;
+    parts.extend(roles::pulls(config, &lake)?);
+    parts.extend(super::serve::operations_server(config).await?);
+    let mut lines = Process::storage_lines(config, Some(&log), &store);
+    if !log.is_shared() {
+        lines.push((
+            "",
+            "(the embedded log belongs to this process: `tributary up` processes what it holds once this stops)"
+                .into(),
+        ));
     }
-    for src in &pulls {
-        println!(
-            "  pull            {} every {} into {}",
-            src.url,
-            humantime::format_duration(config.markets.pull_interval),
-            lake.location()
-        );
-    }
-    if !opened.is_shared() {
-        println!(
-            "  (the embedded log belongs to this process: `tributary up` processes what it holds once this stops)"
-        );
-    }
-    super::serve::start_operations(config, store.clone(), &stop, &mut tasks).await?;
-    println!("Ctrl-C stops.");
-
-    let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
-    opened.close().await?;
-    sql.close().await;
-    stopped(failure)
+    let process = Process {
+        headline: format!("Tributary {} is ingesting.", env!("CARGO_PKG_VERSION")),
+        log: Some(log),
+        store,
+        lines,
+        parts,
+        footer: "Ctrl-C stops.",
+    };
+    run_process(process, signals).await
 }

@@ -1,198 +1,124 @@
-//! The roles a process runs, each as tasks of its own: `up` runs every role; `ingest`,
-//! `batch follow`, `worker` and `serve` run one each, so that on a Kafka cluster each can be
-//! started (and scaled) apart. Here are the sources, the pulls and the batch runner (the API is
-//! `serve::start_api`, the processors `worker`'s). Each function spawns its role's tasks onto
-//! the process's [`Tasks`], which stop through the process's stop signal.
+//! The parts a process runs, built from the configuration: each is a [`Component`] (the
+//! contract in `tributary-component`). `up` runs them all; `ingest`, `worker`, `batch follow`
+//! and `serve` the parts of their role, so that on a Kafka cluster each role can be started
+//! (and scaled) apart. [`super::running::run_process`] runs such a list.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-use tributary_batch::{FollowConfig, Runner, follow};
-use tributary_log::EventLog;
-use tributary_sources::directory::{DirectorySourceConfig, run_directory_source};
-use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots, publish_to_log};
+use tributary_batch::{BatchViews, FollowConfig};
+use tributary_component::Component;
+use tributary_processors::components::{DeadLetterSink, GroupKMeansWorker, KMeansProcessor, StoreRetention};
+use tributary_processors::dead_letter_sink::sink_group;
+use tributary_processors::kmeans_processor::KMeansProcessorConfig;
+use tributary_sources::components::{DirectorySource, GeneratorSource};
+use tributary_sources::directory::DirectorySourceConfig;
+use tributary_sources::generator::{GeneratorConfig, default_hotspots};
 use tributary_sources::mobile_file::ParseOptions;
 use tributary_sources::pull::Puller;
-use tributary_store::{ServingStore, SourceRun, SourceRuns};
 
-use super::running::Tasks;
 use crate::config::Config;
-use crate::pull_import::{PullSchedule, PullSource, run_schedule};
+use crate::pull_import::{PullSchedule, PullSource};
+
+/// A list of parts.
+pub type Parts = Vec<Box<dyn Component>>;
+
+/// Records per log append of the directory source.
+const INBOX_BATCH_RECORDS: usize = 10_000;
 
 /// The mobile pipeline's sources: the directory source on the inbox and, unless
 /// `mobile.generator_rate = 0`, the generator, both publishing to `mobile.topic`.
-pub fn spawn_mobile_sources(
-    config: &Config,
-    log: &Arc<dyn EventLog>,
-    source_runs: &SourceRuns,
-    stop: &watch::Receiver<bool>,
-    tasks: &mut Tasks,
-) -> anyhow::Result<()> {
+pub fn mobile_sources(config: &Config) -> anyhow::Result<Parts> {
     let m = &config.mobile;
-    let inbox = config.inbox();
-    let source_cfg = DirectorySourceConfig {
-        dir: inbox.clone(),
+    let mut parts: Parts = vec![Box::new(DirectorySource::new(DirectorySourceConfig {
+        dir: config.inbox(),
         topic: m.topic.clone(),
         archive_dir: m.archive_dir.clone(),
         min_file_age: m.file_min_age,
         poll_interval: m.poll_interval,
         parse: ParseOptions { swap_lat_lon: m.swap_lat_lon, ..Default::default() },
         format: None,
-        batch_records: 10_000,
+        batch_records: INBOX_BATCH_RECORDS,
         parallel_files: m.parallel_files,
-    };
-    let (l, s, runs) = (log.clone(), stop.clone(), source_runs.clone());
-    let dir_source = format!("dir:{}", inbox.display());
-    tasks.spawn(async move {
-        let result = run_directory_source(l, source_cfg, s, |f| {
-            tracing::info!(file = %f.name, events = f.events, dead_letters = f.dead_letters, failed = f.failed, "inbox file published");
-            runs.record(SourceRun {
-                source: dir_source.clone(),
-                kind: "directory".into(),
-                time_ms: tributary_log::now_ms(),
-                rows: f.events,
-                errors: f.dead_letters,
-                failure: f.refused.clone().or_else(|| {
-                    f.failed.then(|| format!("{}: not readable as events; moved to failed/", f.name))
-                }),
-            });
-        })
-        .await;
-        ("directory source", result.map_err(Into::into))
-    });
-
+    }))];
     if m.generator_rate > 0.0 {
-        let gen_cfg = GeneratorConfig {
+        let generator = GeneratorConfig {
             seed: m.generator_seed,
             devices: m.generator_devices,
             hotspots: default_hotspots(),
-            noise_share: 0.02,
-            relocation_chance: 0.001,
             start_ms: tributary_log::now_ms(),
             step_ms: 1000.0 / m.generator_rate,
+            ..GeneratorConfig::default()
         };
-        gen_cfg.validate().map_err(|e| anyhow::anyhow!("generator: {e}"))?;
-        let (l, mut s, topic, rate) = (log.clone(), stop.clone(), m.topic.clone(), m.generator_rate);
-        let runs = source_runs.clone();
-        tasks.spawn(async move {
-            let mut generator = Generator::new(gen_cfg);
-            // One run a second: the events generated in it.
-            let (source, mut since, mut events) = (format!("generator:{topic}"), Instant::now(), 0);
-            let on_append = |n: u64| {
-                events += n;
-                if since.elapsed() >= Duration::from_secs(1) {
-                    runs.record(SourceRun {
-                        source: source.clone(),
-                        kind: "generator".into(),
-                        time_ms: tributary_log::now_ms(),
-                        rows: std::mem::take(&mut events),
-                        errors: 0,
-                        failure: None,
-                    });
-                    since = Instant::now();
-                }
-            };
-            let result =
-                publish_to_log(&*l, &topic, &mut generator, Some(rate), None, &mut s, on_append).await;
-            ("generator", result.map(|_| ()).map_err(Into::into))
-        });
+        let source = GeneratorSource::new(generator, m.topic.clone(), m.generator_rate)
+            .map_err(|e| anyhow::anyhow!("config section `mobile` (generator): {e}"))?;
+        parts.push(Box::new(source));
     }
-    Ok(())
+    Ok(parts)
 }
 
-/// The line about the inbox that `up` and `ingest` print.
-pub fn print_inbox(config: &Config) {
-    let inbox = config.inbox();
-    println!(
-        "  inbox           {}   (tributary generate --out dir:{} adds files)",
-        inbox.display(),
-        inbox.display()
-    );
+/// The streaming k-means: in this process alone on the embedded log, or as a worker of a
+/// consumer group (named `worker`) that other processes can join on Kafka.
+pub fn kmeans(config: &Config, worker: Option<String>) -> anyhow::Result<Box<dyn Component>> {
+    let m = &config.mobile;
+    let failed = |e| anyhow::anyhow!("config section `mobile`: {e}");
+    Ok(match worker {
+        Some(id) => {
+            Box::new(GroupKMeansWorker::new(m.group_kmeans(id).map_err(anyhow::Error::msg)?).map_err(failed)?)
+        }
+        None => Box::new(
+            KMeansProcessor::new(KMeansProcessorConfig {
+                name: m.model.clone(),
+                topic: m.topic.clone(),
+                settings: m.kmeans_settings().map_err(anyhow::Error::msg)?,
+                max_batch_records: m.batch_max_records,
+                batch_interval: m.batch_interval,
+            })
+            .map_err(failed)?,
+        ),
+    })
+}
+
+/// The parts that run beside the k-means wherever models are written: the dead-letter sink
+/// (consumer group named after the model) and store retention (`[retention]`).
+pub fn beside_kmeans(config: &Config) -> anyhow::Result<Parts> {
+    let retention = StoreRetention::new(config.retention.to_store(), config.retention.check_interval)
+        .map_err(|e| anyhow::anyhow!("config section `retention`: {e}"))?;
+    Ok(vec![Box::new(DeadLetterSink::new(sink_group(&config.mobile.model))), Box::new(retention)])
 }
 
 /// The Markets × COVID pull sources (`markets.sources`), fetched into the lake on their
-/// schedule; returns them (none: nothing spawned).
-pub fn spawn_pulls(
-    config: &Config,
-    lake: &tributary_lake::Lake,
-    log: &Arc<dyn EventLog>,
-    source_runs: &SourceRuns,
-    stop: &watch::Receiver<bool>,
-    tasks: &mut Tasks,
-) -> anyhow::Result<Vec<PullSource>> {
+/// schedule; none when no source is configured.
+pub fn pulls(config: &Config, lake: &tributary_lake::Lake) -> anyhow::Result<Parts> {
     let mk = &config.markets;
     let sources: Vec<PullSource> =
         mk.sources.iter().map(PullSource::from_config).collect::<anyhow::Result<_>>()?;
-    if !sources.is_empty() {
-        let schedule = PullSchedule {
-            puller: Puller::new(mk.pull_limits())?,
-            sources: sources.clone(),
-            interval: mk.pull_interval,
-            state_path: config.data_dir.join("pull-state.json"),
-        };
-        let (l, lk, s, runs) = (log.clone(), lake.clone(), stop.clone(), source_runs.clone());
-        tasks.spawn(async move { ("pull sources", run_schedule(schedule, lk, l, runs, s).await) });
+    if sources.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(sources)
+    Ok(vec![Box::new(PullSchedule {
+        puller: Puller::new(mk.pull_limits())?,
+        sources,
+        interval: mk.pull_interval,
+        state_path: config.data_dir.join("pull-state.json"),
+        lake: lake.clone(),
+    })])
 }
 
 /// The batch runner: recomputes the published views that a "dataset updated" event on
 /// `datasets` (consumer group `markets.batch_group`) or the schedule made stale, and publishes
 /// them to the store. `views` overrides `markets.views`.
-pub fn spawn_batch_runner(
+pub fn batch_views(
     config: &Config,
     views: Option<&Path>,
     lake: &tributary_lake::Lake,
-    log: &Arc<dyn EventLog>,
-    store: &Arc<dyn ServingStore>,
-    stop: &watch::Receiver<bool>,
-    tasks: &mut Tasks,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Box<dyn Component>> {
     let mk = &config.markets;
     let views = tributary_batch::views::load(views.or(mk.views.as_deref())).map_err(anyhow::Error::msg)?;
-    let follow_cfg = FollowConfig {
+    let follow = FollowConfig {
         group: mk.batch_group.clone(),
         debounce: mk.batch_debounce,
         interval: Some(mk.batch_interval),
         ..FollowConfig::default()
     };
-    let (l, s) = (log.clone(), stop.clone());
-    let runner = Runner::new(lake.clone(), Some(store.clone()), views);
-    tasks.spawn(async move {
-        let result = follow(&runner, l, follow_cfg, s, |report| {
-            for v in report.views.iter().filter(|v| v.published.is_some()) {
-                tracing::info!(view = %v.name, rows = v.rows, compute_ms = v.compute.as_millis() as u64, publish_ms = v.publish.as_millis() as u64, "view published");
-            }
-        })
-        .await;
-        ("batch runner", result.map_err(Into::into))
-    });
-    Ok(())
-}
-
-/// Store retention (`[retention]`): every `check_interval`, old model versions are folded into
-/// younger ones and old dead letters deleted. Runs where models are written (`up`, each
-/// `worker`); passes from several processes at once are safe. A failed pass is logged and
-/// tried again at the next interval.
-pub fn spawn_store_retention(
-    config: &Config,
-    store: &Arc<dyn ServingStore>,
-    stop: &watch::Receiver<bool>,
-    tasks: &mut Tasks,
-) {
-    let (retention, every) = (config.retention.to_store(), config.retention.check_interval);
-    let (store, mut stop) = (store.clone(), stop.clone());
-    tasks.spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => return ("store retention", Ok(())),
-            }
-            if let Err(e) = store.apply_retention(&retention, tributary_log::now_ms()).await {
-                tracing::warn!(error = %e, "store retention failed; trying again at the next interval");
-            }
-        }
-    });
+    Ok(Box::new(BatchViews::new(lake.clone(), views, follow)))
 }

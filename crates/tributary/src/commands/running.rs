@@ -1,87 +1,79 @@
-//! What the long-running commands (`up`, `worker`, `ingest`, `serve`) share: shutdown signals,
-//! supervising their tasks, how they end, and reporting model versions.
+//! What the long-running commands (`up`, `worker`, `ingest`, `serve`, `batch follow`) share:
+//! each is a [`Process`] — a list of parts with the log and store they run on — run by
+//! [`run_process`] until a shutdown signal.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use anyhow::Context;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
-use tributary_processors::mobile_kmeans::ModelVersion;
+use anyhow::Context as _;
+use tributary_component::{Context, Supervisor};
+use tributary_store::{ServingStore, SourceRuns, SqlStore};
 
-/// The tasks of a long-running command: each returns its name and how it ended.
-pub type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
+use super::OpenedLog;
+use super::roles::Parts;
+use crate::config::Config;
 
-/// How a long-running command ends once its tasks stopped and it closed what it opened: with
-/// the failure that stopped it, or "Stopped cleanly."
-pub fn stopped(failure: Option<anyhow::Error>) -> anyhow::Result<ExitCode> {
-    if let Some(e) = failure {
-        return Err(e);
+/// A long-running command as what it is made of: the log and store it opened, its parts, and
+/// what it says when it starts.
+pub struct Process {
+    /// The first line: `Tributary 0.1.0 is running.`
+    pub headline: String,
+    /// The event log, where the role has one (`serve` beside an embedded log has none).
+    pub log: Option<OpenedLog>,
+    pub store: SqlStore,
+    /// Banner lines before the parts' own (the data directory, the log, the store).
+    pub lines: Vec<(&'static str, String)>,
+    pub parts: Parts,
+    /// The last line: what Ctrl-C does.
+    pub footer: &'static str,
+}
+
+impl Process {
+    /// The banner lines every role prints about the log and the store.
+    pub fn storage_lines(
+        config: &Config,
+        log: Option<&OpenedLog>,
+        store: &SqlStore,
+    ) -> Vec<(&'static str, String)> {
+        let mut lines = Vec::new();
+        if let Some(log) = log {
+            lines.push(("event log", log.description().to_string()));
+        }
+        lines.push(("serving store", format!("{} ({})", config.store_description(), store.dialect().name())));
+        lines
     }
+}
+
+/// Runs `process`: prints its banner, runs its parts until SIGINT, SIGTERM or the first part
+/// that fails, stops them all, closes the log and the store. Sources' runs are written to the
+/// store (`SourceRuns`) for the pipeline status.
+pub async fn run_process(process: Process, mut signals: ShutdownSignals) -> anyhow::Result<ExitCode> {
+    let Process { headline, log, store, lines, parts, footer } = process;
+    let mut supervisor = Supervisor::new();
+    let stop = supervisor.stop_signal();
+    let shared_store: Arc<dyn ServingStore> = Arc::new(store.clone());
+    let runs = SourceRuns::start(shared_store.clone(), stop.clone());
+    let mut cx = Context::new(stop).with_store(shared_store).with_runs(Arc::new(runs));
+    if let Some(log) = &log {
+        cx = cx.with_log(log.shared());
+    }
+    println!("{headline}");
+    let described = parts.iter().flat_map(|p| p.describe());
+    for (label, text) in lines.into_iter().chain(described) {
+        println!("  {label:<15} {text}");
+    }
+    println!("{footer}");
+    for part in parts {
+        supervisor.spawn(part, &cx);
+    }
+    let outcome = supervisor.run_until(signals.wait()).await;
+    if let Some(log) = &log {
+        log.close().await?;
+    }
+    store.close().await;
+    outcome?;
     println!("Stopped cleanly.");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs until SIGINT or SIGTERM, or until a task ends (which is a failure: tasks run until
-/// stopped); then tells every task to stop and waits up to 15 s for them. Returns the failure
-/// that ended the run, if one did.
-pub async fn supervise(
-    tasks: &mut Tasks,
-    signals: &mut ShutdownSignals,
-    stop: &watch::Sender<bool>,
-) -> Option<anyhow::Error> {
-    let mut failure = None;
-    tokio::select! {
-        _ = signals.wait() => {}
-        Some(done) = tasks.join_next() => {
-            match done {
-                Ok((name, Err(e))) => failure = Some(anyhow::anyhow!("{name} failed: {e:#}")),
-                Ok((name, Ok(()))) => failure = Some(anyhow::anyhow!("{name} stopped unexpectedly")),
-                Err(e) => failure = Some(anyhow::anyhow!("a task panicked: {e}")),
-            }
-        }
-    }
-    tracing::info!("shutting down");
-    let _ = stop.send(true);
-    let deadline = tokio::time::sleep(Duration::from_secs(15));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            next = tasks.join_next() => match next {
-                None => break,
-                Some(Ok((name, Err(e)))) => tracing::error!("{name} failed while stopping: {e:#}"),
-                Some(_) => {}
-            },
-            _ = &mut deadline => {
-                tracing::warn!("tasks did not stop within 15 s; aborting them");
-                tasks.abort_all();
-                break;
-            }
-        }
-    }
-    failure
-}
-
-/// Logs model versions: each at debug level, and the newest at info level at most once a second.
-#[derive(Default)]
-pub struct VersionReporter {
-    last_info: Option<Instant>,
-    points_since: u64,
-}
-
-impl VersionReporter {
-    pub fn report(&mut self, v: &ModelVersion) {
-        self.points_since += v.batch_points;
-        tracing::debug!(version = v.version, points = v.batch_points, "model version");
-        if self.last_info.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-            return;
-        }
-        let centres: Vec<String> =
-            v.centres.iter().map(|c| format!("({:.3}, {:.3}) w={:.0}", c.lat, c.lon, c.weight)).collect();
-        tracing::info!(version = v.version, points = self.points_since, centres = %centres.join(" "), "model version");
-        self.points_since = 0;
-        self.last_info = Some(Instant::now());
-    }
 }
 
 /// SIGINT and SIGTERM, registered when created: a signal that arrives while a command is still

@@ -7,60 +7,27 @@
 //! belongs to the one process that owns the data directory, so a `serve` beside it has none
 //! (ingest answers 404 there, the pipeline status shows the store's processors).
 //!
-//! `up` starts the same API through [`start_api`].
+//! `up` runs the same API part, built by [`api_server`].
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::watch;
-use tributary_log::EventLog;
-use tributary_store::ServingStore;
+use tributary_api::{ApiServer, OperationsServer};
+use tributary_component::Component;
 
-use super::running::{ShutdownSignals, Tasks, stopped, supervise};
+use super::roles::Parts;
+use super::running::{Process, ShutdownSignals, run_process};
 use crate::cli::ServeArgs;
 use crate::config::{Config, LogBackend};
 
-/// What [`start_api`] started, for the lines a command prints.
-pub struct StartedApi {
-    pub address: SocketAddr,
-    /// Where the write endpoints' token comes from (the token itself only when just made).
-    pub token_note: String,
-    pub cache_backend: &'static str,
-}
-
-impl StartedApi {
-    /// The lines `up` and `serve` print about the API.
-    pub fn print(&self, config: &Config) {
-        println!("  dashboard       http://{}/", self.address);
-        println!(
-            "  HTTP API        http://{}/api/v1/openapi.json   (/metrics, /healthz, /readyz)",
-            self.address
-        );
-        println!("  API token       {}", self.token_note);
-        println!(
-            "  cache           {}, entries live {}",
-            self.cache_backend,
-            humantime::format_duration(config.cache.ttl)
-        );
-    }
-}
-
-/// Binds `listen` (or `api.listen`) and serves the API on a task of `tasks` until `stop`.
-pub async fn start_api(
+/// The HTTP API on `listen` (or `api.listen`), bound now: the part, and the banner line about
+/// its token.
+pub async fn api_server(
     config: &Config,
     listen: Option<SocketAddr>,
-    store: Arc<dyn ServingStore>,
-    log: Option<Arc<dyn EventLog>>,
-    stop: &watch::Receiver<bool>,
-    tasks: &mut Tasks,
-) -> anyhow::Result<StartedApi> {
+) -> anyhow::Result<(Box<dyn Component>, (&'static str, String))> {
     let listen = listen.unwrap_or(config.api.listen);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (use --listen ADDRESS:PORT)"))?;
-    let address = listener.local_addr()?;
     let cache =
         tributary_cache::Cache::new(tributary_cache::open(&config.cache.to_cache())?, config.cache.ttl);
     let (token, token_note) = api_token(config)?;
@@ -71,82 +38,50 @@ pub async fn start_api(
         token,
         ..tributary_api::ApiConfig::default()
     };
-    let cache_backend = cache.backend();
-    let state =
-        tributary_api::AppState::start(store, log, cache, api_config, super::metrics_handle(), stop.clone())
-            .await;
-    let mut s = stop.clone();
-    let (header_timeout, max_connections) = (config.api.header_timeout, config.api.max_connections);
-    tasks.spawn(async move {
-        let shutdown = async move {
-            let _ = s.wait_for(|stopped| *stopped).await;
-        };
-        let limits = tributary_api::ServeLimits {
-            header_timeout,
-            max_connections,
-            ..tributary_api::ServeLimits::default()
-        };
-        let served = tributary_api::serve(listener, tributary_api::router(state), limits, shutdown).await;
-        ("HTTP API", served.map_err(Into::into))
-    });
-    Ok(StartedApi { address, token_note, cache_backend })
+    let limits = tributary_api::ServeLimits {
+        header_timeout: config.api.header_timeout,
+        max_connections: config.api.max_connections,
+        ..tributary_api::ServeLimits::default()
+    };
+    let server = ApiServer::bind(listen, cache, api_config, limits, super::metrics_handle())
+        .await
+        .with_context(|| format!("cannot listen on {listen} (use --listen ADDRESS:PORT)"))?;
+    Ok((Box::new(server), ("API token", token_note)))
 }
 
-/// Serves `/healthz`, `/readyz` and `/metrics` on `api.ops_listen`, when it is set, for the
-/// roles that serve no API (`ingest`, `worker`, `batch follow`): returns the bound address.
-pub async fn start_operations(
-    config: &Config,
-    store: Arc<dyn ServingStore>,
-    stop: &watch::Receiver<bool>,
-    tasks: &mut Tasks,
-) -> anyhow::Result<Option<SocketAddr>> {
-    let Some(listen) = config.api.ops_listen else { return Ok(None) };
-    let listener = tokio::net::TcpListener::bind(listen)
+/// `/healthz`, `/readyz` and `/metrics` on `api.ops_listen`, when it is set, for the roles that
+/// serve no API (`ingest`, `worker`, `batch follow`); bound now.
+pub async fn operations_server(config: &Config) -> anyhow::Result<Parts> {
+    let Some(listen) = config.api.ops_listen else { return Ok(Vec::new()) };
+    let server = OperationsServer::bind(listen, super::metrics_handle())
         .await
         .with_context(|| format!("cannot listen on {listen} (api.ops_listen)"))?;
-    let address = listener.local_addr()?;
-    let router = tributary_api::operations_router(store, super::metrics_handle());
-    let mut s = stop.clone();
-    tasks.spawn(async move {
-        let shutdown = async move {
-            let _ = s.wait_for(|stopped| *stopped).await;
-        };
-        let served =
-            tributary_api::serve(listener, router, tributary_api::ServeLimits::default(), shutdown).await;
-        ("operations port", served.map_err(Into::into))
-    });
-    println!("  operations      http://{address}/metrics   (/healthz, /readyz)");
-    Ok(Some(address))
+    Ok(vec![Box::new(server)])
 }
 
 /// `tributary serve`.
 pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut signals = ShutdownSignals::install()?;
-    let opened = match config.log {
+    let signals = ShutdownSignals::install()?;
+    let log = match config.log {
         LogBackend::Kafka(_) => Some(super::open_log(config).await?),
         _ => None,
     };
-    let sql = super::open_store(config).await?;
-    let (stop_tx, stop) = watch::channel(false);
-    let mut tasks = Tasks::new();
-    let log = opened.as_ref().map(|o| o.shared());
-    let api = start_api(config, args.listen, Arc::new(sql.clone()), log, &stop, &mut tasks).await?;
-
-    println!("Tributary {} is serving.", env!("CARGO_PKG_VERSION"));
-    api.print(config);
-    println!("  serving store   {} ({})", config.store_description(), sql.dialect().name());
-    match &opened {
-        Some(o) => println!("  event log       {}", o.description()),
-        None => println!("  event log       none (the embedded log belongs to `tributary up`)"),
+    let store = super::open_store(config).await?;
+    let (api, token_line) = api_server(config, args.listen).await?;
+    let mut lines = vec![token_line];
+    lines.extend(Process::storage_lines(config, log.as_ref(), &store));
+    if log.is_none() {
+        lines.push(("event log", "none (the embedded log belongs to `tributary up`)".into()));
     }
-    println!("Ctrl-C stops.");
-
-    let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
-    if let Some(o) = &opened {
-        o.close().await?;
-    }
-    sql.close().await;
-    stopped(failure)
+    let process = Process {
+        headline: format!("Tributary {} is serving.", env!("CARGO_PKG_VERSION")),
+        log,
+        store,
+        lines,
+        parts: vec![api],
+        footer: "Ctrl-C stops.",
+    };
+    run_process(process, signals).await
 }
 
 /// The token of the API's write endpoints: `api.token` if configured; otherwise the one kept in

@@ -8,24 +8,17 @@
 //! through a consumer group of their own (see `tributary_processors::dead_letter_sink`).
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use tokio::sync::watch;
-use tributary_processors::dead_letter_sink::{run_dead_letter_sink, sink_group};
 use tributary_processors::group_kmeans::replay::replay_one_process;
-use tributary_processors::group_kmeans::run_group_worker;
-use tributary_store::ServingStore;
 
-use super::running::{ShutdownSignals, Tasks, VersionReporter, stopped, supervise};
+use super::roles;
+use super::running::{Process, ShutdownSignals, run_process};
 use crate::cli::{ReplayArgs, WorkerArgs};
 use crate::config::{Config, LogBackend};
 
 pub async fn run(config: &Config, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
-    let mut signals = ShutdownSignals::install()?;
-    let m = &config.mobile;
+    let signals = ShutdownSignals::install()?;
     let id = args.id.clone().unwrap_or_else(|| default_worker_id("worker"));
-    let group_cfg =
-        m.group_kmeans(id.clone()).map_err(|e| anyhow::anyhow!("config section `mobile`: {e}"))?;
     // A worker with a name of its own is a static member of its groups: restarted under the
     // same name (after a crash, say), it takes its partitions back at once.
     let mut config = config.clone();
@@ -33,41 +26,27 @@ pub async fn run(config: &Config, args: &WorkerArgs) -> anyhow::Result<ExitCode>
         kafka.member_name = Some(name.clone());
     }
     let config = &config;
-    let opened = super::open_log(config).await?;
-    if !opened.is_shared() {
+    let log = super::open_log(config).await?;
+    if !log.is_shared() {
         anyhow::bail!(
             "a worker shares its work with other processes through Kafka: set log = \"kafka://HOST:PORT\" \
              (the embedded log belongs to one process, and `tributary up` runs the processors itself)"
         );
     }
-    let log = opened.shared();
-    let sql = super::open_store(config).await?;
-    let store: Arc<dyn ServingStore> = Arc::new(sql.clone());
-    let (stop_tx, stop) = watch::channel(false);
-    let mut tasks = Tasks::new();
-    let (l, st, s) = (log.clone(), store.clone(), stop.clone());
-    let model = group_cfg.name.clone();
-    tasks.spawn(async move {
-        let mut reporter = VersionReporter::default();
-        let result = run_group_worker(l, st, group_cfg, s, |v| reporter.report(v)).await;
-        ("k-means worker", result.map_err(Into::into))
-    });
-    let (l, st, s, g) = (log.clone(), store.clone(), stop.clone(), sink_group(&model));
-    tasks.spawn(
-        async move { ("dead-letter sink", run_dead_letter_sink(l, st, g, s).await.map_err(Into::into)) },
-    );
-    super::roles::spawn_store_retention(config, &store, &stop, &mut tasks);
-
-    println!("Tributary worker {id} is running.");
-    println!("  event log       {}", opened.description());
-    println!("  serving store   {} ({})", config.store_description(), sql.dialect().name());
-    println!("  k-means         model '{model}', k = {}, topic {}, consumer group '{model}'", m.k, m.topic);
-    super::serve::start_operations(config, store.clone(), &stop, &mut tasks).await?;
-    println!("Ctrl-C stops; the other workers take over.");
-    let failure = supervise(&mut tasks, &mut signals, &stop_tx).await;
-    opened.close().await?;
-    sql.close().await;
-    stopped(failure)
+    let store = super::open_store(config).await?;
+    let mut parts = vec![roles::kmeans(config, Some(id.clone()))?];
+    parts.extend(roles::beside_kmeans(config)?);
+    parts.extend(super::serve::operations_server(config).await?);
+    let lines = Process::storage_lines(config, Some(&log), &store);
+    let process = Process {
+        headline: format!("Tributary worker {id} is running."),
+        log: Some(log),
+        store,
+        lines,
+        parts,
+        footer: "Ctrl-C stops; the other workers take over.",
+    };
+    run_process(process, signals).await
 }
 
 /// `tributary replay`: the stored model against one process replaying its micro-batches.

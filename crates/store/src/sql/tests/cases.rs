@@ -104,6 +104,32 @@ pub async fn versions_offsets_and_dead_letters_round_trip_exactly(ctx: Ctx) {
     store.close().await;
 }
 
+/// A first version with no sum of squares or silhouette (k-means++ still gathering, a sample
+/// too small), then versions with both: on PostgreSQL a NULL bound the wrong way fixes the
+/// prepared statement's parameter type at float4, and the next double fails to bind.
+pub async fn a_version_without_quality_first_leaves_the_columns_doubles(ctx: Ctx) {
+    let store = ctx.open().await;
+    for v in 1..=6u64 {
+        let mut row = version(v, 0.5);
+        if v % 3 == 1 {
+            (row.sum_of_squares, row.silhouette) = (None, None);
+        }
+        let commit = BatchCommit {
+            processor: "kmeans".into(),
+            version: Some(row),
+            offsets: checkpoint(3 * v),
+            dead_letters: vec![],
+            expected_offsets: None,
+        };
+        store.commit_batch(&commit).await.unwrap();
+    }
+    let history = store.kmeans_history("mobile", 1, 6, 10).await.unwrap();
+    let silhouettes: Vec<Option<f64>> = history.iter().map(|v| v.silhouette).collect();
+    let expected: Vec<Option<f64>> =
+        (1..=6u64).map(|v| if v % 3 == 1 || v == 3 { None } else { Some(0.5 + v as f64 / 64.0) }).collect();
+    assert_eq!(silhouettes, expected);
+}
+
 pub async fn a_failed_commit_writes_nothing(ctx: Ctx) {
     let store = ctx.open().await;
     let ok = BatchCommit {
