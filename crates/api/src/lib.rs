@@ -1,5 +1,6 @@
 //! **Layer: api.** The HTTP API: JSON under `/api/v1`, its OpenAPI document, `/metrics`,
-//! `/healthz` and `/readyz` (the dashboard lands with issue #6).
+//! `/healthz` and `/readyz`, and the dashboard at `/`. [`ApiServer`] runs it as a component of a
+//! process (`up`, `serve`); [`OperationsServer`] the operations endpoints alone.
 //!
 //! Reads go through the [`tributary_cache::Cache`] to the [`tributary_store::ServingStore`], with
 //! typed queries only. Every answer that comes from a view or a model names the version it was

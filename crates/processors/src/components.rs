@@ -9,7 +9,7 @@ use tributary_store::Retention;
 use crate::dead_letter_sink::run_dead_letter_sink;
 use crate::group_kmeans::{GroupKMeansConfig, run_group_worker};
 use crate::kmeans_processor::{KMeansProcessorConfig, run_kmeans_processor};
-use crate::mobile_kmeans::ModelVersion;
+use crate::mobile_kmeans::{KMeansSettings, ModelVersion};
 
 /// The streaming k-means in one process (the embedded log): see [`crate::kmeans_processor`].
 /// Reports one run per committed model version: the points of its micro-batch.
@@ -20,12 +20,18 @@ pub struct KMeansProcessor {
 impl KMeansProcessor {
     /// The settings are checked here, so a bad one stops the process before it starts.
     pub fn new(cfg: KMeansProcessorConfig) -> Result<Self, BoxError> {
-        cfg.settings.validate()?;
-        if cfg.max_batch_records == 0 {
-            return Err("a micro-batch must hold at least one record".into());
-        }
+        check_batches(&cfg.settings, cfg.max_batch_records)?;
         Ok(Self { cfg })
     }
+}
+
+/// The k-means settings and the micro-batch size, checked where a k-means is built.
+fn check_batches(settings: &KMeansSettings, max_batch_records: usize) -> Result<(), BoxError> {
+    settings.validate()?;
+    if max_batch_records == 0 {
+        return Err("a micro-batch must hold at least one record".into());
+    }
+    Ok(())
 }
 
 /// The banner line of a k-means model.
@@ -63,10 +69,7 @@ pub struct GroupKMeansWorker {
 
 impl GroupKMeansWorker {
     pub fn new(cfg: GroupKMeansConfig) -> Result<Self, BoxError> {
-        cfg.settings.validate()?;
-        if cfg.max_batch_records == 0 {
-            return Err("a micro-batch must hold at least one record".into());
-        }
+        check_batches(&cfg.settings, cfg.max_batch_records)?;
         Ok(Self { cfg })
     }
 }

@@ -6,7 +6,7 @@ use tributary_component::compliance::{self, Environment, Fixture};
 use tributary_component::{BoxError, Component};
 use tributary_sources::components::{DirectorySource, GeneratorSource};
 use tributary_sources::directory::DirectorySourceConfig;
-use tributary_sources::generator::{GeneratorConfig, default_hotspots};
+use tributary_sources::generator::GeneratorConfig;
 
 const TOPIC: &str = "mobile_data";
 const LINES: u64 = 120;
@@ -69,15 +69,7 @@ struct Steady;
 #[async_trait::async_trait]
 impl Fixture for Steady {
     async fn build(&self, _: &Environment) -> Result<Box<dyn Component>, BoxError> {
-        let cfg = GeneratorConfig {
-            seed: 7,
-            devices: 50,
-            hotspots: default_hotspots(),
-            noise_share: 0.02,
-            relocation_chance: 0.001,
-            start_ms: 1_590_969_600_000,
-            step_ms: 0.5,
-        };
+        let cfg = GeneratorConfig { seed: 7, devices: 50, step_ms: 0.5, ..GeneratorConfig::default() };
         Ok(Box::new(GeneratorSource::new(cfg, TOPIC.into(), 2000.0)?))
     }
 
@@ -102,15 +94,7 @@ async fn the_generator_is_a_component() {
 
 #[test]
 fn a_generator_with_a_bad_rate_is_refused() {
-    let cfg = GeneratorConfig {
-        seed: 7,
-        devices: 50,
-        hotspots: default_hotspots(),
-        noise_share: 0.02,
-        relocation_chance: 0.001,
-        start_ms: 0,
-        step_ms: 1.0,
-    };
+    let cfg = GeneratorConfig::default();
     for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(GeneratorSource::new(cfg.clone(), TOPIC.into(), rate).is_err(), "rate {rate}");
     }

@@ -117,14 +117,6 @@ pub async fn follow(config: &Config, args: BatchViewsArgs) -> anyhow::Result<Exi
     let lake = Lake::open(&config.lake_location())?;
     let mut parts = vec![super::roles::batch_views(config, args.views.as_deref(), &lake)?];
     parts.extend(super::serve::operations_server(config).await?);
-    let lines = Process::storage_lines(config, Some(&log), &store);
-    let process = Process {
-        headline: format!("Tributary {} is keeping the batch views current.", env!("CARGO_PKG_VERSION")),
-        log: Some(log),
-        store,
-        lines,
-        parts,
-        footer: "Ctrl-C stops.",
-    };
-    run_process(process, signals).await
+    let headline = format!("Tributary {} is keeping the batch views current.", env!("CARGO_PKG_VERSION"));
+    run_process(Process::new(config, headline, Some(log), store, parts), signals).await
 }

@@ -18,21 +18,14 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let mut parts = roles::mobile_sources(config)?;
     parts.extend(roles::pulls(config, &lake)?);
     parts.extend(super::serve::operations_server(config).await?);
-    let mut lines = Process::storage_lines(config, Some(&log), &store);
-    if !log.is_shared() {
-        lines.push((
+    let shared = log.is_shared();
+    let headline = format!("Tributary {} is ingesting.", env!("CARGO_PKG_VERSION"));
+    let mut process = Process::new(config, headline, Some(log), store, parts);
+    if !shared {
+        process = process.line(
             "",
-            "(the embedded log belongs to this process: `tributary up` processes what it holds once this stops)"
-                .into(),
-        ));
+            "(the embedded log belongs to this process: `tributary up` processes what it holds once this stops)".into(),
+        );
     }
-    let process = Process {
-        headline: format!("Tributary {} is ingesting.", env!("CARGO_PKG_VERSION")),
-        log: Some(log),
-        store,
-        lines,
-        parts,
-        footer: "Ctrl-C stops.",
-    };
     run_process(process, signals).await
 }

@@ -29,8 +29,34 @@ pub struct Process {
 }
 
 impl Process {
+    /// `parts` over `log` and `store`, announced by `headline` and the lines about the log and
+    /// the store; Ctrl-C stops it.
+    pub fn new(
+        config: &Config,
+        headline: String,
+        log: Option<OpenedLog>,
+        store: SqlStore,
+        parts: Parts,
+    ) -> Self {
+        let lines = Self::storage_lines(config, log.as_ref(), &store);
+        Self { headline, log, store, lines, parts, footer: "Ctrl-C stops." }
+    }
+
+    /// Banner lines before the ones about the log and the store.
+    pub fn lines_first(mut self, mut lines: Vec<(&'static str, String)>) -> Self {
+        lines.append(&mut self.lines);
+        self.lines = lines;
+        self
+    }
+
+    /// A banner line after the ones about the log and the store.
+    pub fn line(mut self, label: &'static str, text: String) -> Self {
+        self.lines.push((label, text));
+        self
+    }
+
     /// The banner lines every role prints about the log and the store.
-    pub fn storage_lines(
+    fn storage_lines(
         config: &Config,
         log: Option<&OpenedLog>,
         store: &SqlStore,

@@ -68,19 +68,12 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
     };
     let store = super::open_store(config).await?;
     let (api, token_line) = api_server(config, args.listen).await?;
-    let mut lines = vec![token_line];
-    lines.extend(Process::storage_lines(config, log.as_ref(), &store));
-    if log.is_none() {
-        lines.push(("event log", "none (the embedded log belongs to `tributary up`)".into()));
+    let no_log = log.is_none();
+    let headline = format!("Tributary {} is serving.", env!("CARGO_PKG_VERSION"));
+    let mut process = Process::new(config, headline, log, store, vec![api]).lines_first(vec![token_line]);
+    if no_log {
+        process = process.line("event log", "none (the embedded log belongs to `tributary up`)".into());
     }
-    let process = Process {
-        headline: format!("Tributary {} is serving.", env!("CARGO_PKG_VERSION")),
-        log,
-        store,
-        lines,
-        parts: vec![api],
-        footer: "Ctrl-C stops.",
-    };
     run_process(process, signals).await
 }
 

@@ -30,15 +30,8 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     parts.extend(roles::pulls(config, &lake)?);
     parts.push(roles::batch_views(config, None, &lake)?);
 
-    let mut lines = vec![token_line, ("data directory", config.data_dir.display().to_string())];
-    lines.extend(Process::storage_lines(config, Some(&log), &store));
-    let process = Process {
-        headline: format!("Tributary {} is running.", env!("CARGO_PKG_VERSION")),
-        log: Some(log),
-        store,
-        lines,
-        parts,
-        footer: "Ctrl-C stops.",
-    };
+    let headline = format!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
+    let process = Process::new(config, headline, Some(log), store, parts)
+        .lines_first(vec![token_line, ("data directory", config.data_dir.display().to_string())]);
     run_process(process, signals).await
 }

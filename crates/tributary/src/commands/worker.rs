@@ -37,15 +37,9 @@ pub async fn run(config: &Config, args: &WorkerArgs) -> anyhow::Result<ExitCode>
     let mut parts = vec![roles::kmeans(config, Some(id.clone()))?];
     parts.extend(roles::beside_kmeans(config)?);
     parts.extend(super::serve::operations_server(config).await?);
-    let lines = Process::storage_lines(config, Some(&log), &store);
-    let process = Process {
-        headline: format!("Tributary worker {id} is running."),
-        log: Some(log),
-        store,
-        lines,
-        parts,
-        footer: "Ctrl-C stops; the other workers take over.",
-    };
+    let mut process =
+        Process::new(config, format!("Tributary worker {id} is running."), Some(log), store, parts);
+    process.footer = "Ctrl-C stops; the other workers take over.";
     run_process(process, signals).await
 }
 
