@@ -86,6 +86,19 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 9] = [
+        Self::Cases,
+        Self::Deaths,
+        Self::C7,
+        Self::D7,
+        Self::CasesPer100k,
+        Self::DeathsPer100k,
+        Self::C7Per100k,
+        Self::D7Per100k,
+        Self::Close,
+    ];
+
     /// The view that has the metric as a column (of the same name).
     pub fn view(self) -> &'static str {
         match self {

@@ -31,15 +31,18 @@ mod operations;
 mod params;
 mod routes;
 mod server;
+mod settings;
 mod state;
 mod throughput;
 pub mod versions;
+pub mod views_read;
 
 pub use component::{ApiServer, OperationsServer};
 pub use error::{ApiError, Problem};
 pub use operations::operations_router;
 pub use routes::router;
 pub use server::{ServeLimits, serve};
+pub use settings::ServerConfig;
 pub use state::{ApiConfig, AppState};
 
 #[cfg(test)]

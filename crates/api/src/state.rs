@@ -75,7 +75,18 @@ impl AppState {
     ) -> Arc<Self> {
         let throughput = log.clone().map(|log| crate::throughput::Throughput::start(log, stop.clone()));
         let source_runs = SourceRuns::start(store.clone(), stop.clone());
+        warn_of_missing_columns(&*store).await;
         let versions = Versions::start(store.clone(), config.model.clone(), config.version_poll, stop).await;
         Arc::new(Self { store, log, cache, versions, throughput, config, metrics, source_runs })
+    }
+}
+
+/// Warns when views published (by another process, perhaps an older or changed one) lack columns
+/// the API reads: their endpoints answer errors until the views are republished.
+async fn warn_of_missing_columns(store: &dyn ServingStore) {
+    let Ok(views) = store.current_views().await else { return };
+    let published = views.iter().map(|v| (v.view.as_str(), v.columns.iter().map(|c| c.name.as_str())));
+    if let Err(e) = crate::views_read::check(published) {
+        tracing::warn!("{e}; the endpoints reading them fail until the views are published again");
     }
 }

@@ -715,3 +715,56 @@ async fn a_body_that_never_ends_is_cut_off_by_the_request_timeout() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(topic_records(&f, "mobile_data").await.is_empty());
 }
+
+/// Every markets endpoint answers from views that have only the columns `views_read` lists: the
+/// list names every column the endpoints use.
+#[tokio::test]
+async fn the_markets_endpoints_need_only_the_columns_they_declare() {
+    let f = fixture().await;
+    let declared = crate::views_read::views_read();
+    let before = f.state.versions.now().views.clone();
+    for (view, columns) in &declared {
+        let column = |name: &str| -> ArrayRef {
+            match name {
+                "date" | "first_date" | "last_date" => Arc::new(Date32Array::from(vec![MARCH_1])),
+                "series" => texts(["IT".to_string()]),
+                "symbol" => texts(["^GDAXI".to_string()]),
+                "measure" => texts(["cases".to_string()]),
+                "kind" if *view == "series_catalogue" => texts(["country".to_string()]),
+                "kind" => texts(["levels".to_string()]),
+                "series_name" | "reason" => texts(["x".to_string()]),
+                "lag" => Arc::new(Int64Array::from(vec![0])),
+                "n" => Arc::new(Int64Array::from(vec![40])),
+                "window_days" => Arc::new(Int64Array::from(vec![30])),
+                _ => Arc::new(Float64Array::from(vec![0.5])),
+            }
+        };
+        publish(&f.store, view, batch(columns.iter().map(|c| (c.as_str(), column(c))).collect())).await;
+    }
+    // The new versions reach the API (the store announces them).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let published = |v: &str| f.state.versions.now().views.get(v).copied().unwrap_or(0);
+    while declared.keys().any(|v| published(v) <= before.get(*v).copied().unwrap_or(0)) {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", f.state.versions.now().views);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut uris: Vec<String> = crate::choices::Metric::ALL
+        .iter()
+        .map(|m| format!("/api/v1/markets/series?series=IT&metric={}", crate::choices::name(m)))
+        .collect();
+    uris.extend(
+        [
+            "/api/v1/markets/catalogue?kind=country",
+            "/api/v1/markets/correlations?series=IT&measure=cases&kind=levels&lag=0",
+            "/api/v1/markets/correlations/strongest?by=spearman&min_n=3",
+            "/api/v1/markets/rolling-correlations?series=IT&measure=cases&kind=levels&from=2020-03-01",
+            "/api/v1/markets/aligned?series=IT&from=2020-03-01&to=2020-03-01",
+        ]
+        .map(String::from),
+    );
+    for uri in uris {
+        let body = ok(&f, &uri).await;
+        let rows = body["rows"].as_array().or(body["points"].as_array()).map_or(0, Vec::len);
+        assert_eq!(rows, 1, "{uri}: {body}");
+    }
+}

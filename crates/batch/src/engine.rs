@@ -91,6 +91,18 @@ impl Engine {
         })
     }
 
+    /// The columns each view produces, by view: found by computing the views over empty
+    /// datasets (milliseconds), so that a reader's needs can be checked before any data exists.
+    pub async fn output_columns(views: &[View]) -> Result<Vec<(String, Vec<String>)>, BatchError> {
+        let engine = Self::new(&Lake::open("memory://")?, views.to_vec()).await?;
+        Ok(engine
+            .compute_all()
+            .await?
+            .into_iter()
+            .map(|r| (r.name, r.schema.fields().iter().map(|f| f.name().clone()).collect()))
+            .collect())
+    }
+
     /// The version of each dataset this engine read (its snapshot of the lake).
     pub fn dataset_versions(&self) -> &[DatasetVersion] {
         &self.dataset_versions

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use tributary_settings::{ByteSize, KeyError};
 
 /// Errors of a cache backend (the [`Cache`] front never passes them to its callers).
 #[derive(Debug, thiserror::Error)]
@@ -51,20 +52,24 @@ pub trait QueryCache: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
-/// Where the cache is and how it behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the cache is and how it behaves (`[cache]` in `tributary.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     /// `embedded` (in-process), `memcached://HOST:PORT` or `redis://HOST:PORT[/DB]`.
     pub url: String,
-    /// How long an entry lives at most (a new view version makes it unreachable sooner).
+    /// How long an entry lives at most; a new view or model version replaces it at once anyway.
+    #[serde(deserialize_with = "tributary_settings::human_duration")]
     pub ttl: Duration,
-    /// The in-process cache's size limit in bytes.
-    pub max_bytes: u64,
-    /// How long a request waits for a remote cache before reading the store directly.
+    /// How long a request waits for memcached or Redis before reading the store directly.
+    #[serde(deserialize_with = "tributary_settings::human_duration")]
     pub timeout: Duration,
-    /// With memcached or Redis: how many bytes of their entries this process keeps too
-    /// ([`NearCache`]); 0 sends every read to the server.
-    pub near_max_bytes: u64,
+    /// The in-process cache's size.
+    pub max_size: ByteSize,
+    /// With memcached or Redis: how much of their entries this process keeps too
+    /// ([`NearCache`]), so that repeated reads skip the network ("0" sends every read to the
+    /// server). Entries never change under a key, so the copy is never staler than the server's.
+    pub near_size: ByteSize,
 }
 
 impl Default for CacheConfig {
@@ -72,10 +77,17 @@ impl Default for CacheConfig {
         Self {
             url: "embedded".into(),
             ttl: Duration::from_secs(300),
-            max_bytes: 64 << 20,
             timeout: Duration::from_millis(100),
-            near_max_bytes: 16 << 20,
+            max_size: ByteSize(64 << 20),
+            near_size: ByteSize(16 << 20),
         }
+    }
+}
+
+impl CacheConfig {
+    /// Checks the URL (without connecting); the error names the key.
+    pub fn validate(&self) -> Result<(), KeyError> {
+        open(self).map(drop).map_err(|e| KeyError::new("url", format!("is refused: {e}")))
     }
 }
 
@@ -84,7 +96,7 @@ impl Default for CacheConfig {
 pub fn open(config: &CacheConfig) -> Result<Arc<dyn QueryCache>, CacheError> {
     let url = config.url.trim();
     if url == "embedded" {
-        return Ok(Arc::new(InProcessCache::new(config.max_bytes, config.ttl)));
+        return Ok(Arc::new(InProcessCache::new(config.max_size.0, config.ttl)));
     }
     let far: Arc<dyn QueryCache> = match url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase())
     {
@@ -96,10 +108,10 @@ pub fn open(config: &CacheConfig) -> Result<Arc<dyn QueryCache>, CacheError> {
             )));
         }
     };
-    if config.near_max_bytes == 0 {
+    if config.near_size.0 == 0 {
         return Ok(far);
     }
-    Ok(Arc::new(NearCache::new(far, config.near_max_bytes, config.ttl)))
+    Ok(Arc::new(NearCache::new(far, config.near_size.0, config.ttl)))
 }
 
 #[cfg(test)]

@@ -32,8 +32,14 @@ fn backend(kind: &str) -> Option<Arc<dyn QueryCache>> {
     };
     let near_max_bytes = if kind.ends_with("+near") { 1 << 20 } else { 0 };
     Some(
-        open(&CacheConfig { url, ttl: Duration::from_secs(2), max_bytes: 0, timeout, near_max_bytes })
-            .unwrap(),
+        open(&CacheConfig {
+            url,
+            ttl: Duration::from_secs(2),
+            max_size: ByteSize(0),
+            timeout,
+            near_size: ByteSize(near_max_bytes),
+        })
+        .unwrap(),
     )
 }
 
@@ -164,8 +170,12 @@ async fn a_cache_outage_degrades_to_direct_reads_and_recovers() {
     let server = OwnMemcached::start(free_port());
     let url = format!("memcached://127.0.0.1:{}", server.port);
     // Every read goes to memcached (no near copy), so the outage shows on each.
-    let config =
-        CacheConfig { url, timeout: Duration::from_millis(200), near_max_bytes: 0, ..CacheConfig::default() };
+    let config = CacheConfig {
+        url,
+        timeout: Duration::from_millis(200),
+        near_size: ByteSize(0),
+        ..CacheConfig::default()
+    };
     let front = Cache::new(open(&config).unwrap(), Duration::from_secs(60));
     let key = CacheKey::new("clusters").version("mobile", 7);
     let answer = || async { Ok::<_, Infallible>(Bytes::from_static(b"centres")) };
@@ -205,7 +215,7 @@ async fn in_an_outage_the_near_cache_still_answers_what_it_holds() {
     let server = OwnMemcached::start(free_port());
     let url = format!("memcached://127.0.0.1:{}", server.port);
     let config = CacheConfig { url, timeout: Duration::from_millis(200), ..CacheConfig::default() };
-    assert!(config.near_max_bytes > 0, "on by default");
+    assert!(config.near_size.0 > 0, "on by default");
     let front = Cache::new(open(&config).unwrap(), Duration::from_secs(60));
     let (held, other) = (CacheKey::new("a").version("v", 1), CacheKey::new("b").version("v", 1));
     let answer = || async { Ok::<_, Infallible>(Bytes::from_static(b"rows")) };

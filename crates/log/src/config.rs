@@ -1,17 +1,48 @@
-//! Configuration of the embedded log (`[embedded_log]` in `tributary.toml`).
+//! Configuration of the log: `[topics]` (any backend) and `[embedded_log]` in `tributary.toml`.
 //!
-//! Every field has a default and a range; [`EmbeddedLogConfig::validate`] rejects values outside
-//! it with a message that names the key and what is accepted.
+//! Every field has a default and a range; `validate` rejects values outside it with a
+//! [`KeyError`] that names the key and what is accepted.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, de};
+use tributary_settings::{ByteSize, KeyError, Limit, human_duration};
+
+/// How topics are made, on any backend (`[topics]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicsConfig {
+    /// Partitions of a topic created on first use (the embedded log, and Kafka when this
+    /// process creates the topic).
+    pub default_partitions: u32,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self { default_partitions: 1 }
+    }
+}
+
+impl TopicsConfig {
+    /// Checks ranges; the error names the key.
+    pub fn validate(&self) -> Result<(), KeyError> {
+        if !(1..=MAX_PARTITIONS).contains(&self.default_partitions) {
+            return Err(KeyError::new(
+                "default_partitions",
+                format!("= {} is out of range: accepted 1 to {MAX_PARTITIONS}", self.default_partitions),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Settings of the embedded, file-based event log.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmbeddedLogConfig {
-    /// Partitions of a topic created on first use.
+    /// Partitions of a topic created on first use: `[topics]`'s, which the process sets (it is
+    /// not a key of `[embedded_log]`).
+    #[serde(skip)]
     pub default_partitions: u32,
     /// Create a topic when a producer or consumer first names it.
     pub auto_create_topics: bool,
@@ -55,40 +86,37 @@ impl Default for EmbeddedLogConfig {
 
 impl EmbeddedLogConfig {
     /// Checks ranges. The error names the key (relative to the section) and the accepted range.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), KeyError> {
+        TopicsConfig { default_partitions: self.default_partitions }.validate()?;
         let in_range = |key: &str, v: u64, lo: u64, hi: u64, what: &str| {
             if v < lo || v > hi {
-                Err(format!("{key} = {v} is out of range: accepted {what}"))
+                Err(KeyError::new(key, format!("= {v} is out of range: accepted {what}")))
             } else {
                 Ok(())
             }
         };
-        in_range(
-            "default_partitions",
-            self.default_partitions.into(),
-            1,
-            MAX_PARTITIONS.into(),
-            "1 to 10000",
-        )?;
         in_range("segment_bytes", self.segment_bytes.0, 4096, 1 << 30, "4 KiB to 1 GiB")?;
         in_range("index_interval_bytes", self.index_interval_bytes.0, 64, 1 << 20, "64 B to 1 MiB")?;
         in_range("max_record_bytes", self.max_record_bytes.0, 1, 256 << 20, "1 B to 256 MiB")?;
         if self.max_record_bytes.0 + 1024 > self.segment_bytes.0 {
-            return Err(format!(
-                "max_record_bytes ({}) must be at least 1 KiB below segment_bytes ({})",
-                self.max_record_bytes.0, self.segment_bytes.0
+            return Err(KeyError::new(
+                "max_record_bytes",
+                format!(
+                    "({}) must be at least 1 KiB below segment_bytes ({})",
+                    self.max_record_bytes.0, self.segment_bytes.0
+                ),
             ));
         }
         if let FsyncPolicy::Interval(d) = self.fsync
             && (d.is_zero() || d > Duration::from_secs(60))
         {
-            return Err("fsync interval must be between 1ms and 60s (or \"every-batch\")".into());
+            return Err(KeyError::new("fsync", "interval must be between 1ms and 60s (or \"every-batch\")"));
         }
         if self.retention_check_interval < Duration::from_millis(10) {
-            return Err("retention_check_interval must be at least 10ms".into());
+            return Err(KeyError::new("retention_check_interval", "must be at least 10ms"));
         }
         if self.segment_age < Duration::from_secs(1) {
-            return Err("segment_age must be at least 1s".into());
+            return Err(KeyError::new("segment_age", "must be at least 1s"));
         }
         Ok(())
     }
@@ -141,127 +169,9 @@ impl std::fmt::Display for FsyncPolicy {
     }
 }
 
-/// A size in bytes, written in TOML as an integer or a string such as `"64MiB"` or `"1.5GB"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ByteSize(pub u64);
-
-impl std::str::FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
-            "k" | "kb" => 1_000,
-            "kib" => 1 << 10,
-            "m" | "mb" => 1_000_000,
-            "mib" => 1 << 20,
-            "g" | "gb" => 1_000_000_000,
-            "gib" => 1 << 30,
-            "t" | "tb" => 1_000_000_000_000,
-            "tib" => 1 << 40,
-            _ => return Err(format!("'{s}' is not a size: use bytes or a unit such as \"64MiB\", \"10GB\"")),
-        };
-        let n: f64 = num.parse().map_err(|_| format!("'{s}' is not a size: no number"))?;
-        let bytes = n * factor as f64;
-        if !(0.0..1.8e19).contains(&bytes) {
-            return Err(format!("'{s}' is out of range"));
-        }
-        Ok(Self(bytes as u64))
-    }
-}
-
-/// A size as TOML gives it: an integer or a string.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawSize {
-    Int(i64),
-    Text(String),
-}
-
-impl RawSize {
-    fn into_size<E: de::Error>(self) -> Result<ByteSize, E> {
-        match self {
-            Self::Int(n) if n >= 0 => Ok(ByteSize(n as u64)),
-            Self::Int(n) => Err(E::custom(format!("size {n} is negative"))),
-            Self::Text(s) => s.parse().map_err(E::custom),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        RawSize::deserialize(d)
-            .map_err(|_| {
-                de::Error::custom("expected a size: bytes as an integer, or a string such as \"64MiB\"")
-            })?
-            .into_size()
-    }
-}
-
-/// A bound that can be switched off: `"forever"` / `"unlimited"` in TOML, or a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit<T> {
-    Unlimited,
-    Limited(T),
-}
-
-impl<T: Copy> Limit<T> {
-    /// The bound, if there is one.
-    pub fn get(&self) -> Option<T> {
-        match self {
-            Self::Unlimited => None,
-            Self::Limited(v) => Some(*v),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Limit<Duration> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        match s.trim() {
-            "forever" | "unlimited" => Ok(Self::Unlimited),
-            t => humantime::parse_duration(t).map(Self::Limited).map_err(|_| {
-                de::Error::custom(format!(
-                    "'{s}' is not a duration: accepted \"forever\" or a duration such as \"7days\", \"12h\""
-                ))
-            }),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Limit<ByteSize> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match RawSize::deserialize(d)
-            .map_err(|_| de::Error::custom("expected \"unlimited\" or a size such as \"10GiB\""))?
-        {
-            RawSize::Text(s) if matches!(s.trim(), "unlimited" | "forever") => Ok(Self::Unlimited),
-            raw => raw.into_size().map(Self::Limited),
-        }
-    }
-}
-
-/// Deserializes a duration written like `"100ms"`, `"7days"` (humantime syntax).
-pub fn human_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(s.trim()).map_err(|_| {
-        de::Error::custom(format!("'{s}' is not a duration: use a form such as \"500ms\", \"30s\", \"1h\""))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_with_units() {
-        assert_eq!("64MiB".parse::<ByteSize>().unwrap(), ByteSize(64 << 20));
-        assert_eq!("1.5 GB".parse::<ByteSize>().unwrap(), ByteSize(1_500_000_000));
-        assert_eq!("4096".parse::<ByteSize>().unwrap(), ByteSize(4096));
-        assert!("lots".parse::<ByteSize>().is_err());
-        assert!("12 parsecs".parse::<ByteSize>().is_err());
-    }
 
     #[test]
     fn fsync_policies_parse() {
@@ -278,8 +188,12 @@ mod tests {
     fn defaults_are_valid_and_ranges_are_checked() {
         EmbeddedLogConfig::default().validate().unwrap();
         let bad = EmbeddedLogConfig { default_partitions: 0, ..Default::default() };
-        assert!(bad.validate().unwrap_err().contains("default_partitions"));
+        assert_eq!(bad.validate().unwrap_err().key, "default_partitions");
         let bad = EmbeddedLogConfig { segment_bytes: ByteSize(10), ..Default::default() };
-        assert!(bad.validate().unwrap_err().contains("segment_bytes"));
+        assert_eq!(bad.validate().unwrap_err().key, "segment_bytes");
+        assert_eq!(
+            TopicsConfig { default_partitions: 10_001 }.validate().unwrap_err().key,
+            "default_partitions"
+        );
     }
 }

@@ -16,7 +16,7 @@ mod partitioner;
 mod record;
 
 pub use backoff::Backoff;
-pub use config::{ByteSize, EmbeddedLogConfig, FsyncPolicy, Limit};
+pub use config::{EmbeddedLogConfig, FsyncPolicy, TopicsConfig};
 pub use embedded::{EmbeddedLog, RecoveryReport, Truncation};
 pub use error::{LogError, Result};
 pub use event_log::{Consumer, EventLog, GroupOffsets, PartitionReader, ReadLimits};

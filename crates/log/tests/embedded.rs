@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tributary_log::{
-    ByteSize, EmbeddedLog, EmbeddedLogConfig, EventLog, FsyncPolicy, Limit, LogError, OffsetReset,
-    ReadLimits, Record, TopicPartition,
+    EmbeddedLog, EmbeddedLogConfig, EventLog, FsyncPolicy, LogError, OffsetReset, ReadLimits, Record,
+    TopicPartition,
 };
+use tributary_settings::{ByteSize, Limit};
 
 fn small_segments() -> EmbeddedLogConfig {
     EmbeddedLogConfig {

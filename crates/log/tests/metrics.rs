@@ -2,7 +2,8 @@
 //! its own, because it installs the process-wide metrics recorder.
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use tributary_log::{ByteSize, EmbeddedLog, EmbeddedLogConfig, EventLog, Record};
+use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, Record};
+use tributary_settings::ByteSize;
 
 fn counter(snapshotter: &metrics_util::debugging::Snapshotter, name: &str) -> u64 {
     snapshotter

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tributary_log::{ByteSize, EmbeddedLog, EmbeddedLogConfig, EventLog, LogError, ReadLimits, Record};
+use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, LogError, ReadLimits, Record};
+use tributary_settings::ByteSize;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()

@@ -124,21 +124,19 @@ impl Component for DeadLetterSink {
     }
 }
 
-/// Store retention: every `every`, old model versions are folded into younger ones and old
-/// dead letters deleted (`tributary_store::Retention`). Runs where models are written (`up`,
+/// Store retention: every `check_interval`, old model versions are folded into younger ones and
+/// old dead letters deleted (`tributary_store::Retention`). Runs where models are written (`up`,
 /// each `worker`); passes from several processes at once are safe. A failed pass is logged and
 /// tried again at the next interval. Reports one run per pass: what it folded and deleted.
 pub struct StoreRetention {
     retention: Retention,
-    every: Duration,
 }
 
 impl StoreRetention {
-    pub fn new(retention: Retention, every: Duration) -> Result<Self, BoxError> {
-        if every.is_zero() {
-            return Err("the retention interval must be longer than 0".into());
-        }
-        Ok(Self { retention, every })
+    /// The part, if the policy is valid.
+    pub fn new(retention: Retention) -> Result<Self, BoxError> {
+        retention.validate()?;
+        Ok(Self { retention })
     }
 }
 
@@ -154,7 +152,7 @@ impl Component for StoreRetention {
         cx.report().ready();
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(self.every) => {}
+                _ = tokio::time::sleep(self.retention.check_interval) => {}
                 _ = stop.wait_for(|stopping| *stopping) => return Ok(()),
             }
             match store.apply_retention(&self.retention, tributary_log::now_ms()).await {

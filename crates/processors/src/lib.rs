@@ -7,6 +7,7 @@
 //!   and initialisation a GPS stream needs.
 //! * [`mobile_kmeans`]: positions in, model versions out — shared by the streaming processor and
 //!   `tributary kmeans`.
+//! * [`kmeans_config`]: the k-means keys of `[mobile]`, checked once into those settings.
 //! * [`components`]: the k-means (one process, or a worker of a group) and the dead-letter sink
 //!   as components (the contract of `tributary-component`).
 //! * [`dead_letter_sink`]: dead letters from the log into the store, shared by a consumer group.
@@ -15,6 +16,7 @@ pub mod components;
 pub mod dead_letter_sink;
 pub mod group_kmeans;
 pub mod kmeans;
+pub mod kmeans_config;
 pub mod kmeans_processor;
 pub mod micro_batch;
 pub mod mobile_kmeans;

@@ -6,6 +6,7 @@
 //! processor and in `tributary kmeans` over files.
 
 use serde::{Deserialize, Serialize};
+use tributary_settings::KeyError;
 
 use crate::kmeans::{
     BatchStats, KMeansModel, Projection, TimeUnit, even_sample, kmeans_plus_plus, random_centres,
@@ -40,6 +41,17 @@ pub enum ProjectionMode {
     None,
 }
 
+impl std::str::FromStr for ProjectionMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "km" => Ok(Self::Km),
+            "none" => Ok(Self::None),
+            _ => Err(format!("'{s}' is not a projection: accepted \"km\" or \"none\"")),
+        }
+    }
+}
+
 /// Parameters of the processor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KMeansSettings {
@@ -51,23 +63,24 @@ pub struct KMeansSettings {
 }
 
 impl KMeansSettings {
-    /// Checks ranges; errors name the setting.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks ranges; the error names the setting.
+    pub fn validate(&self) -> Result<(), KeyError> {
         if self.k == 0 || self.k > 1000 {
-            return Err(format!("k = {}: accepted 1 to 1000", self.k));
+            return Err(KeyError::new("k", format!("= {}: accepted 1 to 1000", self.k)));
         }
         if !(self.decay > 0.0 && self.decay <= 1.0) {
-            return Err(format!("decay = {}: accepted 0 < decay ≤ 1", self.decay));
+            return Err(KeyError::new("decay", format!("= {}: accepted 0 < decay ≤ 1", self.decay)));
         }
         if let Init::Given { centres, weights } = &self.init {
+            let init = |message: String| Err(KeyError::new("init", message));
             if centres.len() != self.k {
-                return Err(format!("{} initial centres given for k = {}", centres.len(), self.k));
+                return init(format!("gives {} initial centres for k = {}", centres.len(), self.k));
             }
             if weights.len() != self.k || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-                return Err("initial weights must be k finite numbers ≥ 0".into());
+                return init("weights must be k finite numbers ≥ 0".into());
             }
             if centres.iter().any(|c| !(c[0].abs() <= 90.0 && c[1].abs() <= 180.0)) {
-                return Err("initial centres must be valid [lat, lon] positions".into());
+                return init("centres must be valid [lat, lon] positions".into());
             }
         }
         Ok(())

@@ -14,6 +14,7 @@ use tributary_processors::kmeans_processor::KMeansProcessorConfig;
 use tributary_processors::mobile_kmeans::{Init, KMeansSettings, ProjectionMode};
 use tributary_schema::dead_letter::DEAD_LETTER_TOPIC;
 use tributary_schema::{DeadLetter, MobileEvent};
+use tributary_store::Retention;
 
 const TOPIC: &str = "mobile_data";
 const MODEL: &str = "mobile";
@@ -174,7 +175,8 @@ struct Passes;
 #[async_trait::async_trait]
 impl Fixture for Passes {
     async fn build(&self, _: &Environment) -> Result<Box<dyn Component>, BoxError> {
-        Ok(Box::new(StoreRetention::new(Default::default(), Duration::from_millis(20))?))
+        let retention = Retention { check_interval: Duration::from_millis(20), ..Default::default() };
+        Ok(Box::new(StoreRetention::new(retention)?))
     }
     async fn feed(&self, _: &Environment, _: u32) -> Result<(), BoxError> {
         Ok(())
@@ -188,5 +190,5 @@ impl Fixture for Passes {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_retention_is_a_component() {
     compliance::check(&Passes).await.unwrap();
-    assert!(StoreRetention::new(Default::default(), Duration::ZERO).is_err());
+    assert!(StoreRetention::new(Retention { check_interval: Duration::ZERO, ..Default::default() }).is_err());
 }

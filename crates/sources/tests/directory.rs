@@ -14,12 +14,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::watch;
 use tributary_log::{
-    ByteSize, ConsumedRecord, Consumer, EmbeddedLog, EmbeddedLogConfig, EventLog, Limit, LogError,
-    OffsetReset, PartitionOffsets, PartitionReader, ReadLimits, Record, RecordPosition, Result,
-    TopicDescription, TopicPartition,
+    ConsumedRecord, Consumer, EmbeddedLog, EmbeddedLogConfig, EventLog, LogError, OffsetReset,
+    PartitionOffsets, PartitionReader, ReadLimits, Record, RecordPosition, Result, TopicDescription,
+    TopicPartition,
 };
 use tributary_schema::DeadLetter;
 use tributary_schema::dead_letter::DEAD_LETTER_TOPIC;
+use tributary_settings::{ByteSize, Limit};
 use tributary_sources::directory::{DirectorySourceConfig, FileReport, STATE_TOPIC, run_directory_source};
 
 const TOPIC: &str = "mobile_data";

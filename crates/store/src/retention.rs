@@ -19,19 +19,32 @@
 
 use std::time::Duration;
 
-/// What the store keeps (see the module documentation).
-#[derive(Debug, Clone, PartialEq)]
+use tributary_settings::{KeyError, Limit, human_duration};
+
+/// What the store keeps (see the module documentation), and how often retention runs:
+/// `[retention]` in `tributary.toml`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Retention {
-    /// Every version younger than this is kept.
+    /// Every version younger than this is kept …
+    #[serde(deserialize_with = "human_duration")]
     pub versions_all: Duration,
-    /// Then one per minute, until this age …
+    /// … then the last of each minute until this age …
+    #[serde(deserialize_with = "human_duration")]
     pub versions_minutely: Duration,
-    /// … then one per hour until this age, and one per day after it.
+    /// … then the last of each hour until this age, and of each day after it.
+    #[serde(deserialize_with = "human_duration")]
     pub versions_hourly: Duration,
-    /// Dead letters older than this are deleted (`None`: kept whatever their age).
+    /// Dead letters older than this are deleted (`None`, "forever" in TOML: kept whatever
+    /// their age).
+    #[serde(deserialize_with = "age_limit")]
     pub dead_letters_age: Option<Duration>,
-    /// At most this many dead letters are kept, the newest (`None`: no limit).
+    /// At most this many dead letters are kept, the newest (`None`, 0 in TOML: no limit).
+    #[serde(deserialize_with = "count_limit")]
     pub dead_letters_max: Option<u64>,
+    /// How often retention runs (where models are written).
+    #[serde(deserialize_with = "human_duration")]
+    pub check_interval: Duration,
 }
 
 impl Default for Retention {
@@ -42,18 +55,30 @@ impl Default for Retention {
             versions_hourly: Duration::from_secs(30 * 24 * 3600),
             dead_letters_age: Some(Duration::from_secs(30 * 24 * 3600)),
             dead_letters_max: Some(1_000_000),
+            check_interval: Duration::from_secs(60),
         }
     }
 }
 
+fn age_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    <Limit<Duration> as serde::Deserialize>::deserialize(d).map(|l| l.get())
+}
+
+fn count_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    <u64 as serde::Deserialize>::deserialize(d).map(|n| (n > 0).then_some(n))
+}
+
 impl Retention {
-    /// Checks that the tiers are in order; the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks that the tiers are in order and the interval is not 0; the error names the key.
+    pub fn validate(&self) -> Result<(), KeyError> {
         if self.versions_minutely < self.versions_all {
-            return Err("versions_minutely must not be shorter than versions_all".into());
+            return Err(KeyError::new("versions_minutely", "must not be shorter than versions_all"));
         }
         if self.versions_hourly < self.versions_minutely {
-            return Err("versions_hourly must not be shorter than versions_minutely".into());
+            return Err(KeyError::new("versions_hourly", "must not be shorter than versions_minutely"));
+        }
+        if self.check_interval.is_zero() {
+            return Err(KeyError::new("check_interval", "must be longer than 0"));
         }
         Ok(())
     }
@@ -195,6 +220,6 @@ mod tests {
     #[test]
     fn tiers_out_of_order_are_refused_by_name() {
         let r = Retention { versions_minutely: Duration::from_secs(1), ..Default::default() };
-        assert!(r.validate().unwrap_err().contains("versions_minutely"));
+        assert_eq!(r.validate().unwrap_err().key, "versions_minutely");
     }
 }

@@ -109,7 +109,7 @@ pub struct ImportArgs {
     pub symbol: Option<String>,
     /// Largest file accepted, in bytes (a size with a unit works too: "256MiB").
     #[arg(long, default_value = "256MiB")]
-    pub max_size: tributary_log::ByteSize,
+    pub max_size: tributary_settings::ByteSize,
 }
 
 /// File formats of mobile events.
@@ -193,13 +193,13 @@ pub struct KmeansArgs {
     pub half_life: Option<f64>,
     /// What the decay counts: batches or points.
     #[arg(long, default_value = "batches")]
-    pub time_unit: String,
+    pub time_unit: tributary_processors::kmeans::TimeUnit,
     /// Points per micro-batch, in file order.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
     /// Initial centres: kmeans++ (on the first batch) or random (N(0,1) with --seed).
     #[arg(long, default_value = "kmeans++", conflicts_with = "init_centres")]
-    pub init: String,
+    pub init: tributary_processors::kmeans_config::InitMethod,
     /// Initial centres from a JSON file: {"centres": [[lat, lon], …], "weights": [w, …]}.
     #[arg(long, value_name = "FILE")]
     pub init_centres: Option<PathBuf>,
@@ -208,7 +208,7 @@ pub struct KmeansArgs {
     pub seed: u64,
     /// km: cluster in kilometres around the data's centre; none: raw (lat, lon) like Spark.
     #[arg(long, default_value = "km")]
-    pub projection: String,
+    pub projection: tributary_processors::mobile_kmeans::ProjectionMode,
     /// Force the input format instead of detecting it.
     #[arg(long, value_enum)]
     pub format: Option<EventFormat>,

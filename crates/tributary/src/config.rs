@@ -15,8 +15,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use tributary_log::EmbeddedLogConfig;
+use tributary_api::ServerConfig;
+use tributary_cache::CacheConfig;
+use tributary_log::{EmbeddedLogConfig, TopicsConfig};
+use tributary_processors::kmeans_config::KMeansConfig;
+use tributary_settings::{ByteSize, KeyError, human_duration};
+use tributary_store::Retention;
 
+mod compose;
 mod overrides;
 
 use overrides::{NOT_KEYS, env_key, is_kubernetes_service_link, set_dotted, split_set};
@@ -35,13 +41,22 @@ pub struct Config {
     /// Where the lake is: "embedded" (`<data_dir>/lake`), a folder, a `file://` URL, or
     /// `s3://bucket/prefix`.
     pub lake: String,
+    /// Diagnostic logging (`[logging]`).
     pub logging: LoggingConfig,
+    /// How topics are made, on either log backend (`[topics]`; `tributary_log`).
+    pub topics: TopicsConfig,
+    /// The embedded log's files (`[embedded_log]`; `tributary_log`).
     pub embedded_log: EmbeddedLogConfig,
+    /// The mobile pipeline (`[mobile]`).
     pub mobile: MobileConfig,
+    /// The Markets × COVID pipeline (`[markets]`).
     pub markets: MarketsConfig,
-    pub api: ApiConfig,
+    /// The HTTP servers (`[api]`; `tributary_api`).
+    pub api: ServerConfig,
+    /// The query cache (`[cache]`; `tributary_cache`).
     pub cache: CacheConfig,
-    pub retention: RetentionConfig,
+    /// What the serving store keeps (`[retention]`; `tributary_store`).
+    pub retention: Retention,
 }
 
 impl Default for Config {
@@ -52,12 +67,13 @@ impl Default for Config {
             store: StoreBackend::Embedded,
             lake: "embedded".into(),
             logging: LoggingConfig::default(),
+            topics: TopicsConfig::default(),
             embedded_log: EmbeddedLogConfig::default(),
             mobile: MobileConfig::default(),
             markets: MarketsConfig::default(),
-            api: ApiConfig::default(),
+            api: ServerConfig::default(),
             cache: CacheConfig::default(),
-            retention: RetentionConfig::default(),
+            retention: Retention::default(),
         }
     }
 }
@@ -87,6 +103,23 @@ impl Config {
     /// The folder the directory source watches.
     pub fn inbox(&self) -> PathBuf {
         self.mobile.inbox.clone().unwrap_or_else(|| self.data_dir.join("inbox"))
+    }
+
+    /// The embedded log's settings, with `[topics]`'s partitions.
+    pub fn embedded_log(&self) -> EmbeddedLogConfig {
+        EmbeddedLogConfig { default_partitions: self.topics.default_partitions, ..self.embedded_log.clone() }
+    }
+
+    /// Checks what serde cannot, section by section; the error's key is dotted from the root.
+    pub fn validate(&self) -> Result<(), KeyError> {
+        self.topics.validate().map_err(|e| e.within("topics"))?;
+        self.embedded_log.validate().map_err(|e| e.within("embedded_log"))?;
+        self.mobile.validate().map_err(|e| e.within("mobile"))?;
+        self.markets.validate().map_err(|e| e.within("markets"))?;
+        self.api.validate().map_err(|e| e.within("api"))?;
+        self.cache.validate().map_err(|e| e.within("cache"))?;
+        self.retention.validate().map_err(|e| e.within("retention"))?;
+        Ok(())
     }
 }
 
@@ -128,139 +161,6 @@ impl<'de> Deserialize<'de> for StoreBackend {
     }
 }
 
-/// The HTTP API of `tributary up` (`[api]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ApiConfig {
-    /// Where the API listens (`tributary up --listen` overrides it). Loopback by default.
-    pub listen: std::net::SocketAddr,
-    /// A request still running after this is answered 503.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub request_timeout: std::time::Duration,
-    /// A client must send each request head (request line and headers) within this, or its
-    /// connection is closed; idle keep-alive connections are closed after it too.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub header_timeout: std::time::Duration,
-    /// At most this many client connections at once; more wait to be accepted.
-    pub max_connections: usize,
-    /// Where the roles that serve no API (`ingest`, `worker`, `batch follow`) answer
-    /// `/healthz`, `/readyz` and `/metrics`; not served when unset.
-    pub ops_listen: Option<std::net::SocketAddr>,
-    /// The token of the write endpoints (`Authorization: Bearer …`); when not set, `up` makes
-    /// one at its first start and keeps it in `<data_dir>/api-token`.
-    pub token: Option<String>,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        Self {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
-            request_timeout: std::time::Duration::from_secs(10),
-            header_timeout: std::time::Duration::from_secs(10),
-            max_connections: 512,
-            ops_listen: None,
-            token: None,
-        }
-    }
-}
-
-/// What the serving store keeps (`[retention]`; see `tributary_store::retention`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetentionConfig {
-    /// Every model version younger than this is kept …
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub versions_all: std::time::Duration,
-    /// … then the last of each minute until this age …
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub versions_minutely: std::time::Duration,
-    /// … then the last of each hour until this age, and of each day after it.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub versions_hourly: std::time::Duration,
-    /// Dead letters older than this are deleted ("forever" keeps them).
-    pub dead_letters_age: tributary_log::Limit<std::time::Duration>,
-    /// At most this many dead letters are kept, the newest (0: no limit).
-    pub dead_letters_max: u64,
-    /// How often retention runs.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub check_interval: std::time::Duration,
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        let store = tributary_store::Retention::default();
-        Self {
-            versions_all: store.versions_all,
-            versions_minutely: store.versions_minutely,
-            versions_hourly: store.versions_hourly,
-            dead_letters_age: store
-                .dead_letters_age
-                .map_or(tributary_log::Limit::Unlimited, tributary_log::Limit::Limited),
-            dead_letters_max: store.dead_letters_max.unwrap_or(0),
-            check_interval: std::time::Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetentionConfig {
-    /// The store's policy.
-    pub fn to_store(&self) -> tributary_store::Retention {
-        tributary_store::Retention {
-            versions_all: self.versions_all,
-            versions_minutely: self.versions_minutely,
-            versions_hourly: self.versions_hourly,
-            dead_letters_age: self.dead_letters_age.get(),
-            dead_letters_max: (self.dead_letters_max > 0).then_some(self.dead_letters_max),
-        }
-    }
-}
-
-/// The query cache in front of the serving store (`[cache]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CacheConfig {
-    /// "embedded" (in-process), "memcached://HOST:PORT" or "redis://HOST:PORT[/DB]".
-    pub url: String,
-    /// How long an entry lives at most; a new view or model version replaces it at once anyway.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub ttl: std::time::Duration,
-    /// How long a request waits for memcached or Redis before reading the store directly.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub timeout: std::time::Duration,
-    /// The in-process cache's size.
-    pub max_size: tributary_log::ByteSize,
-    /// With memcached or Redis: how much of their entries this process keeps too, so that
-    /// repeated reads skip the network ("0" sends every read to the server). Entries never
-    /// change under a key, so the copy is never staler than the server's.
-    pub near_size: tributary_log::ByteSize,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        let d = tributary_cache::CacheConfig::default();
-        Self {
-            url: d.url,
-            ttl: d.ttl,
-            timeout: d.timeout,
-            max_size: tributary_log::ByteSize(d.max_bytes),
-            near_size: tributary_log::ByteSize(d.near_max_bytes),
-        }
-    }
-}
-
-impl CacheConfig {
-    /// The cache crate's configuration.
-    pub fn to_cache(&self) -> tributary_cache::CacheConfig {
-        tributary_cache::CacheConfig {
-            url: self.url.clone(),
-            ttl: self.ttl,
-            max_bytes: self.max_size.0,
-            timeout: self.timeout,
-            near_max_bytes: self.near_size.0,
-        }
-    }
-}
-
 /// The Markets × COVID pipeline of `tributary up` (`[markets]`): pull sources on a schedule into
 /// the lake, and the batch runner that keeps the views in the serving store current.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -268,17 +168,17 @@ impl CacheConfig {
 pub struct MarketsConfig {
     /// Fetched at start and then every `pull_interval`; unchanged payloads are not imported again.
     pub sources: Vec<PullSourceConfig>,
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    #[serde(deserialize_with = "human_duration")]
     pub pull_interval: std::time::Duration,
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    #[serde(deserialize_with = "human_duration")]
     pub pull_timeout: std::time::Duration,
     pub pull_retries: u32,
-    pub pull_max_size: tributary_log::ByteSize,
+    pub pull_max_size: ByteSize,
     /// The views are also recomputed this often (only those whose inputs or SQL changed).
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    #[serde(deserialize_with = "human_duration")]
     pub batch_interval: std::time::Duration,
     /// After a "dataset updated" event, wait this long for more before recomputing.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    #[serde(deserialize_with = "human_duration")]
     pub batch_debounce: std::time::Duration,
     /// A folder of `.sql` files overriding and adding views.
     pub views: Option<PathBuf>,
@@ -307,7 +207,7 @@ impl Default for MarketsConfig {
             pull_interval: std::time::Duration::from_secs(3600),
             pull_timeout: std::time::Duration::from_secs(60),
             pull_retries: 4,
-            pull_max_size: tributary_log::ByteSize(256 << 20),
+            pull_max_size: ByteSize(256 << 20),
             batch_interval: std::time::Duration::from_secs(3600),
             batch_debounce: std::time::Duration::from_secs(2),
             views: None,
@@ -344,43 +244,50 @@ impl MarketsConfig {
         }
     }
 
-    /// Checks what serde cannot: URLs, dataset and format names.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks what serde cannot: URLs, dataset and format names; the error names the key.
+    pub fn validate(&self) -> Result<(), KeyError> {
         for (i, s) in self.sources.iter().enumerate() {
-            let key = format!("markets.sources[{i}]");
+            let key = |name: &str| format!("sources[{i}].{name}");
             match url::Url::parse(&s.url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {}
                 Ok(u) => {
-                    return Err(format!(
-                        "`{key}.url`: scheme {}:// is not supported; accepted: http, https, file",
-                        u.scheme()
+                    return Err(KeyError::new(
+                        key("url"),
+                        format!("scheme {}:// is not supported; accepted: http, https, file", u.scheme()),
                     ));
                 }
-                Err(e) => return Err(format!("`{key}.url`: '{}' is not a URL ({e})", s.url)),
+                Err(e) => return Err(KeyError::new(key("url"), format!("'{}' is not a URL ({e})", s.url))),
             }
             if let Some(d) = &s.dataset
                 && tributary_schema::markets::Dataset::from_name(d).is_none()
             {
-                return Err(format!(
-                    "`{key}.dataset`: '{d}' is not a dataset; accepted: covid_daily, covid_weekly, prices"
+                return Err(KeyError::new(
+                    key("dataset"),
+                    format!("'{d}' is not a dataset; accepted: covid_daily, covid_weekly, prices"),
                 ));
             }
             if let Some(f) = &s.format {
                 tributary_sources::formats::Format::from_name(f)
-                    .map_err(|e| format!("`{key}.format`: {e}"))?;
+                    .map_err(|e| KeyError::new(key("format"), e.to_string()))?;
             }
         }
-        if self.pull_interval.is_zero() || self.batch_interval.is_zero() {
-            return Err("`markets.pull_interval` and `markets.batch_interval` must be longer than 0".into());
+        for (key, interval) in
+            [("pull_interval", self.pull_interval), ("batch_interval", self.batch_interval)]
+        {
+            if interval.is_zero() {
+                return Err(KeyError::new(key, "must be longer than 0"));
+            }
         }
         if self.batch_group.trim().is_empty() {
-            return Err("`markets.batch_group` must name a consumer group".into());
+            return Err(KeyError::new("batch_group", "must name a consumer group"));
         }
         Ok(())
     }
 }
 
-/// The mobile pipeline: directory source, generator and streaming k-means (`[mobile]`).
+/// The mobile pipeline: directory source, generator and streaming k-means (`[mobile]`). The
+/// k-means keys (`model`, `k`, `decay`, …) are the processors crate's [`KMeansConfig`], written
+/// in the same section ([`compose`]).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MobileConfig {
@@ -389,10 +296,10 @@ pub struct MobileConfig {
     /// Move processed files here instead of deleting them.
     pub archive_dir: Option<PathBuf>,
     /// A file not renamed into the inbox is taken once unchanged this long.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    #[serde(deserialize_with = "human_duration")]
     pub file_min_age: std::time::Duration,
     /// Fallback scan of the inbox when no file-system notification arrives.
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
+    #[serde(deserialize_with = "human_duration")]
     pub poll_interval: std::time::Duration,
     /// Files of the inbox read at the same time (each on its own thread).
     pub parallel_files: usize,
@@ -402,26 +309,12 @@ pub struct MobileConfig {
     pub topic: String,
     /// Events per second that `up` generates itself (0 turns the generator off).
     pub generator_rate: f64,
+    /// The generator's seed: the same seed makes the same devices and moves.
     pub generator_seed: u64,
+    /// Devices the generator simulates.
     pub generator_devices: u32,
-    /// Name of the k-means model in the store.
-    pub model: String,
-    pub k: usize,
-    /// Decay factor per time unit (1 = no forgetting); `half_life` overrides it when set.
-    pub decay: f64,
-    pub half_life: Option<f64>,
-    pub time_unit: tributary_processors::kmeans::TimeUnit,
-    /// A micro-batch closes this long after its first event …
-    #[serde(deserialize_with = "tributary_log::config::human_duration")]
-    pub batch_interval: std::time::Duration,
-    /// … or at this many events.
-    pub batch_max_records: usize,
-    /// "kmeans++" (on the first `init_min_points` events) or "random".
-    pub init: String,
-    pub init_min_points: usize,
-    pub seed: u64,
-    /// "km" (cluster in kilometres) or "none" (raw lat/lon, like Spark).
-    pub projection: String,
+    /// The streaming k-means (its keys are written in `[mobile]` itself).
+    pub kmeans: KMeansConfig,
 }
 
 impl Default for MobileConfig {
@@ -437,72 +330,29 @@ impl Default for MobileConfig {
             generator_rate: 200.0,
             generator_seed: 1,
             generator_devices: 1000,
-            model: "mobile".into(),
-            k: 8,
-            decay: 1.0,
-            half_life: None,
-            time_unit: tributary_processors::kmeans::TimeUnit::Batches,
-            batch_interval: std::time::Duration::from_millis(50),
-            batch_max_records: 10_000,
-            init: "kmeans++".into(),
-            init_min_points: 1000,
-            seed: 1,
-            projection: "km".into(),
+            kmeans: KMeansConfig::default(),
         }
     }
 }
 
 impl MobileConfig {
-    /// The settings of one worker of the scale-out k-means (`tributary worker`, and `up` on
-    /// Kafka); errors name the key.
-    pub fn group_kmeans(
-        &self,
-        worker: String,
-    ) -> Result<tributary_processors::group_kmeans::GroupKMeansConfig, String> {
-        Ok(tributary_processors::group_kmeans::GroupKMeansConfig {
-            name: self.model.clone(),
-            topic: self.topic.clone(),
-            settings: self.kmeans_settings()?,
-            max_batch_records: self.batch_max_records,
-            batch_interval: self.batch_interval,
-            worker,
-        })
-    }
-
-    /// The k-means settings; errors name the key.
-    pub fn kmeans_settings(&self) -> Result<tributary_processors::mobile_kmeans::KMeansSettings, String> {
-        use tributary_processors::mobile_kmeans::{Init, KMeansSettings, ProjectionMode};
-        let decay = match self.half_life {
-            Some(h) if h > 0.0 && h.is_finite() => tributary_processors::kmeans::decay_from_half_life(h),
-            Some(h) => return Err(format!("half_life = {h}: must be a positive number")),
-            None => self.decay,
-        };
-        let init = match self.init.as_str() {
-            "kmeans++" => Init::KMeansPlusPlus { seed: self.seed, min_points: self.init_min_points },
-            "random" => Init::Random { seed: self.seed },
-            other => return Err(format!("init = '{other}': accepted \"kmeans++\" or \"random\"")),
-        };
-        let projection = match self.projection.as_str() {
-            "km" => ProjectionMode::Km,
-            "none" => ProjectionMode::None,
-            other => return Err(format!("projection = '{other}': accepted \"km\" or \"none\"")),
-        };
-        let s = KMeansSettings { k: self.k, decay, time_unit: self.time_unit, init, projection };
-        s.validate()?;
-        if self.batch_max_records == 0 {
-            return Err("batch_max_records must be at least 1".into());
-        }
+    /// Checks what serde cannot, the k-means settings included; the error names the key.
+    pub fn validate(&self) -> Result<(), KeyError> {
+        self.kmeans.settings()?;
         if !(1..=256).contains(&self.parallel_files) {
-            return Err(format!("parallel_files = {}: accepted 1 to 256", self.parallel_files));
-        }
-        if !(self.generator_rate >= 0.0 && self.generator_rate.is_finite()) {
-            return Err(format!(
-                "generator_rate = {}: must be 0 (off) or a positive number",
-                self.generator_rate
+            return Err(KeyError::new(
+                "parallel_files",
+                format!("= {}: accepted 1 to 256", self.parallel_files),
             ));
         }
-        tributary_log::validate_topic_name(&self.topic).map_err(|e| format!("topic: {e}"))?;
-        Ok(s)
+        if !(self.generator_rate >= 0.0 && self.generator_rate.is_finite()) {
+            return Err(KeyError::new(
+                "generator_rate",
+                format!("= {}: must be 0 (off) or a positive number", self.generator_rate),
+            ));
+        }
+        tributary_log::validate_topic_name(&self.topic)
+            .map_err(|e| KeyError::new("topic", format!("is refused: {e}")))
     }
 }
 
@@ -622,8 +472,10 @@ pub fn load(
         origin.insert(key.trim().to_string(), shown);
     }
 
+    compose::refuse_moved_keys(&table, &origin)?;
+    compose::nest(&mut table, &origin)?;
     let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-        let path = e.path().to_string();
+        let path = compose::flat_key(&e.path().to_string());
         let from = origin
             .get(&path)
             .or_else(|| origin.iter().find(|(k, _)| path.starts_with(k.as_str())).map(|(_, v)| v))
@@ -641,37 +493,13 @@ pub fn load(
             "config key `logging.filter`{from}: {e}; accepted: a tracing filter such as \"info\" or \"warn,tributary_log=debug\""
         );
     }
-    if let Err(msg) = config.markets.validate() {
-        bail!("config {msg}");
-    }
-    if let Err(e) = tributary_cache::open(&config.cache.to_cache()) {
-        let from = origin.get("cache.url").map(|o| format!(" (from {o})")).unwrap_or_default();
-        bail!("config key `cache.url`{from}: {e}");
-    }
-    if let Err(msg) = config.retention.to_store().validate() {
-        bail!("config section `retention`: {msg}");
-    }
-    if config.retention.check_interval.is_zero() {
-        bail!("config key `retention.check_interval` must be longer than 0");
-    }
-    for (key, zero) in [
-        ("api.request_timeout", config.api.request_timeout.is_zero()),
-        ("api.header_timeout", config.api.header_timeout.is_zero()),
-        ("api.max_connections", config.api.max_connections == 0),
-    ] {
-        if zero {
-            let from = origin.get(key).map(|o| format!(" (from {o})")).unwrap_or_default();
-            bail!("config key `{key}`{from} must be more than 0");
-        }
-    }
-    if let Err(msg) = config.mobile.kmeans_settings() {
-        bail!("config section `mobile`: {msg}");
-    }
-    config.embedded_log.validate().map_err(|msg| {
-        let key = msg.split_whitespace().next().unwrap_or("");
-        let from =
-            origin.get(&format!("embedded_log.{key}")).map(|o| format!(" (from {o})")).unwrap_or_default();
-        anyhow::anyhow!("config section `embedded_log`{from}: {msg}")
+    config.validate().map_err(|e| {
+        let from = origin
+            .get(&e.key)
+            .or_else(|| origin.iter().find(|(k, _)| e.key.starts_with(k.as_str())).map(|(_, v)| v))
+            .map(|o| format!(" (from {o})"))
+            .unwrap_or_default();
+        anyhow::anyhow!("config key `{}`{from} {}", e.key, e.message)
     })?;
     Ok(config)
 }
@@ -681,6 +509,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
     use tributary_log::FsyncPolicy;
+    use tributary_processors::kmeans_config::InitMethod;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -698,30 +527,30 @@ mod tests {
         let path = dir.path().join("t.toml");
         std::fs::write(
             &path,
-            "data_dir = \"/from/file\"\n[embedded_log]\ndefault_partitions = 3\nfsync = \"every-batch\"\n",
+            "data_dir = \"/from/file\"\n[topics]\ndefault_partitions = 3\n[embedded_log]\nfsync = \"every-batch\"\n",
         )
         .unwrap();
         let c = load(Some(&path), env(&[]), &FlagOverrides::default()).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/from/file"));
-        assert_eq!(c.embedded_log.default_partitions, 3);
+        assert_eq!((c.topics.default_partitions, c.embedded_log().default_partitions), (3, 3));
         assert_eq!(c.embedded_log.fsync, FsyncPolicy::EveryBatch);
 
         let vars = env(&[
             ("TRIBUTARY_DATA_DIR", "/from/env"),
             ("TRIBUTARY_EMBEDDED_LOG_FSYNC", "20ms"),
-            ("TRIBUTARY_EMBEDDED_LOG_DEFAULT_PARTITIONS", "5"),
+            ("TRIBUTARY_TOPICS_DEFAULT_PARTITIONS", "5"),
             ("TRIBUTARY_CONFIG", "ignored"),
             ("OTHER", "ignored"),
         ]);
         let flags = FlagOverrides {
             data_dir: Some("/from/flag".into()),
             log_format: Some(LogFormat::Json),
-            set: vec!["embedded_log.default_partitions=7".into()],
+            set: vec!["topics.default_partitions=7".into()],
         };
         let c = load(Some(&path), vars, &flags).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(c.embedded_log.fsync, FsyncPolicy::Interval(Duration::from_millis(20)));
-        assert_eq!(c.embedded_log.default_partitions, 7);
+        assert_eq!(c.topics.default_partitions, 7);
         assert_eq!(c.logging.format, LogFormat::Json);
     }
 
@@ -774,8 +603,7 @@ mod tests {
         assert!(err.contains("embedded_log.fsync"), "{err}");
         assert!(err.contains("TRIBUTARY_EMBEDDED_LOG_FSYNC") && err.contains("every-batch"), "{err}");
 
-        let flags =
-            FlagOverrides { set: vec!["embedded_log.default_partitions=0".into()], ..Default::default() };
+        let flags = FlagOverrides { set: vec!["topics.default_partitions=0".into()], ..Default::default() };
         let err = load(None, env(&[]), &flags).unwrap_err().to_string();
         assert!(err.contains("default_partitions") && err.contains("1 to 10000"), "{err}");
         assert!(err.contains("--set"), "{err}");
@@ -796,6 +624,68 @@ mod tests {
 
         let flags = FlagOverrides { set: vec!["no-equals-sign".into()], ..Default::default() };
         assert!(load(None, env(&[]), &flags).unwrap_err().to_string().contains("section.key=value"));
+    }
+
+    #[test]
+    fn the_mobile_section_holds_the_kmeans_keys_and_names_them() {
+        let set = |pairs: &[&str]| FlagOverrides {
+            set: pairs.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        };
+        let c =
+            load(None, env(&[("TRIBUTARY_MOBILE_K", "5")]), &set(&["mobile.init=random", "mobile.topic=t"]))
+                .unwrap();
+        assert_eq!(
+            (c.mobile.kmeans.k, c.mobile.kmeans.init, c.mobile.topic.as_str()),
+            (5, InitMethod::Random, "t")
+        );
+        for (pair, expected) in [
+            ("mobile.k=0", "config key `mobile.k` (from --set mobile.k=0) = 0: accepted 1 to 1000"),
+            (
+                "mobile.init=nope",
+                "config key `mobile.init` (from --set mobile.init=nope): unknown variant `nope`",
+            ),
+            ("mobile.projection=mercator", "config key `mobile.projection`"),
+            ("mobile.half_life=-1", "config key `mobile.half_life` (from --set mobile.half_life=-1) = -1"),
+            (
+                "mobile.kk=1",
+                "config key `mobile.kk` (from --set mobile.kk=1): unknown key; accepted: archive_dir",
+            ),
+            ("mobile.kmeans=1", "unknown key"),
+            (
+                "mobile.parallel_files=0",
+                "config key `mobile.parallel_files` (from --set mobile.parallel_files=0)",
+            ),
+        ] {
+            let err = load(None, env(&[]), &set(&[pair])).unwrap_err().to_string();
+            assert!(err.contains(expected), "{pair}: {err}");
+        }
+        let err = load(None, env(&[]), &set(&["mobile.kk=1"])).unwrap_err().to_string();
+        assert!(
+            err.contains(", k, ") && err.contains("batch_max_records"),
+            "the k-means keys are listed: {err}"
+        );
+    }
+
+    #[test]
+    fn moved_keys_name_their_replacement() {
+        let flags =
+            FlagOverrides { set: vec!["embedded_log.default_partitions=3".into()], ..Default::default() };
+        let err = load(None, env(&[]), &flags).unwrap_err().to_string();
+        assert!(
+            err.contains("`embedded_log.default_partitions` (from --set")
+                && err.contains("`topics.default_partitions`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_override_grammar_knows_every_section_and_top_level_key() {
+        let mut keys: Vec<&str> = overrides::SECTIONS.iter().chain(overrides::TOP_LEVEL).copied().collect();
+        keys.sort_unstable();
+        let mut declared = tributary_settings::keys_of::<Config>().to_vec();
+        declared.sort_unstable();
+        assert_eq!(keys, declared);
     }
 
     #[test]
@@ -873,5 +763,37 @@ mod tests {
         let path = Path::new(&manifest_dir).join("../../tributary.example.toml");
         let c = load(Some(&path), env(&[]), &FlagOverrides::default()).unwrap();
         assert_eq!(c, Config::default(), "the example documents the defaults");
+        // Every key of every section is written out (and documented) in the example.
+        let example: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        let sections: [(&str, &[&str]); 8] = [
+            ("logging", tributary_settings::keys_of::<LoggingConfig>()),
+            ("topics", tributary_settings::keys_of::<TopicsConfig>()),
+            ("embedded_log", tributary_settings::keys_of::<EmbeddedLogConfig>()),
+            ("markets", tributary_settings::keys_of::<MarketsConfig>()),
+            ("api", tributary_settings::keys_of::<ServerConfig>()),
+            ("cache", tributary_settings::keys_of::<CacheConfig>()),
+            ("retention", tributary_settings::keys_of::<Retention>()),
+            (
+                "mobile",
+                [
+                    tributary_settings::keys_of::<MobileConfig>(),
+                    tributary_settings::keys_of::<KMeansConfig>(),
+                ]
+                .concat()
+                .leak(),
+            ),
+        ];
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (section, keys) in sections {
+            assert!(example.contains_key(section), "[{section}] is missing from the example");
+            for key in keys.iter().filter(|k| **k != "kmeans") {
+                // Keys without a default value (such as api.token) are shown commented out.
+                let written = text.lines().any(|l| {
+                    let l = l.trim_start_matches('#').trim_start();
+                    l.starts_with(&format!("{key} =")) || l.starts_with(&format!("{key}="))
+                });
+                assert!(written, "{section}.{key} is not in the example");
+            }
+        }
     }
 }

@@ -97,7 +97,7 @@ fn drop_file(inbox: &Path, name: &str, events: usize, rng: &mut StdRng, expected
 /// `up` with more settings, its stderr appended to `log`.
 fn up_with(data: &Path, partitions: u32, settings: &[String], log: &Path) -> Child {
     let mut cmd = common::tributary(data);
-    cmd.args(["--set", &format!("embedded_log.default_partitions={partitions}")])
+    cmd.args(["--set", &format!("topics.default_partitions={partitions}")])
         .args(["--set", "mobile.generator_rate=0"]);
     for s in settings {
         cmd.args(["--set", s]);

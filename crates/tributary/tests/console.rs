@@ -169,12 +169,12 @@ fn unknown_topics_bad_names_and_bad_config_get_clear_messages() {
     assert!(stderr(&out).contains("retention") && stderr(&out).contains("retention_age"), "{}", stderr(&out));
 
     let out = tributary(dir.path())
-        .env("TRIBUTARY_EMBEDDED_LOG_DEFAULT_PARTITIONS", "-3")
+        .env("TRIBUTARY_TOPICS_DEFAULT_PARTITIONS", "-3")
         .args(["log", "topics"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("TRIBUTARY_EMBEDDED_LOG_DEFAULT_PARTITIONS"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("TRIBUTARY_TOPICS_DEFAULT_PARTITIONS"), "{}", stderr(&out));
 
     let out = tributary(dir.path()).args(["log", "produce", "t", "--batch-size", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "clap rejects a bad flag value");

@@ -106,6 +106,26 @@ fn bad_files_and_arguments_get_clear_errors() {
         .unwrap();
     assert!(stderr(&out).contains("larger than the limit of 10 bytes"), "{}", stderr(&out));
 
+    // A user's view that renames a column the API reads is refused before anything runs.
+    let views = dir.path().join("views");
+    std::fs::create_dir(&views).unwrap();
+    std::fs::write(
+        views.join("reference_prices.sql"),
+        "-- index: symbol, date\nSELECT symbol, date, open, close AS closing_price FROM prices",
+    )
+    .unwrap();
+    let out = tributary(dir.path())
+        .args(["batch", "run", "--no-publish", "--views", views.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out)
+            .contains("the API reads columns that the views do not have: reference_prices lacks close"),
+        "{}",
+        stderr(&out)
+    );
+
     // A bad row is a dead letter; the good one is imported.
     let out = tributary(dir.path()).args(["import", prices.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

@@ -94,7 +94,7 @@ impl EmbeddedLog {
     /// background fsync (interval policy) and retention tasks on the current tokio runtime.
     /// Fails with [`LogError::Locked`] if another process has the directory open.
     pub async fn open(dir: impl AsRef<Path>, cfg: EmbeddedLogConfig) -> Result<Self> {
-        cfg.validate().map_err(LogError::InvalidArgument)?;
+        cfg.validate().map_err(|e| LogError::InvalidArgument(e.to_string()))?;
         let root = dir.as_ref().to_path_buf();
         let cfg = Arc::new(cfg);
         let inner = tokio::task::spawn_blocking(move || Inner::open(root, cfg))

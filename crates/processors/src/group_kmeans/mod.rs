@@ -94,7 +94,7 @@ pub async fn run_group_worker(
     stop: watch::Receiver<bool>,
     on_version: impl FnMut(&ModelVersion) + Send,
 ) -> Result<(), ProcessorError> {
-    cfg.settings.validate().map_err(ProcessorError::Config)?;
+    cfg.settings.validate().map_err(|e| ProcessorError::Config(e.to_string()))?;
     if cfg.max_batch_records == 0 {
         return Err(ProcessorError::Config("max_batch_records must be at least 1".into()));
     }

@@ -31,8 +31,7 @@ pub fn list(args: BatchViewsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run(config: &Config, args: BatchRunArgs) -> anyhow::Result<ExitCode> {
-    let views_dir = args.views.views.clone().or_else(|| config.markets.views.clone());
-    let views = views::load(views_dir.as_deref()).map_err(anyhow::Error::msg)?;
+    let views = super::roles::load_views(config, args.views.views.as_deref()).await?;
     if let Some(v) = &args.view
         && !views.iter().any(|x| &x.name == v)
     {
@@ -115,7 +114,7 @@ pub async fn follow(config: &Config, args: BatchViewsArgs) -> anyhow::Result<Exi
     let log = super::open_log(config).await?;
     let store = super::open_store(config).await?;
     let lake = Lake::open(&config.lake_location())?;
-    let mut parts = vec![super::roles::batch_views(config, args.views.as_deref(), &lake)?];
+    let mut parts = vec![super::roles::batch_views(config, args.views.as_deref(), &lake).await?];
     parts.extend(super::serve::operations_server(config).await?);
     let headline = format!("Tributary {} is keeping the batch views current.", env!("CARGO_PKG_VERSION"));
     run_process(Process::new(config, headline, Some(log), store, parts), signals).await

@@ -22,7 +22,7 @@ pub async fn run(config: &Config, args: BenchHistoryArgs) -> anyhow::Result<Exit
     let dir = tempfile::Builder::new().prefix("bench-history-").tempdir()?;
     let path = dir.path().join("store.sqlite");
     let store = SqlStore::open_sqlite(&path).await?;
-    let retention = config.retention.to_store();
+    let retention = config.retention.clone();
     let size = || -> u64 {
         ["", "-wal"]
             .iter()

@@ -27,7 +27,7 @@ pub async fn run(config: &Config, args: BenchLogArgs) -> anyhow::Result<ExitCode
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let cfg = config.embedded_log.clone();
+    let cfg = config.embedded_log();
     println!(
         "event log benchmark: {RECORD_BYTES}-byte records, 1 partition, {} producers x {}-record appends, in {}",
         args.producers,

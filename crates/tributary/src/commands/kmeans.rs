@@ -9,8 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use tributary_processors::kmeans::{TimeUnit, decay_from_half_life};
-use tributary_processors::mobile_kmeans::{Init, KMeansSettings, MobileKMeans, ModelVersion, ProjectionMode};
+use tributary_processors::kmeans_config::{InitMethod, decay};
+use tributary_processors::mobile_kmeans::{Init, KMeansSettings, MobileKMeans, ModelVersion};
+use tributary_settings::KeyError;
 use tributary_sources::mobile_file::{FileError, FileFormat, ParseOptions, Parsed, parse_mobile_file};
 
 use crate::cli::{EventFormat, KmeansArgs};
@@ -25,26 +26,15 @@ struct InitCentresFile {
 
 /// Builds the processor settings from the flags; errors name the flag.
 pub fn settings(args: &KmeansArgs) -> anyhow::Result<KMeansSettings> {
-    let time_unit: TimeUnit = args.time_unit.parse().map_err(|e| anyhow::anyhow!("--time-unit: {e}"))?;
-    let decay = match (args.decay, args.half_life) {
-        (_, Some(h)) if !(h > 0.0 && h.is_finite()) => bail!("--half-life {h}: must be a positive number"),
-        (_, Some(h)) => decay_from_half_life(h),
-        (Some(d), None) => d,
-        (None, None) => 1.0,
-    };
-    let projection = match args.projection.as_str() {
-        "km" => ProjectionMode::Km,
-        "none" => ProjectionMode::None,
-        other => bail!("--projection {other}: accepted km or none"),
-    };
-    let init = match (&args.init_centres, args.init.as_str()) {
+    let flag = |e: KeyError| anyhow::anyhow!("--{} {}", e.key.replace('_', "-"), e.message);
+    let decay = decay(args.decay.unwrap_or(1.0), args.half_life).map_err(flag)?;
+    let init = match (&args.init_centres, args.init) {
         (Some(path), _) => read_init_centres(path, args.k)?,
-        (None, "kmeans++") => Init::KMeansPlusPlus { seed: args.seed, min_points: args.k },
-        (None, "random") => Init::Random { seed: args.seed },
-        (None, other) => bail!("--init {other}: accepted kmeans++ or random (or --init-centres FILE)"),
+        (None, InitMethod::KMeansPlusPlus) => Init::KMeansPlusPlus { seed: args.seed, min_points: args.k },
+        (None, InitMethod::Random) => Init::Random { seed: args.seed },
     };
-    let s = KMeansSettings { k: args.k, decay, time_unit, init, projection };
-    s.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let s = KMeansSettings { k: args.k, decay, time_unit: args.time_unit, init, projection: args.projection };
+    s.validate().map_err(flag)?;
     Ok(s)
 }
 

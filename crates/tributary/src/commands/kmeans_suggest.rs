@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tributary_processors::kmeans::Projection;
 use tributary_processors::kmeans::suggest::{Suggestion, suggest_k};
+use tributary_processors::mobile_kmeans::ProjectionMode;
 
 use super::kmeans::read_events;
 use crate::cli::{KRange, KmeansArgs};
@@ -35,10 +36,9 @@ pub fn run(args: &KmeansArgs, range: KRange) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     })?;
-    let projection = match args.projection.as_str() {
-        "none" => Some(Projection::None),
-        "km" => Projection::centred_on(sample.iter().copied()),
-        other => anyhow::bail!("--projection {other}: accepted km or none"),
+    let projection = match args.projection {
+        ProjectionMode::None => Some(Projection::None),
+        ProjectionMode::Km => Projection::centred_on(sample.iter().copied()),
     };
     let Some(projection) = projection else {
         eprintln!("{} events: nothing to cluster", reading.events);

@@ -167,7 +167,7 @@ pub async fn open_log(config: &Config) -> anyhow::Result<OpenedLog> {
     match &config.log {
         LogBackend::Embedded => {
             let dir = config.log_dir();
-            match EmbeddedLog::open(&dir, config.embedded_log.clone()).await {
+            match EmbeddedLog::open(&dir, config.embedded_log()).await {
                 Ok(log) => {
                     for t in &log.recovery_report().truncations {
                         tracing::warn!(file = %t.file.display(), position = t.position, bytes = t.bytes_dropped, reason = %t.reason, "recovery truncated a torn tail");
@@ -184,7 +184,7 @@ pub async fn open_log(config: &Config) -> anyhow::Result<OpenedLog> {
         }
         LogBackend::Kafka(kafka) => {
             let mut kafka = kafka.clone();
-            kafka.default_partitions = config.embedded_log.default_partitions;
+            kafka.default_partitions = config.topics.default_partitions;
             let log = tributary_log::kafka::KafkaLog::connect(kafka.clone())
                 .await
                 .with_context(|| format!("cannot reach the Kafka cluster at {}", kafka.brokers))?;

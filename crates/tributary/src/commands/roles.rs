@@ -5,11 +5,12 @@
 
 use std::path::Path;
 
+use tributary_batch::engine::Engine;
+use tributary_batch::views::View;
 use tributary_batch::{BatchViews, FollowConfig};
 use tributary_component::Component;
 use tributary_processors::components::{DeadLetterSink, GroupKMeansWorker, KMeansProcessor, StoreRetention};
 use tributary_processors::dead_letter_sink::sink_group;
-use tributary_processors::kmeans_processor::KMeansProcessorConfig;
 use tributary_sources::components::{DirectorySource, GeneratorSource};
 use tributary_sources::directory::DirectorySourceConfig;
 use tributary_sources::generator::{GeneratorConfig, default_hotspots};
@@ -59,31 +60,23 @@ pub fn mobile_sources(config: &Config) -> anyhow::Result<Parts> {
 /// The streaming k-means: in this process alone on the embedded log, or as a worker of a
 /// consumer group (named `worker`) that other processes can join on Kafka.
 pub fn kmeans(config: &Config, worker: Option<String>) -> anyhow::Result<Box<dyn Component>> {
-    let m = &config.mobile;
-    let failed = |e| anyhow::anyhow!("config section `mobile`: {e}");
+    let (kmeans, topic) = (&config.mobile.kmeans, &config.mobile.topic);
+    let failed = |e: tributary_settings::KeyError| anyhow::anyhow!("config {}", e.within("mobile"));
+    let built = |e| anyhow::anyhow!("config section `mobile`: {e}");
     Ok(match worker {
         Some(id) => {
-            Box::new(GroupKMeansWorker::new(m.group_kmeans(id).map_err(anyhow::Error::msg)?).map_err(failed)?)
+            Box::new(GroupKMeansWorker::new(kmeans.group(topic, id).map_err(failed)?).map_err(built)?)
         }
-        None => Box::new(
-            KMeansProcessor::new(KMeansProcessorConfig {
-                name: m.model.clone(),
-                topic: m.topic.clone(),
-                settings: m.kmeans_settings().map_err(anyhow::Error::msg)?,
-                max_batch_records: m.batch_max_records,
-                batch_interval: m.batch_interval,
-            })
-            .map_err(failed)?,
-        ),
+        None => Box::new(KMeansProcessor::new(kmeans.processor(topic).map_err(failed)?).map_err(built)?),
     })
 }
 
 /// The parts that run beside the k-means wherever models are written: the dead-letter sink
 /// (consumer group named after the model) and store retention (`[retention]`).
 pub fn beside_kmeans(config: &Config) -> anyhow::Result<Parts> {
-    let retention = StoreRetention::new(config.retention.to_store(), config.retention.check_interval)
+    let retention = StoreRetention::new(config.retention.clone())
         .map_err(|e| anyhow::anyhow!("config section `retention`: {e}"))?;
-    Ok(vec![Box::new(DeadLetterSink::new(sink_group(&config.mobile.model))), Box::new(retention)])
+    Ok(vec![Box::new(DeadLetterSink::new(sink_group(&config.mobile.kmeans.model))), Box::new(retention)])
 }
 
 /// The Markets × COVID pull sources (`markets.sources`), fetched into the lake on their
@@ -107,13 +100,13 @@ pub fn pulls(config: &Config, lake: &tributary_lake::Lake) -> anyhow::Result<Par
 /// The batch runner: recomputes the published views that a "dataset updated" event on
 /// `datasets` (consumer group `markets.batch_group`) or the schedule made stale, and publishes
 /// them to the store. `views` overrides `markets.views`.
-pub fn batch_views(
+pub async fn batch_views(
     config: &Config,
     views: Option<&Path>,
     lake: &tributary_lake::Lake,
 ) -> anyhow::Result<Box<dyn Component>> {
     let mk = &config.markets;
-    let views = tributary_batch::views::load(views.or(mk.views.as_deref())).map_err(anyhow::Error::msg)?;
+    let views = load_views(config, views).await?;
     let follow = FollowConfig {
         group: mk.batch_group.clone(),
         debounce: mk.batch_debounce,
@@ -121,4 +114,33 @@ pub fn batch_views(
         ..FollowConfig::default()
     };
     Ok(Box::new(BatchViews::new(lake.clone(), views, follow)))
+}
+
+/// The views (from `views`, else `markets.views`, over the built-in ones), checked against what
+/// the API reads of them (`tributary_api::views_read`): a published view that lacks a column an
+/// endpoint needs is an error now, not at request time.
+pub async fn load_views(config: &Config, views: Option<&Path>) -> anyhow::Result<Vec<View>> {
+    let folder = views.or(config.markets.views.as_deref());
+    let views = tributary_batch::views::load(folder).map_err(anyhow::Error::msg)?;
+    let columns = Engine::output_columns(&views).await?;
+    let published = columns
+        .iter()
+        .filter(|(name, _)| views.iter().any(|v| &v.name == name && v.published))
+        .map(|(name, columns)| (name.as_str(), columns));
+    tributary_api::views_read::check(published).map_err(|e| match folder {
+        Some(folder) => anyhow::anyhow!("views of {}: {e}", folder.display()),
+        None => anyhow::anyhow!("built-in views: {e}"),
+    })?;
+    Ok(views)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_built_in_views_have_every_column_the_api_reads() {
+        let views = load_views(&Config::default(), None).await.unwrap();
+        assert!(views.iter().any(|v| v.name == "correlations" && v.published));
+    }
 }

@@ -28,22 +28,16 @@ pub async fn api_server(
     listen: Option<SocketAddr>,
 ) -> anyhow::Result<(Box<dyn Component>, (&'static str, String))> {
     let listen = listen.unwrap_or(config.api.listen);
-    let cache =
-        tributary_cache::Cache::new(tributary_cache::open(&config.cache.to_cache())?, config.cache.ttl);
+    let cache = tributary_cache::Cache::new(tributary_cache::open(&config.cache)?, config.cache.ttl);
     let (token, token_note) = api_token(config)?;
     let api_config = tributary_api::ApiConfig {
-        model: config.mobile.model.clone(),
+        model: config.mobile.kmeans.model.clone(),
         mobile_topic: config.mobile.topic.clone(),
         request_timeout: config.api.request_timeout,
         token,
         ..tributary_api::ApiConfig::default()
     };
-    let limits = tributary_api::ServeLimits {
-        header_timeout: config.api.header_timeout,
-        max_connections: config.api.max_connections,
-        ..tributary_api::ServeLimits::default()
-    };
-    let server = ApiServer::bind(listen, cache, api_config, limits, super::metrics_handle())
+    let server = ApiServer::bind(listen, cache, api_config, config.api.limits(), super::metrics_handle())
         .await
         .with_context(|| format!("cannot listen on {listen} (use --listen ADDRESS:PORT)"))?;
     Ok((Box::new(server), ("API token", token_note)))

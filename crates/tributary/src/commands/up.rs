@@ -28,7 +28,7 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     parts.push(roles::kmeans(config, log.is_shared().then(|| default_worker_id("up")))?);
     parts.extend(roles::beside_kmeans(config)?);
     parts.extend(roles::pulls(config, &lake)?);
-    parts.push(roles::batch_views(config, None, &lake)?);
+    parts.push(roles::batch_views(config, None, &lake).await?);
 
     let headline = format!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
     let process = Process::new(config, headline, Some(log), store, parts)

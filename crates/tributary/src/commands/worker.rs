@@ -49,8 +49,8 @@ pub async fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCo
         anyhow::bail!("--tolerance {}: must be a number ≥ 0", args.tolerance);
     }
     let settings =
-        config.mobile.kmeans_settings().map_err(|e| anyhow::anyhow!("config section `mobile`: {e}"))?;
-    let model = args.model.clone().unwrap_or_else(|| config.mobile.model.clone());
+        config.mobile.kmeans.settings().map_err(|e| anyhow::anyhow!("config {}", e.within("mobile")))?;
+    let model = args.model.clone().unwrap_or_else(|| config.mobile.kmeans.model.clone());
     let opened = super::open_log(config).await?;
     let sql = super::open_store(config).await?;
     let result = replay_one_process(&*opened, &sql, &model, &settings, args.tolerance).await;

@@ -7,7 +7,7 @@ use anyhow::bail;
 
 /// Sections of the config file (tables); every other key is top-level.
 pub(crate) const SECTIONS: &[&str] =
-    &["logging", "embedded_log", "mobile", "markets", "api", "cache", "retention"];
+    &["logging", "topics", "embedded_log", "mobile", "markets", "api", "cache", "retention"];
 /// Top-level keys.
 pub(crate) const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
 /// Environment variables with the prefix that are not config keys.
