@@ -176,8 +176,8 @@ impl Engine {
     /// computed first.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, BatchError> {
         let fail = |error| BatchError::View { view: "query".into(), origin: "sql".into(), error };
-        let tables =
-            crate::views::tables_read(sql).map_err(|e| fail(datafusion::error::DataFusionError::Plan(e)))?;
+        let tables = crate::views::tables_read(sql)
+            .map_err(|e| fail(datafusion::error::DataFusionError::Plan(e.0)))?;
         self.compute_concurrently(&tables).await?;
         self.ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)
     }

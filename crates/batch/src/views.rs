@@ -38,9 +38,21 @@ const SHIPPED: &[(&str, &str, bool)] = &[
     ("reference_prices", include_str!("../views/reference_prices.sql"), true),
 ];
 
+/// Views that cannot be loaded: a file that cannot be read, SQL that does not parse, a cycle;
+/// the message names the view and where its SQL is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ViewsError(pub String);
+
+impl From<String> for ViewsError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// The views: the shipped ones, with a user's folder (if any) applied, each with the views and
 /// datasets it reads.
-pub fn load(user_dir: Option<&Path>) -> Result<Vec<View>, String> {
+pub fn load(user_dir: Option<&Path>) -> Result<Vec<View>, ViewsError> {
     let mut views: Vec<View> = SHIPPED
         .iter()
         .map(|(name, sql, published)| View {
@@ -77,7 +89,7 @@ pub fn index_columns(sql: &str) -> Vec<String> {
         .collect()
 }
 
-fn apply_user_folder(views: &mut Vec<View>, dir: &Path) -> Result<(), String> {
+fn apply_user_folder(views: &mut Vec<View>, dir: &Path) -> Result<(), ViewsError> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read the views folder {}: {e}", dir.display()))?;
     let mut files: Vec<_> = entries
@@ -92,7 +104,8 @@ fn apply_user_folder(views: &mut Vec<View>, dir: &Path) -> Result<(), String> {
             return Err(format!(
                 "{}: a view name is letters, digits and _, starting with a letter",
                 path.display()
-            ));
+            )
+            .into());
         }
         let sql =
             std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -117,18 +130,18 @@ fn apply_user_folder(views: &mut Vec<View>, dir: &Path) -> Result<(), String> {
 }
 
 /// The tables one SQL statement reads (without its own common table expressions).
-pub fn tables_read(sql: &str) -> Result<Vec<String>, String> {
+pub fn tables_read(sql: &str) -> Result<Vec<String>, ViewsError> {
     let mut statements = DFParser::parse_sql(sql).map_err(|e| e.to_string())?;
     let statement = match (statements.pop_front(), statements.is_empty()) {
         (Some(statement), true) => statement,
-        _ => return Err("a view is exactly one SQL statement".into()),
+        _ => return Err(ViewsError("a view is exactly one SQL statement".into())),
     };
     let (relations, _ctes) = resolve_table_references(&statement, true).map_err(|e| e.to_string())?;
     Ok(relations.iter().map(|r| r.table().to_string()).collect())
 }
 
 /// Fills each view's `depends_on` and `reads` from its SQL; a cycle is an error.
-fn resolve_dependencies(views: &mut [View]) -> Result<(), String> {
+fn resolve_dependencies(views: &mut [View]) -> Result<(), ViewsError> {
     let names: Vec<String> = views.iter().map(|v| v.name.clone()).collect();
     let mut direct_datasets = Vec::with_capacity(views.len());
     for v in views.iter_mut() {
@@ -149,7 +162,7 @@ fn resolve_dependencies(views: &mut [View]) -> Result<(), String> {
                 let j = names.iter().position(|n| n == dep).expect("a dependency is a view");
                 if path.contains(&j) {
                     let cycle: Vec<_> = path.iter().chain([&j]).map(|&k| names[k].as_str()).collect();
-                    return Err(format!("views read each other in a cycle: {}", cycle.join(" → ")));
+                    return Err(format!("views read each other in a cycle: {}", cycle.join(" → ")).into());
                 }
                 stack.push((j, path.iter().copied().chain([j]).collect()));
             }
@@ -222,9 +235,9 @@ mod tests {
         assert_eq!(views[7].sql, "SELECT 1 AS x");
         assert!(views[7].origin.ends_with("reference_prices.sql"));
         std::fs::write(dir.path().join("bad-name.sql"), "SELECT 1").unwrap();
-        assert!(load(Some(dir.path())).unwrap_err().contains("a view name is letters"));
+        assert!(load(Some(dir.path())).unwrap_err().0.contains("a view name is letters"));
         assert!(
-            load(Some(&dir.path().join("missing"))).unwrap_err().contains("cannot read the views folder")
+            load(Some(&dir.path().join("missing"))).unwrap_err().0.contains("cannot read the views folder")
         );
     }
 
@@ -247,7 +260,7 @@ mod tests {
         );
 
         std::fs::write(dir.path().join("trading_days.sql"), "SELECT * FROM mine").unwrap();
-        let error = load(Some(dir.path())).unwrap_err();
+        let error = load(Some(dir.path())).unwrap_err().0;
         assert!(error.contains("cycle") && error.contains("mine"), "{error}");
         std::fs::remove_file(dir.path().join("trading_days.sql")).unwrap();
         let shipped = load(None).unwrap();
@@ -264,9 +277,9 @@ mod tests {
             "series_daily is not read"
         );
         std::fs::write(dir.path().join("broken.sql"), "SELEC 1").unwrap();
-        let error = load(Some(dir.path())).unwrap_err();
+        let error = load(Some(dir.path())).unwrap_err().0;
         assert!(error.starts_with("view broken (") && error.contains("broken.sql"), "{error}");
         std::fs::write(dir.path().join("broken.sql"), "SELECT 1; SELECT 2").unwrap();
-        assert!(load(Some(dir.path())).unwrap_err().contains("exactly one SQL statement"));
+        assert!(load(Some(dir.path())).unwrap_err().0.contains("exactly one SQL statement"));
     }
 }

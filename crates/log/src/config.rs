@@ -147,14 +147,14 @@ impl<'de> Deserialize<'de> for FsyncPolicy {
 }
 
 impl std::str::FromStr for FsyncPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = tributary_settings::InvalidValue;
+    fn from_str(s: &str) -> Result<Self, tributary_settings::InvalidValue> {
         match s.trim() {
             "every-batch" | "batch" => Ok(Self::EveryBatch),
             other => humantime::parse_duration(other).map(Self::Interval).map_err(|_| {
-                format!(
+                tributary_settings::InvalidValue(format!(
                     "'{s}' is not an fsync policy: accepted \"every-batch\" or an interval such as \"100ms\""
-                )
+                ))
             }),
         }
     }
@@ -181,7 +181,7 @@ mod tests {
             FsyncPolicy::Interval(Duration::from_millis(100))
         );
         let err = "sometimes".parse::<FsyncPolicy>().unwrap_err();
-        assert!(err.contains("every-batch"), "{err}");
+        assert!(err.0.contains("every-batch"), "{err}");
     }
 
     #[test]

@@ -30,9 +30,18 @@ pub enum LogError {
     Failed { topic: String, partition: u32, reason: String },
     #[error("the log is closed")]
     Closed,
-    /// The Kafka cluster refused or failed a request (the message says which, and why).
+    /// The Kafka cluster refused or failed a request: what was being done, and librdkafka's
+    /// error, whose code ([`LogError::kafka_code`]) says which failure it was.
+    #[cfg(feature = "kafka")]
+    #[error("{context}: {source}")]
+    Kafka {
+        context: String,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// A request to the Kafka cluster could not be made (the message says why).
     #[error("{0}")]
-    Kafka(String),
+    KafkaRequest(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -53,7 +62,22 @@ impl LogError {
     /// made unusable by an earlier failure ([`LogError::Failed`]) is not transient: only a
     /// restart, which runs recovery, makes it writable again.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Io { .. } | Self::Kafka(_))
+        match self {
+            Self::Io { .. } | Self::KafkaRequest(_) => true,
+            #[cfg(feature = "kafka")]
+            Self::Kafka { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// librdkafka's code of a Kafka failure (`UnknownTopicOrPartition`, `RequestTimedOut`, …),
+    /// where the cluster or the client gave one.
+    #[cfg(feature = "kafka")]
+    pub fn kafka_code(&self) -> Option<rdkafka::types::RDKafkaErrorCode> {
+        match self {
+            Self::Kafka { source, .. } => source.rdkafka_error_code(),
+            _ => None,
+        }
     }
 }
 

@@ -78,7 +78,9 @@ pub trait EventLog: Send + Sync + 'static {
     ) -> Result<Vec<ConsumedRecord>>;
 
     /// Waits until the partition holds a record at `offset` (returns true) or `timeout` passes
-    /// (returns false). Wakes on the append itself, not by polling.
+    /// (returns false). The embedded log wakes on the append itself; Kafka has no such signal,
+    /// so `KafkaLog` asks the broker for the partition's end every 10 ms (a record appended
+    /// by another process is seen within that, plus a round trip).
     async fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool>;
 
     /// Start and end offsets of a partition.

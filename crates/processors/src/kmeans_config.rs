@@ -58,12 +58,14 @@ pub enum InitMethod {
 }
 
 impl std::str::FromStr for InitMethod {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = tributary_settings::InvalidValue;
+    fn from_str(s: &str) -> Result<Self, tributary_settings::InvalidValue> {
         match s {
             "kmeans++" => Ok(Self::KMeansPlusPlus),
             "random" => Ok(Self::Random),
-            _ => Err(format!("'{s}' is not an initialisation: accepted \"kmeans++\" or \"random\"")),
+            _ => Err(tributary_settings::InvalidValue(format!(
+                "'{s}' is not an initialisation: accepted \"kmeans++\" or \"random\""
+            ))),
         }
     }
 }

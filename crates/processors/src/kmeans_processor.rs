@@ -40,8 +40,15 @@ pub enum ProcessorError {
     Log(#[from] tributary_log::LogError),
     #[error(transparent)]
     Store(#[from] tributary_store::StoreError),
-    #[error("{0}")]
-    Config(String),
+    /// The settings are refused (the key is named).
+    #[error("setting {0}")]
+    Config(#[from] tributary_settings::KeyError),
+    /// A stored model version cannot be continued from.
+    #[error("stored model '{model}': {reason}")]
+    StoredModel { model: String, reason: String },
+    /// The processor cannot go on (its reader or its stop signal went away).
+    #[error("the processor stopped: {0}")]
+    Stopped(&'static str),
 }
 
 /// Runs until `stop` turns true; calls `on_version` after each committed version.
@@ -157,12 +164,12 @@ async fn next_prefetched(
             Some(batch) => Ok(Some(batch?)),
             // The reader ends only when stopped (or after sending its error).
             None if *stop.borrow() => Ok(None),
-            None => Err(ProcessorError::Config("the micro-batch reader ended unexpectedly".into())),
+            None => Err(ProcessorError::Stopped("the micro-batch reader ended unexpectedly")),
         },
         changed = stop.changed() => match changed {
             Ok(()) => Ok(None),
             // Nobody can stop this processor any more: stop now.
-            Err(_) => Err(ProcessorError::Config("the stop signal was dropped".into())),
+            Err(_) => Err(ProcessorError::Stopped("the stop signal was dropped")),
         },
     }
 }
@@ -254,9 +261,9 @@ pub(crate) async fn load_model(
 
 /// Rebuilds the exact model state from a stored version.
 pub fn snapshot_from_row(row: &KMeansVersionRow) -> Result<Snapshot, ProcessorError> {
-    let projection: Projection = serde_json::from_str(&row.projection).map_err(|e| {
-        ProcessorError::Config(format!("stored projection of '{}' is unreadable: {e}", row.model))
-    })?;
+    let stored = |reason: String| ProcessorError::StoredModel { model: row.model.clone(), reason };
+    let projection: Projection = serde_json::from_str(&row.projection)
+        .map_err(|e| stored(format!("the projection is unreadable: {e}")))?;
     let mut centres = Vec::with_capacity(row.centres.len() * 2);
     let mut weights = Vec::with_capacity(row.centres.len());
     for c in &row.centres {
@@ -264,10 +271,7 @@ pub fn snapshot_from_row(row: &KMeansVersionRow) -> Result<Snapshot, ProcessorEr
         weights.push(c.weight);
     }
     if weights.is_empty() {
-        return Err(ProcessorError::Config(format!(
-            "stored version {} of '{}' has no centres",
-            row.version, row.model
-        )));
+        return Err(stored(format!("version {} has no centres", row.version)));
     }
     Ok(Snapshot { version: row.version, projection, model: KMeansModel::new(2, centres, weights) })
 }

@@ -42,12 +42,14 @@ pub enum ProjectionMode {
 }
 
 impl std::str::FromStr for ProjectionMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = tributary_settings::InvalidValue;
+    fn from_str(s: &str) -> Result<Self, tributary_settings::InvalidValue> {
         match s {
             "km" => Ok(Self::Km),
             "none" => Ok(Self::None),
-            _ => Err(format!("'{s}' is not a projection: accepted \"km\" or \"none\"")),
+            _ => Err(tributary_settings::InvalidValue(format!(
+                "'{s}' is not a projection: accepted \"km\" or \"none\""
+            ))),
         }
     }
 }

@@ -53,8 +53,8 @@ impl DeadLetter {
     }
 
     /// Decodes a dead letter from the log.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| format!("not a dead letter: {e}"))
+    pub fn from_json(bytes: &[u8]) -> Result<Self, crate::Invalid> {
+        serde_json::from_slice(bytes).map_err(|e| format!("not a dead letter: {e}").into())
     }
 }
 

@@ -6,12 +6,15 @@
 //! * [`markets`]: rows of the Markets × COVID datasets (ECDC cases and deaths, price series), as
 //!   parsed from their source formats and kept in the lake.
 //! * [`dead_letter`]: input that could not be used, with where it came from and why.
+//! * [`Invalid`]: why a record cannot be used (the reason of its dead letter).
 //! * [`projection`]: GPS positions as k-means coordinates; stored with each model version.
 
 pub mod dead_letter;
+mod invalid;
 pub mod markets;
 pub mod mobile;
 pub mod projection;
 
 pub use dead_letter::DeadLetter;
+pub use invalid::Invalid;
 pub use mobile::MobileEvent;

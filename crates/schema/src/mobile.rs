@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use crate::Invalid;
 use serde::{Deserialize, Serialize};
 
 mod canonical;
@@ -58,7 +59,7 @@ pub struct MobileEvent {
 
 impl MobileEvent {
     /// Checks ranges: finite numbers, |latitude| ≤ 90, |longitude| ≤ 180, non-empty ids.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if self.device_id.is_empty() {
             return Err("deviceId is empty".into());
         }
@@ -68,14 +69,14 @@ impl MobileEvent {
         for (name, v) in [("acceloX", self.accelo_x), ("acceloY", self.accelo_y), ("acceloZ", self.accelo_z)]
         {
             if !v.is_finite() {
-                return Err(format!("{name} is not a finite number"));
+                return Err(format!("{name} is not a finite number").into());
             }
         }
         if !(self.latitude.is_finite() && self.latitude.abs() <= 90.0) {
-            return Err(format!("latitude {} is outside -90..90", self.latitude));
+            return Err(format!("latitude {} is outside -90..90", self.latitude).into());
         }
         if !(self.longitude.is_finite() && self.longitude.abs() <= 180.0) {
-            return Err(format!("longitude {} is outside -180..180", self.longitude));
+            return Err(format!("longitude {} is outside -180..180", self.longitude).into());
         }
         Ok(())
     }
@@ -88,7 +89,7 @@ impl MobileEvent {
     /// Parses and validates one JSON object (an NDJSON line or a log record). Numbers may also be
     /// given as numeric strings and `locked` as `"true"`/`"false"`/`0`/`1`; anything else is an
     /// error that says which field is wrong.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, Invalid> {
         if let Some(fast) = canonical::scan(bytes)
             && fast.is_valid()
         {
@@ -99,7 +100,7 @@ impl MobileEvent {
 
     /// The general path of [`from_json`](Self::from_json): any field order, escapes, numbers as
     /// text.
-    fn from_any_json(bytes: &[u8]) -> Result<Self, String> {
+    fn from_any_json(bytes: &[u8]) -> Result<Self, Invalid> {
         let wire: Wire = serde_json::from_slice(bytes).map_err(|e| format!("not a JSON event: {e}"))?;
         let event = Self {
             timepoint: text(wire.timepoint, "timepoint")?,
@@ -118,7 +119,7 @@ impl MobileEvent {
     /// Validates one NDJSON line and encodes it for the log. A line already in canonical form
     /// (what [`to_json`](Self::to_json) writes: the known fields in order, typed, no whitespace
     /// or escapes) is kept as it is; any other valid line is normalised. Errors are those of [`from_json`](Self::from_json).
-    pub fn encode_json_line(bytes: &[u8]) -> Result<EncodedEvent, String> {
+    pub fn encode_json_line(bytes: &[u8]) -> Result<EncodedEvent, Invalid> {
         if let Some(fast) = canonical::scan(bytes)
             && fast.is_valid()
         {
@@ -136,7 +137,7 @@ impl MobileEvent {
     /// hot path of a processor that needs only positions. Events in the canonical form (numbers
     /// as numbers, strings without escapes) take a fast, allocation-free path; anything else is
     /// parsed by [`from_json`](Self::from_json), so results and error messages are the same.
-    pub fn position_from_json(bytes: &[u8]) -> Result<[f64; 2], String> {
+    pub fn position_from_json(bytes: &[u8]) -> Result<[f64; 2], Invalid> {
         if let Some(fast) = canonical::scan(bytes)
             && fast.is_valid()
         {
@@ -277,7 +278,7 @@ impl CsvLayout {
     /// UTF-8 byte-order mark are ignored, extra columns are allowed. With `swap_lat_lon`, the
     /// column called latitude is read as the longitude and vice versa (the reference generator's
     /// layout).
-    pub fn from_header(line: &[u8], swap_lat_lon: bool) -> Result<Self, String> {
+    pub fn from_header(line: &[u8], swap_lat_lon: bool) -> Result<Self, Invalid> {
         let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
         let mut fields = CsvFields::default();
         fields.split(line).map_err(|e| format!("header: {e}"))?;
@@ -298,7 +299,7 @@ impl CsvLayout {
     }
 
     /// Parses and validates one data line (without its line break; a trailing CR is ignored).
-    pub fn parse(&self, line: &[u8], fields: &mut CsvFields) -> Result<MobileEvent, String> {
+    pub fn parse(&self, line: &[u8], fields: &mut CsvFields) -> Result<MobileEvent, Invalid> {
         self.split(line, fields)?;
         let [t, d, ax, ay, az, lat, lon, locked] = self.columns;
         let utf8 = |i: usize, name: &str| {
@@ -319,10 +320,10 @@ impl CsvLayout {
     }
 
     /// Splits a data line (a trailing CR ignored) and checks it has the header's width.
-    fn split(&self, line: &[u8], fields: &mut CsvFields) -> Result<(), String> {
+    fn split(&self, line: &[u8], fields: &mut CsvFields) -> Result<(), Invalid> {
         fields.split(line.strip_suffix(b"\r").unwrap_or(line))?;
         if fields.len() != self.width {
-            return Err(format!("{} columns, the header has {}", fields.len(), self.width));
+            return Err(format!("{} columns, the header has {}", fields.len(), self.width).into());
         }
         Ok(())
     }
@@ -330,7 +331,7 @@ impl CsvLayout {
     /// Like [`parse`](Self::parse), but writes the log's JSON directly from the field text: a
     /// number already written as a JSON number is copied, not parsed and re-formatted (it is still
     /// parsed, to validate it). The result decodes to the same event as `parse` gives.
-    pub fn encode(&self, line: &[u8], fields: &mut CsvFields) -> Result<EncodedEvent, String> {
+    pub fn encode(&self, line: &[u8], fields: &mut CsvFields) -> Result<EncodedEvent, Invalid> {
         self.split(line, fields)?;
         let [t, d, ax, ay, az, lat, lon, locked] = self.columns;
         let text = |i: usize, name: &str| {
@@ -365,7 +366,7 @@ impl CsvLayout {
             }
             let value = parse_number(raw, name)?;
             if !value.is_finite() {
-                return Err(format!("{name} is not a finite number"));
+                return Err(format!("{name} is not a finite number").into());
             }
             numbers[i] = match json_text {
                 Some(_) => Cow::Borrowed(raw),
@@ -378,10 +379,10 @@ impl CsvLayout {
             }
         }
         if latitude.abs() > 90.0 {
-            return Err(format!("latitude {latitude} is outside -90..90"));
+            return Err(format!("latitude {latitude} is outside -90..90").into());
         }
         if longitude.abs() > 180.0 {
-            return Err(format!("longitude {longitude} is outside -180..180"));
+            return Err(format!("longitude {longitude} is outside -180..180").into());
         }
         let locked = parse_flag(fields.get(locked))?;
         let mut json = Vec::with_capacity(line.len() + 100);
@@ -481,7 +482,7 @@ impl Default for CsvFields {
 
 impl CsvFields {
     /// Splits one line (no line break inside) into fields.
-    pub fn split(&mut self, line: &[u8]) -> Result<(), String> {
+    pub fn split(&mut self, line: &[u8]) -> Result<(), Invalid> {
         if !line.is_empty() && !line.starts_with(b"\xef\xbb\xbf") && !line.contains(&b'"') {
             // Without quotes RFC 4180 is plain splitting at commas; most lines take this path,
             // at a fraction of the state machine's cost. (csv-core reads an empty line as no
@@ -498,7 +499,7 @@ impl CsvFields {
     }
 
     /// The general path of [`split`](Self::split): csv-core's RFC 4180 state machine.
-    fn split_quoted(&mut self, line: &[u8]) -> Result<(), String> {
+    fn split_quoted(&mut self, line: &[u8]) -> Result<(), Invalid> {
         use csv_core::ReadRecordResult as R;
         self.reader.reset();
         // A field never outgrows the line, and there are at most len + 1 fields.

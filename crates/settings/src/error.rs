@@ -22,3 +22,9 @@ impl KeyError {
         Self { key: format!("{section}.{}", self.key), message: self.message }
     }
 }
+
+/// A value written in a form a setting does not take (a size, a duration, a name from a closed
+/// set); the message shows the value and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);

@@ -43,7 +43,7 @@ mod limit;
 mod size;
 
 pub use duration::human_duration;
-pub use error::KeyError;
+pub use error::{InvalidValue, KeyError};
 pub use keys::keys_of;
 pub use limit::Limit;
 pub use size::ByteSize;

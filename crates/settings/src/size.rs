@@ -2,13 +2,15 @@
 
 use serde::{Deserialize, Deserializer, de};
 
+use crate::InvalidValue;
+
 /// A size in bytes, written in TOML as an integer or a string such as `"64MiB"` or `"1.5GB"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
 
 impl std::str::FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
         let t = s.trim();
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
@@ -22,12 +24,16 @@ impl std::str::FromStr for ByteSize {
             "gib" => 1 << 30,
             "t" | "tb" => 1_000_000_000_000,
             "tib" => 1 << 40,
-            _ => return Err(format!("'{s}' is not a size: use bytes or a unit such as \"64MiB\", \"10GB\"")),
+            _ => {
+                return Err(InvalidValue(format!(
+                    "'{s}' is not a size: use bytes or a unit such as \"64MiB\", \"10GB\""
+                )));
+            }
         };
-        let n: f64 = num.parse().map_err(|_| format!("'{s}' is not a size: no number"))?;
+        let n: f64 = num.parse().map_err(|_| InvalidValue(format!("'{s}' is not a size: no number")))?;
         let bytes = n * factor as f64;
         if !(0.0..1.8e19).contains(&bytes) {
-            return Err(format!("'{s}' is out of range"));
+            return Err(InvalidValue(format!("'{s}' is out of range")));
         }
         Ok(Self(bytes as u64))
     }

@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use tributary_schema::MobileEvent;
+use tributary_settings::KeyError;
 
 /// A place where devices gather.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,20 +81,23 @@ impl Default for GeneratorConfig {
 }
 
 impl GeneratorConfig {
-    /// Checks ranges; errors name the option.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks ranges; the error names the setting (`devices`, `hotspots`, `noise_share`).
+    pub fn validate(&self) -> Result<(), KeyError> {
         if self.devices == 0 {
-            return Err("--devices must be at least 1".into());
+            return Err(KeyError::new("devices", "must be at least 1"));
         }
         if self.hotspots.is_empty() {
-            return Err("at least one hotspot is needed".into());
+            return Err(KeyError::new("hotspots", "must name at least one hotspot"));
         }
         if !(0.0..=1.0).contains(&self.noise_share) {
-            return Err(format!("noise share {} is outside 0..1", self.noise_share));
+            return Err(KeyError::new("noise_share", format!("= {} is outside 0..1", self.noise_share)));
         }
         for h in &self.hotspots {
             if !(h.lat.abs() <= 90.0 && h.lon.abs() <= 180.0 && h.spread_km >= 0.0 && h.weight > 0.0) {
-                return Err(format!("hotspot {} has an invalid position, spread or weight", h.name));
+                return Err(KeyError::new(
+                    "hotspots",
+                    format!("{} has an invalid position, spread or weight", h.name),
+                ));
             }
         }
         Ok(())

@@ -19,11 +19,14 @@ use tributary_api::ServerConfig;
 use tributary_cache::CacheConfig;
 use tributary_log::{EmbeddedLogConfig, TopicsConfig};
 use tributary_processors::kmeans_config::KMeansConfig;
+use tributary_schema::markets::Dataset;
 use tributary_settings::{ByteSize, KeyError, human_duration};
 use tributary_store::Retention;
 
 mod compose;
 mod overrides;
+
+use crate::pull_import::PullSource;
 
 use overrides::{NOT_KEYS, env_key, is_kubernetes_service_link, set_dotted, split_set};
 
@@ -167,7 +170,7 @@ impl<'de> Deserialize<'de> for StoreBackend {
 #[serde(deny_unknown_fields, default)]
 pub struct MarketsConfig {
     /// Fetched at start and then every `pull_interval`; unchanged payloads are not imported again.
-    pub sources: Vec<PullSourceConfig>,
+    pub sources: Vec<PullSource>,
     #[serde(deserialize_with = "human_duration")]
     pub pull_interval: std::time::Duration,
     #[serde(deserialize_with = "human_duration")]
@@ -191,15 +194,15 @@ impl Default for MarketsConfig {
     fn default() -> Self {
         Self {
             sources: vec![
-                PullSourceConfig {
+                PullSource {
                     url: "https://opendata.ecdc.europa.eu/covid19/casedistribution/csv/data.csv".into(),
-                    dataset: Some("covid_daily".into()),
+                    dataset: Some(Dataset::CovidDaily),
                     format: None,
                     symbol: None,
                 },
-                PullSourceConfig {
+                PullSource {
                     url: "https://stooq.com/q/d/l/?s=%5Edax&i=d".into(),
-                    dataset: Some("prices".into()),
+                    dataset: Some(Dataset::Prices),
                     format: None,
                     symbol: Some("^GDAXI".into()),
                 },
@@ -216,23 +219,6 @@ impl Default for MarketsConfig {
     }
 }
 
-/// One pull source of `[markets]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PullSourceConfig {
-    /// `https://…`, `http://…` or `file:///…`.
-    pub url: String,
-    /// The dataset it must hold (`covid_daily`, `covid_weekly`, `prices`); any, if not given.
-    #[serde(default)]
-    pub dataset: Option<String>,
-    /// Force a format instead of recognising it from the content.
-    #[serde(default)]
-    pub format: Option<String>,
-    /// The symbol of a price series (default: the URL's file name).
-    #[serde(default)]
-    pub symbol: Option<String>,
-}
-
 impl MarketsConfig {
     /// The limits of each pull.
     pub fn pull_limits(&self) -> tributary_sources::pull::PullLimits {
@@ -244,7 +230,7 @@ impl MarketsConfig {
         }
     }
 
-    /// Checks what serde cannot: URLs, dataset and format names; the error names the key.
+    /// Checks what serde cannot (the sources' URLs, the intervals); the error names the key.
     pub fn validate(&self) -> Result<(), KeyError> {
         for (i, s) in self.sources.iter().enumerate() {
             let key = |name: &str| format!("sources[{i}].{name}");
@@ -257,18 +243,6 @@ impl MarketsConfig {
                     ));
                 }
                 Err(e) => return Err(KeyError::new(key("url"), format!("'{}' is not a URL ({e})", s.url))),
-            }
-            if let Some(d) = &s.dataset
-                && tributary_schema::markets::Dataset::from_name(d).is_none()
-            {
-                return Err(KeyError::new(
-                    key("dataset"),
-                    format!("'{d}' is not a dataset; accepted: covid_daily, covid_weekly, prices"),
-                ));
-            }
-            if let Some(f) = &s.format {
-                tributary_sources::formats::Format::from_name(f)
-                    .map_err(|e| KeyError::new(key("format"), e.to_string()))?;
             }
         }
         for (key, interval) in

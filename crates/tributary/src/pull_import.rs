@@ -17,27 +17,24 @@ use tributary_schema::markets::Dataset;
 use tributary_sources::formats::{Format, Rows, parse};
 use tributary_sources::pull::{Fetched, Progress, Puller, Validators};
 
-use crate::config::PullSourceConfig;
-
-/// One source, checked.
-#[derive(Debug, Clone)]
+/// One pull source (an item of `markets.sources`, or `tributary import`'s argument).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PullSource {
+    /// `https://…`, `http://…` or `file:///…`.
     pub url: String,
+    /// The dataset it must hold (`covid_daily`, `covid_weekly`, `prices`); any, if not given.
+    #[serde(default)]
     pub dataset: Option<Dataset>,
+    /// Force a format instead of recognising it from the content.
+    #[serde(default)]
     pub format: Option<Format>,
+    /// The symbol of a price series (default: the URL's file name).
+    #[serde(default)]
     pub symbol: Option<String>,
 }
 
 impl PullSource {
-    pub fn from_config(c: &PullSourceConfig) -> anyhow::Result<Self> {
-        Ok(Self {
-            url: c.url.clone(),
-            dataset: c.dataset.as_deref().and_then(Dataset::from_name),
-            format: c.format.as_deref().map(Format::from_name).transpose().map_err(anyhow::Error::msg)?,
-            symbol: c.symbol.clone(),
-        })
-    }
-
     /// The symbol of a price series: as configured, or the URL's file name without extension.
     fn symbol(&self) -> String {
         self.symbol.clone().unwrap_or_else(|| {

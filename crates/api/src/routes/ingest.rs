@@ -98,7 +98,7 @@ pub async fn records(
         } else {
             serde_json::from_slice::<serde::de::IgnoredAny>(line)
                 .map(|_| Record::new(Bytes::copy_from_slice(line)))
-                .map_err(|e| format!("not JSON: {e}"))
+                .map_err(|e| tributary_schema::Invalid::from(format!("not JSON: {e}")))
         };
         match record {
             Ok(r) => records.push(r),

@@ -146,12 +146,14 @@ struct Inner {
 
 /// A Kafka error as a log error, naming what was being done.
 fn kafka(context: impl std::fmt::Display, e: KafkaError) -> LogError {
-    LogError::Kafka(format!("{context}: {e}"))
+    LogError::Kafka { context: context.to_string(), source: e }
 }
 
 /// Runs a blocking librdkafka call on tokio's blocking threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| LogError::Kafka(format!("a Kafka call failed: {e}")))?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| LogError::KafkaRequest(format!("a Kafka call failed: {e}")))?
 }
 
 impl KafkaLog {
@@ -446,7 +448,9 @@ impl EventLog for KafkaLog {
                     let partitions = self.partitions(topic).await.unwrap_or(0);
                     return Err(LogError::TopicExists { topic: topic.to_string(), partitions });
                 }
-                Err((_, code)) => return Err(LogError::Kafka(format!("creating {topic}: {code}"))),
+                Err((_, code)) => {
+                    return Err(kafka(format!("creating {topic}"), KafkaError::AdminOp(code)));
+                }
             }
         }
         // Creation spreads through the cluster: wait until the metadata has the topic.
@@ -669,5 +673,20 @@ impl EventLog for KafkaLog {
             config.set("group.instance.id", name);
         }
         Ok(Box::new(KafkaConsumer::subscribe(config, group, topics)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kafka_failure_keeps_librdkafkas_code() {
+        let failure = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        let e = kafka("producing to t", failure);
+        assert_eq!(e.kafka_code(), Some(RDKafkaErrorCode::MessageSizeTooLarge));
+        assert!(e.to_string().starts_with("producing to t: "), "{e}");
+        assert!(e.is_transient());
+        assert_eq!(LogError::Closed.kafka_code(), None);
     }
 }

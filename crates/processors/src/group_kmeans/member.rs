@@ -144,7 +144,7 @@ async fn read_shares(
                 match MobileEvent::position_from_json(&r.record.value) {
                     Ok(position) => positions.push(position),
                     Err(reason) => {
-                        let reason = short_reason(&reason);
+                        let reason = short_reason(&reason.reason);
                         bytes += reason.len() + 40;
                         share.dead.push(DeadRecord { offset: r.offset, reason });
                     }

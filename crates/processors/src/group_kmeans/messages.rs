@@ -92,7 +92,7 @@ impl Share {
     }
 
     /// The share's statistics for `k` clusters, or why they do not fit the model.
-    pub fn stats(&self, k: usize) -> Result<BatchStats, String> {
+    pub fn stats(&self, k: usize) -> Result<BatchStats, BadShare> {
         if self.counts.is_empty() && self.sums.is_empty() {
             return Ok(BatchStats::new(k, 2));
         }
@@ -101,12 +101,11 @@ impl Share {
             || self.sums.iter().any(|s| !s.is_finite())
             || !(self.sum_of_squares.is_finite() && self.sum_of_squares >= 0.0)
         {
-            return Err(format!(
-                "share of partition {} has {} counts and {} sums; the model has k = {k}",
-                self.partition,
+            return Err(self.bad(format!(
+                "has {} counts and {} sums; the model has k = {k}",
                 self.counts.len(),
                 self.sums.len()
-            ));
+            )));
         }
         Ok(BatchStats {
             dim: 2,
@@ -116,6 +115,10 @@ impl Share {
         })
     }
 
+    fn bad(&self, problem: String) -> BadShare {
+        BadShare { partition: self.partition, problem }
+    }
+
     /// Records the share accounts for: points, dead records and lost ones.
     pub fn records(&self) -> u64 {
         self.to - self.from
@@ -123,35 +126,36 @@ impl Share {
 
     /// Checks what the coordinator relies on: a range that is not reversed, and contents that
     /// add up to it.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), BadShare> {
         if self.to < self.from {
-            return Err(format!("share of partition {} ends before it starts", self.partition));
+            return Err(self.bad("ends before it starts".into()));
         }
         if self.sample.len() > SHARE_SAMPLE || self.sample.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(format!(
-                "share of partition {} holds more than {SHARE_SAMPLE} sample points or one that is not finite",
-                self.partition
-            ));
+            return Err(
+                self.bad(format!("holds more than {SHARE_SAMPLE} sample points or one that is not finite"))
+            );
         }
         if self.positions.iter().any(|p| !(p[0].abs() <= 90.0 && p[1].abs() <= 180.0)) {
-            return Err(format!(
-                "share of partition {} holds a position that is not on Earth",
-                self.partition
-            ));
+            return Err(self.bad("holds a position that is not on Earth".into()));
         }
         let counted = self.counts.iter().sum::<u64>()
             + self.positions.len() as u64
             + self.dead.len() as u64
             + self.lost;
         if counted != self.records() {
-            return Err(format!(
-                "share of partition {} covers {} records but accounts for {counted}",
-                self.partition,
-                self.records()
-            ));
+            return Err(self.bad(format!("covers {} records but accounts for {counted}", self.records())));
         }
         Ok(())
     }
+}
+
+/// A share the coordinator cannot use, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("share of partition {partition} {problem}")]
+pub struct BadShare {
+    pub partition: u32,
+    /// What is wrong with it, such as "ends before it starts".
+    pub problem: String,
 }
 
 /// Cuts a reason to [`MAX_REASON_BYTES`] on a character boundary.
@@ -172,13 +176,13 @@ mod tests {
         let mut share = Share::empty(1, 10);
         assert!(share.check().is_ok());
         share.to = 12;
-        assert!(share.check().unwrap_err().contains("accounts for 0"));
+        assert!(share.check().unwrap_err().problem.contains("accounts for 0"));
         share.positions = vec![[52.5, 13.4], [91.0, 0.0]];
-        assert!(share.check().unwrap_err().contains("not on Earth"));
+        assert!(share.check().unwrap_err().problem.contains("not on Earth"));
         share.positions[1] = [48.1, 11.6];
         assert!(share.check().is_ok());
         share.to = 9;
-        assert!(share.check().unwrap_err().contains("ends before"));
+        assert!(share.check().unwrap_err().problem.contains("ends before"));
         let stats =
             Share { counts: vec![1, 2], sums: vec![0.0, 1.0, f64::INFINITY, 2.0], ..Share::empty(0, 0) };
         assert!(stats.stats(2).is_err(), "sums must be finite");
@@ -187,7 +191,7 @@ mod tests {
             Share { counts: vec![1, 0], sums: vec![0.0; 4], sum_of_squares: -1.0, ..Share::empty(0, 0) };
         assert!(negative.stats(2).is_err(), "a sum of squares is ≥ 0");
         let sample = Share { sample: vec![[f64::NAN, 0.0]], ..Share::empty(0, 0) };
-        assert!(sample.check().unwrap_err().contains("sample"));
+        assert!(sample.check().unwrap_err().problem.contains("sample"));
         assert_eq!(short_reason(&"é".repeat(150)).len(), 200);
     }
 }

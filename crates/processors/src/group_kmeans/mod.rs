@@ -42,6 +42,7 @@ pub mod replay;
 
 use std::sync::Arc;
 use std::time::Duration;
+use tributary_settings::KeyError;
 
 use tokio::sync::watch;
 use tributary_log::{EventLog, LogError};
@@ -94,13 +95,13 @@ pub async fn run_group_worker(
     stop: watch::Receiver<bool>,
     on_version: impl FnMut(&ModelVersion) + Send,
 ) -> Result<(), ProcessorError> {
-    cfg.settings.validate().map_err(|e| ProcessorError::Config(e.to_string()))?;
+    cfg.settings.validate()?;
     if cfg.max_batch_records == 0 {
-        return Err(ProcessorError::Config("max_batch_records must be at least 1".into()));
+        return Err(KeyError::new("batch_max_records", "must be at least 1").into());
     }
     for topic in [rounds_topic(&cfg.name), shares_topic(&cfg.name)] {
         tributary_log::validate_topic_name(&topic)
-            .map_err(|e| ProcessorError::Config(format!("model name '{}': {e}", cfg.name)))?;
+            .map_err(|e| KeyError::new("model", format!("'{}' makes no topic name: {e}", cfg.name)))?;
         match log.create_topic(&topic, 1).await {
             Ok(()) | Err(LogError::TopicExists { .. }) => {}
             Err(e) => return Err(e.into()),

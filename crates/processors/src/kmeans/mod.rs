@@ -36,12 +36,14 @@ pub enum TimeUnit {
 }
 
 impl std::str::FromStr for TimeUnit {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = tributary_settings::InvalidValue;
+    fn from_str(s: &str) -> Result<Self, tributary_settings::InvalidValue> {
         match s {
             "batches" => Ok(Self::Batches),
             "points" => Ok(Self::Points),
-            _ => Err(format!("'{s}' is not a time unit: accepted \"batches\" or \"points\"")),
+            _ => Err(tributary_settings::InvalidValue(format!(
+                "'{s}' is not a time unit: accepted \"batches\" or \"points\""
+            ))),
         }
     }
 }

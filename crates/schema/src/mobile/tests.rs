@@ -35,7 +35,7 @@ fn json_errors_name_the_field() {
     ];
     for (input, expected) in cases {
         let err = MobileEvent::from_json(input).unwrap_err();
-        assert!(err.contains(expected), "{err} should contain {expected}");
+        assert!(err.reason.contains(expected), "{err} should contain {expected}");
     }
 }
 
@@ -77,10 +77,10 @@ fn csv_errors_are_reasons_not_panics() {
         (b"\x00\x01\x02,\xff,\xfe", "columns"),
     ] {
         let err = layout.parse(line, &mut f).unwrap_err();
-        assert!(err.contains(expected), "{err} should contain {expected}");
+        assert!(err.reason.contains(expected), "{err} should contain {expected}");
     }
     let err = CsvLayout::from_header(b"a,b,c", false).unwrap_err();
-    assert!(err.contains("no column 'timepoint'"), "{err}");
+    assert!(err.reason.contains("no column 'timepoint'"), "{err}");
 }
 
 // csv-core skips a byte-order mark at the start of input, i.e. of every line here.
@@ -133,7 +133,7 @@ fn the_position_fast_path_agrees_with_the_full_parser() {
         MobileEvent::from_json(out_of_range).map(|_| [0.0; 2])
     );
     let empty_id = br#"{"timepoint":"t","deviceId":"","acceloX":0,"acceloY":0,"acceloZ":1,"latitude":1,"longitude":2,"locked":true}"#;
-    assert!(MobileEvent::position_from_json(empty_id).unwrap_err().contains("deviceId is empty"));
+    assert!(MobileEvent::position_from_json(empty_id).unwrap_err().reason.contains("deviceId is empty"));
     assert!(MobileEvent::position_from_json(b"nope").is_err());
 }
 
@@ -164,7 +164,7 @@ fn encoded_csv_decodes_to_the_parsed_event_and_keeps_number_text() {
         (b"t,,0,0,0,1,1,true", "deviceId is empty"),
         (b"t,d,0,0,0,1,1,maybe", "locked"),
     ] {
-        assert!(layout.encode(line, &mut f).unwrap_err().contains(expected));
+        assert!(layout.encode(line, &mut f).unwrap_err().reason.contains(expected));
     }
 }
 

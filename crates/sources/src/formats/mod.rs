@@ -57,11 +57,11 @@ impl Format {
     }
 
     /// The format of a name; the error lists the accepted names.
-    pub fn from_name(name: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| {
-            let names: Vec<_> = Self::ALL.iter().map(|f| format!("\"{}\"", f.name())).collect();
-            format!("'{name}' is not a format; accepted: {}", names.join(", "))
-        })
+    pub fn from_name(name: &str) -> Result<Self, UnknownFormat> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| UnknownFormat { name: name.to_string() })
     }
 
     /// The dataset this format's rows belong to.
@@ -98,6 +98,20 @@ impl Format {
             None
         }
     }
+}
+
+impl<'de> serde::Deserialize<'de> for Format {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(d)?;
+        Self::from_name(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A format name that is not one of [`Format::ALL`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{name}' is not a format; accepted: {}", Format::ALL.iter().map(|f| format!("\"{}\"", f.name())).collect::<Vec<_>>().join(", "))]
+pub struct UnknownFormat {
+    pub name: String,
 }
 
 impl std::fmt::Display for Format {
@@ -150,7 +164,7 @@ pub fn parse(
     source: &str,
     symbol: &str,
     now_ms: i64,
-) -> Result<Parsed, String> {
+) -> Result<Parsed, tributary_schema::Invalid> {
     let format = match format {
         Some(f) => f,
         None => Format::sniff(content).ok_or_else(|| {

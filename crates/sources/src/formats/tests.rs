@@ -209,7 +209,8 @@ fn bad_json_records_and_price_rows_become_dead_letters() {
 
 #[test]
 fn unusable_files_are_refused_whole_with_a_reason() {
-    let refuse = |content: &[u8], format: Option<Format>| parse(content, format, "f", "S", 0).unwrap_err();
+    let refuse =
+        |content: &[u8], format: Option<Format>| parse(content, format, "f", "S", 0).unwrap_err().reason;
     assert!(refuse(b"", None).contains("not a known format"));
     assert!(refuse(b"\x00\xff\xfe garbage\n\x01", None).contains("not a known format"));
     assert!(refuse(b"a,b,c\n1,2,3\n", None).contains("not a known format"));
@@ -217,10 +218,11 @@ fn unusable_files_are_refused_whole_with_a_reason() {
     assert!(refuse(b"{\"records\": [", None).contains("not an ECDC JSON document"));
     let no_cases = b"dateRep,deaths,countriesAndTerritories,geoId,continentExp\n";
     assert!(refuse(no_cases, None).contains("no column 'cases'"));
-    let no_symbol = parse(b"Date,Open,High,Low,Close,Adj Close,Volume\n", None, "f", " ", 0).unwrap_err();
+    let no_symbol =
+        parse(b"Date,Open,High,Low,Close,Adj Close,Volume\n", None, "f", " ", 0).unwrap_err().reason;
     assert!(no_symbol.contains("needs a symbol"));
     assert_eq!(
-        Format::from_name("csv").unwrap_err(),
+        Format::from_name("csv").unwrap_err().to_string(),
         "'csv' is not a format; accepted: \"ecdc-daily-csv\", \"ecdc-daily-json\", \"ecdc-weekly\", \"yahoo\", \"fse\""
     );
 }

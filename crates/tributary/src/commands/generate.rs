@@ -97,7 +97,7 @@ pub async fn run(config: &Config, args: GenerateArgs) -> anyhow::Result<ExitCode
         step_ms: args.rate.map_or(1.0, |r| 1000.0 / r),
         ..GeneratorConfig::default()
     };
-    cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    cfg.validate().map_err(|e| anyhow::anyhow!("--{} {}", e.key.replace('_', "-"), e.message))?;
     let mut generator = Generator::new(cfg);
     let count = args.count.or(if args.rate.is_some() { None } else { Some(100_000) });
     if let Some(path) = &args.truth {
