@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tributary_store::prelude::*;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{Field, Schema};
@@ -13,7 +14,7 @@ use serde_json::Value as Json;
 use tower::ServiceExt;
 use tributary_schema::DeadLetter;
 use tributary_schema::projection::Projection;
-use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, ServingStore, SqlStore, ViewPublication};
+use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, SqlStore, ViewPublication};
 
 use crate::{ApiConfig, AppState, router};
 

@@ -217,6 +217,7 @@ mod tests {
     use tributary_store::SqlStore;
 
     use super::*;
+    use tributary_store::prelude::{Commits, DeadLetters};
 
     /// Letters as sources publish them; every 10th is not a letter at all.
     fn letters(from: usize, n: usize) -> Vec<Record> {

@@ -1,6 +1,7 @@
 //! **Layer: store.** The serving store: the results the API reads.
 //!
-//! [`ServingStore`] is the contract; [`SqlStore`] implements it on SQLite (the embedded default),
+//! [`ServingStore`] is the contract, by concern ([`Commits`], [`ModelVersions`], [`Views`],
+//! [`DeadLetters`], [`SourceStatuses`]); [`SqlStore`] implements it on SQLite (the embedded default),
 //! PostgreSQL and MySQL/MariaDB, chosen by URL, each with the same numbered migrations in its
 //! dialect. API reads of batch views are typed ([`ViewQuery`]): no SQL is built from user input.
 //! Writes that carry results also carry the log offsets they cover, in one transaction, so that
@@ -25,6 +26,12 @@ pub use view_query::{Filter, OrderBy, Value, ViewQuery, ViewRows};
 
 use async_trait::async_trait;
 use tributary_schema::DeadLetter;
+
+/// The contract's traits, for code that calls them on a concrete store (`SqlStore`) rather
+/// than through `dyn ServingStore`: `use tributary_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Commits, DeadLetters, ModelVersions, ServingStore, SourceStatuses, Views};
+}
 
 /// Errors of the serving store.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +86,25 @@ impl StoreError {
 /// Result alias of the store.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Where results are kept and read from.
+/// Where results are kept and read from: one store, by concern. Code holds an
+/// `Arc<dyn ServingStore>` and calls any of the concerns' methods on it; a backend implements
+/// each concern ([`Commits`], [`ModelVersions`], [`Views`], [`DeadLetters`], [`SourceStatuses`])
+/// and the two methods here, which span them.
 #[async_trait]
-pub trait ServingStore: Send + Sync + 'static {
+pub trait ServingStore: Commits + ModelVersions + Views + DeadLetters + SourceStatuses {
+    /// One pass of retention at `now_ms`: old model versions folded into younger ones and old
+    /// dead letters deleted (see [`retention`]). Safe to run from several processes at once.
+    async fn apply_retention(&self, retention: &Retention, now_ms: i64) -> Result<RetentionReport>;
+
+    /// New model and view versions committed through this store (this handle and its clones),
+    /// as they commit. Writes by other processes are not announced; readers that must see them
+    /// poll [`Views::current_views`] and [`ModelVersions::latest_kmeans`].
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreChange>;
+}
+
+/// What processors write: results together with the log offsets they cover.
+#[async_trait]
+pub trait Commits: Send + Sync + 'static {
     /// Commits, in one transaction: an optional new k-means version (with its centres and the
     /// offsets it covers), the processor's next offsets, and dead letters.
     async fn commit_batch(&self, commit: &BatchCommit) -> Result<()>;
@@ -91,7 +114,11 @@ pub trait ServingStore: Send + Sync + 'static {
 
     /// Every processor's committed next offsets: (processor, checkpoint), sorted.
     async fn all_processor_offsets(&self) -> Result<Vec<(String, OffsetCheckpoint)>>;
+}
 
+/// The k-means models' versions, as committed.
+#[async_trait]
+pub trait ModelVersions: Send + Sync + 'static {
     /// The newest version of a k-means model, if any.
     async fn latest_kmeans(&self, model: &str) -> Result<Option<KMeansVersionRow>>;
 
@@ -111,18 +138,11 @@ pub trait ServingStore: Send + Sync + 'static {
     /// how many versions those were: the live counts per region. Sorted by cluster; clusters
     /// without such a version are absent.
     async fn kmeans_cluster_counts(&self, model: &str, since_ms: i64) -> Result<Vec<ClusterCount>>;
+}
 
-    /// Dead letters, newest first, optionally of one source.
-    async fn dead_letters(
-        &self,
-        source: Option<&str>,
-        limit: u32,
-        before_id: Option<i64>,
-    ) -> Result<Vec<StoredDeadLetter>>;
-
-    /// Number of dead letters.
-    async fn dead_letter_count(&self) -> Result<u64>;
-
+/// The batch views' published versions and their rows.
+#[async_trait]
+pub trait Views: Send + Sync + 'static {
     /// Publishes a new version of a batch view and makes it current atomically (see
     /// [`published_views`]); returns the version's record.
     async fn publish_view(&self, publication: &ViewPublication<'_>) -> Result<ViewVersionRow>;
@@ -137,22 +157,32 @@ pub trait ServingStore: Send + Sync + 'static {
     /// no longer kept, is [`StoreError::NotFound`]; a column the view does not have is
     /// [`StoreError::Invalid`].
     async fn query_view(&self, query: &ViewQuery) -> Result<ViewRows>;
+}
 
+/// Input that could not be used, as stored (written by [`Commits::commit_batch`]).
+#[async_trait]
+pub trait DeadLetters: Send + Sync + 'static {
+    /// Dead letters, newest first, optionally of one source.
+    async fn dead_letters(
+        &self,
+        source: Option<&str>,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> Result<Vec<StoredDeadLetter>>;
+
+    /// Number of dead letters.
+    async fn dead_letter_count(&self) -> Result<u64>;
+}
+
+/// What each source has done: runs, rows, errors and its last failure.
+#[async_trait]
+pub trait SourceStatuses: Send + Sync + 'static {
     /// Adds runs of sources to their status: each element sums up one source's runs, in order
     /// (see [`SourceStatus::of_runs`]); a source seen for the first time is added.
     async fn add_source_runs(&self, runs: &[SourceStatus]) -> Result<()>;
 
     /// The status of every source that has run, sorted by source.
     async fn source_statuses(&self) -> Result<Vec<SourceStatus>>;
-
-    /// One pass of retention at `now_ms`: old model versions folded into younger ones and old
-    /// dead letters deleted (see [`retention`]). Safe to run from several processes at once.
-    async fn apply_retention(&self, retention: &Retention, now_ms: i64) -> Result<RetentionReport>;
-
-    /// New model and view versions committed through this store (this handle and its clones),
-    /// as they commit. Writes by other processes are not announced; readers that must see them
-    /// poll [`ServingStore::current_views`] and [`ServingStore::latest_kmeans`].
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreChange>;
 }
 
 /// A new version in the store, as [`ServingStore::subscribe`] announces it.
@@ -169,7 +199,7 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// What [`ServingStore::commit_batch`] writes.
+/// What [`Commits::commit_batch`] writes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchCommit {
     pub processor: String,

@@ -21,10 +21,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use tributary_store::prelude::*;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tributary_schema::DeadLetter;
-use tributary_store::{ServingStore, SqlStore};
+use tributary_store::SqlStore;
 
 /// What was dropped into the inbox: the good events' device ids and the bad lines' positions.
 #[derive(Default)]

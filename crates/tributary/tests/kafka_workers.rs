@@ -11,9 +11,9 @@ mod common;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tributary_store::prelude::*;
 
 use common::{api_address, http_get, run_with_input, runtime, stderr, tributary};
-use tributary_store::ServingStore;
 
 /// A child process that is killed when the test ends, also when it fails half-way.
 struct Process(Option<Child>);

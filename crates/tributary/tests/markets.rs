@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
+use tributary_store::prelude::*;
 
-use tributary_store::{ServingStore, SqlStore, ViewVersionRow};
+use tributary_store::{SqlStore, ViewVersionRow};
 
 const VIEWS: [&str; 7] = [
     "aligned_daily",

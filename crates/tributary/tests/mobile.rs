@@ -6,9 +6,10 @@ mod common;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use tributary_store::prelude::*;
 
 use tributary_processors::kmeans::haversine_km;
-use tributary_store::{ServingStore, SqlStore};
+use tributary_store::SqlStore;
 
 const EVENTS: u64 = 200_000;
 

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tributary_store::prelude::*;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, Record};
 use tributary_schema::MobileEvent;
-use tributary_store::{ServingStore, SqlStore};
+use tributary_store::SqlStore;
 
 use super::replay::replay_one_process;
 use super::*;

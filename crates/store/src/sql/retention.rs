@@ -4,7 +4,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row};
 
-use super::{SqlStore, bind_real, int};
+use super::{SqlStore, bind_real, int, unsigned};
 use crate::Result;
 use crate::retention::{Fold, Retention, RetentionReport, StoredVersion, plan};
 
@@ -43,12 +43,12 @@ impl SqlStore {
                 .iter()
                 .map(|r| {
                     Ok(StoredVersion {
-                        version: r.try_get::<i64, _>("version")? as u64,
+                        version: unsigned::<u64>(r, "version")?,
                         created_ms: r.try_get("created_ms")?,
-                        k: r.try_get::<i64, _>("k")? as u32,
+                        k: unsigned::<u32>(r, "k")?,
                     })
                 })
-                .collect::<Result<_, sqlx::Error>>()?;
+                .collect::<Result<_>>()?;
                 let Some(last) = page.last().map(|v| v.version) else { break };
                 for fold in plan(retention, &page, newest as u64, now_ms) {
                     if self.fold(&model, fold).await? {
@@ -167,18 +167,24 @@ impl SqlStore {
         .bind(last)
         .execute(&mut *tx)
         .await?;
-        for r in &ranges {
-            sqlx::query(&self.sql(
-                "INSERT INTO kmeans_version_offsets (model, version, topic, partition_id, from_offset, to_offset) VALUES (?, ?, ?, ?, ?, ?)",
+        // The folded ranges, in one statement.
+        if !ranges.is_empty() {
+            let rows = vec!["(?, ?, ?, ?, ?, ?)"; ranges.len()].join(", ");
+            let sql = self.sql(&format!(
+                "INSERT INTO kmeans_version_offsets (model, version, topic, partition_id, from_offset, to_offset) VALUES {rows}"
             ))
-            .bind(model)
-            .bind(last)
-            .bind(super::text_not_null(r, "topic")?)
-            .bind(r.try_get::<i64, _>("partition_id")?)
-            .bind(r.try_get::<i64, _>("from_offset")?)
-            .bind(r.try_get::<i64, _>("to_offset")?)
-            .execute(&mut *tx)
-            .await?;
+            .into_owned();
+            let mut q = sqlx::query(&sql);
+            for r in &ranges {
+                q = q
+                    .bind(model)
+                    .bind(last)
+                    .bind(super::text_not_null(r, "topic")?)
+                    .bind(r.try_get::<i64, _>("partition_id")?)
+                    .bind(r.try_get::<i64, _>("from_offset")?)
+                    .bind(r.try_get::<i64, _>("to_offset")?);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(true)

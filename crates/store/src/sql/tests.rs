@@ -6,6 +6,7 @@ use std::future::Future;
 
 use super::*;
 use crate::Dialect;
+use crate::*;
 
 mod cases;
 mod views;
@@ -87,6 +88,7 @@ conformance!(
     cases::source_runs_add_up_per_source,
     cases::retention_folds_old_versions_and_keeps_counts_and_ranges_exact,
     cases::a_version_without_quality_first_leaves_the_columns_doubles,
+    cases::values_that_do_not_fit_are_refused_on_read,
     views::versions_are_tables_made_current_in_turn_with_their_dataset_versions,
     views::a_reader_of_the_previous_version_still_reads_it_whole,
     views::a_fill_left_by_a_crash_is_replaced_and_bad_names_are_refused,

@@ -7,13 +7,13 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row};
 
-use super::{SqlStore, bind_real, text, text_not_null};
+use super::{SqlStore, bind_real, text, text_not_null, unsigned};
 use crate::published_views::{
     Cell, Column, ColumnKind, VERSION_COLUMN, ViewPublication, ViewVersionRow, cell_columns, check_view_name,
     columns, quoted, table_name,
 };
 use crate::view_query::{Filter, Value, ViewQuery, ViewRows};
-use crate::{Result, StoreError, now_ms};
+use crate::{Result, StoreChange, StoreError, now_ms};
 
 /// Rows written per transaction while a new version's table is filled.
 const ROWS_PER_TRANSACTION: usize = 50_000;
@@ -241,11 +241,11 @@ pub(super) async fn versions(
         .map(|r| {
             Ok(ViewVersionRow {
                 view: text_not_null(&r, "view")?,
-                version: r.try_get::<i64, _>("version")? as u64,
+                version: unsigned::<u64>(&r, "version")?,
                 definition: text_not_null(&r, "definition")?,
                 table: text_not_null(&r, "table_name")?,
                 published_ms: r.try_get("published_ms")?,
-                rows: r.try_get::<i64, _>("row_count")? as u64,
+                rows: unsigned::<u64>(&r, "row_count")?,
                 dataset_versions: serde_json::from_str(&text_not_null(&r, "dataset_versions")?)
                     .map_err(json)?,
                 columns: serde_json::from_str(&text_not_null(&r, "columns")?).map_err(json)?,
@@ -376,4 +376,26 @@ fn decode(row: &sqlx::any::AnyRow, i: usize, kind: ColumnKind) -> Result<Value> 
             Err(_) => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, |n| Value::Boolean(n != 0)),
         },
     })
+}
+
+#[async_trait::async_trait]
+impl crate::Views for SqlStore {
+    async fn publish_view(&self, publication: &ViewPublication<'_>) -> Result<ViewVersionRow> {
+        let published = publish(self, publication).await?;
+        let _ =
+            self.changes.send(StoreChange::View { view: published.view.clone(), version: published.version });
+        Ok(published)
+    }
+
+    async fn current_views(&self) -> Result<Vec<ViewVersionRow>> {
+        versions(self, None, None).await
+    }
+
+    async fn current_view(&self, view: &str) -> Result<Option<ViewVersionRow>> {
+        Ok(versions(self, Some(view), None).await?.pop())
+    }
+
+    async fn query_view(&self, q: &ViewQuery) -> Result<ViewRows> {
+        query(self, q).await
+    }
 }

@@ -6,11 +6,10 @@
 
 use std::process::ExitCode;
 use std::time::Instant;
+use tributary_store::prelude::*;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use tributary_store::{
-    BatchCommit, CentreRow, KMeansVersionRow, OffsetCheckpoint, OffsetRange, ServingStore, SqlStore,
-};
+use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, OffsetCheckpoint, OffsetRange, SqlStore};
 
 use crate::cli::BenchHistoryArgs;
 use crate::config::Config;

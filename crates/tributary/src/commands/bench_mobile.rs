@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitCode, Stdio};
 use std::time::{Duration, Instant};
+use tributary_store::prelude::*;
 
 use hdrhistogram::Histogram;
 
@@ -21,7 +22,7 @@ use tributary_processors::kmeans::{KMeansModel, Projection, TimeUnit, kmeans_plu
 use tributary_schema::MobileEvent;
 use tributary_schema::mobile::CSV_HEADER;
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots};
-use tributary_store::{ServingStore, SqlStore};
+use tributary_store::SqlStore;
 
 use crate::cli::BenchMobileArgs;
 use crate::config::Config;

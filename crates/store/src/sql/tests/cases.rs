@@ -352,3 +352,31 @@ pub async fn retention_folds_old_versions_and_keeps_counts_and_ranges_exact(ctx:
     assert_eq!(history.last().unwrap().version, 30, "the newest version is never folded away");
     assert_eq!(store.kmeans_points("mobile").await.unwrap(), 90);
 }
+
+/// A count or an offset read back that does not fit its type (a row written by hand, or by a
+/// broken writer) is an error naming the column, never a wrapped number.
+pub async fn values_that_do_not_fit_are_refused_on_read(ctx: Ctx) {
+    let store = ctx.open().await;
+    let commit = BatchCommit {
+        processor: "p".into(),
+        version: Some(version(1, 0.5)),
+        offsets: checkpoint(10),
+        dead_letters: vec![DeadLetter::new("x", "y", "z", b"raw", 0)],
+        ..Default::default()
+    };
+    store.commit_batch(&commit).await.unwrap();
+    for statement in [
+        "UPDATE dead_letters SET raw_len = -1",
+        "UPDATE processor_offsets SET next_offset = -5",
+        "UPDATE kmeans_centres SET batch_count = -2",
+    ] {
+        sqlx::query(statement).execute(&store.pool).await.unwrap();
+    }
+    let refused = |e: StoreError, column: &str| {
+        let message = e.to_string();
+        assert!(matches!(e, StoreError::Invalid(_)) && message.contains(column), "{message}");
+    };
+    refused(store.dead_letters(None, 10, None).await.unwrap_err(), "raw_len");
+    refused(store.processor_offsets("p").await.unwrap_err(), "next_offset");
+    refused(store.latest_kmeans("mobile").await.unwrap_err(), "batch_count");
+}
