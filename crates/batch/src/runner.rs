@@ -163,17 +163,42 @@ fn read_versions(view: &View, versions: &[DatasetVersion]) -> BTreeMap<String, u
         .collect()
 }
 
-/// How [`follow`] runs.
-#[derive(Debug, Clone)]
+/// How [`follow`] runs: the `batch_*` keys of `[markets]` in `tributary.toml`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct FollowConfig {
-    /// The consumer group on topic `datasets`.
+    /// The consumer group on topic `datasets` (`batch_group`): one runner per deployment reads
+    /// the events (two deployments on one Kafka cluster need two names).
+    #[serde(rename = "batch_group")]
     pub group: String,
-    /// After an event, wait this long for more before running (a burst causes one run) …
+    /// After an event, wait this long for more before running (`batch_debounce`; a burst causes
+    /// one run) …
+    #[serde(rename = "batch_debounce", deserialize_with = "tributary_settings::human_duration")]
     pub debounce: Duration,
     /// … but never longer than this after the first event of a burst.
+    #[serde(skip)]
     pub max_delay: Duration,
-    /// Also run this often (`None`: only on events and at start).
+    /// Also run this often (`batch_interval`; `None`: only on events and at start).
+    #[serde(rename = "batch_interval", deserialize_with = "every")]
     pub interval: Option<Duration>,
+}
+
+fn every<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    tributary_settings::human_duration(d).map(Some)
+}
+
+impl FollowConfig {
+    /// Checks what serde cannot; the error names the key.
+    pub fn validate(&self) -> Result<(), tributary_settings::KeyError> {
+        use tributary_settings::KeyError;
+        if self.group.trim().is_empty() {
+            return Err(KeyError::new("batch_group", "must name a consumer group"));
+        }
+        if self.interval.is_some_and(|i| i.is_zero()) {
+            return Err(KeyError::new("batch_interval", "must be longer than 0"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for FollowConfig {

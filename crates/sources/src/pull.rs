@@ -23,19 +23,41 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Limits of one pull.
-#[derive(Debug, Clone, PartialEq)]
+/// Limits of one pull: the `pull_*` keys of `[markets]` in `tributary.toml`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct PullLimits {
-    /// For connecting, and then for each wait on the server (headers, each part of the body).
+    /// For connecting, and then for each wait on the server (headers, each part of the body)
+    /// (`pull_timeout`).
+    #[serde(rename = "pull_timeout", deserialize_with = "tributary_settings::human_duration")]
     pub timeout: Duration,
-    /// Payloads larger than this are refused (before reading them, where the size is announced).
+    /// Payloads larger than this are refused (before reading them, where the size is announced)
+    /// (`pull_max_size`).
+    #[serde(rename = "pull_max_size", deserialize_with = "bytes")]
     pub max_bytes: u64,
     /// Attempts after the first, for failures that may pass (network errors, timeouts, HTTP 408,
-    /// 429 and 5xx).
+    /// 429 and 5xx) (`pull_retries`).
+    #[serde(rename = "pull_retries")]
     pub retries: u32,
     /// The pause before the first retry; it doubles with each retry, up to `max_backoff`.
+    #[serde(skip)]
     pub backoff: Duration,
+    #[serde(skip)]
     pub max_backoff: Duration,
+}
+
+fn bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    <tributary_settings::ByteSize as serde::Deserialize>::deserialize(d).map(|s| s.0)
+}
+
+impl PullLimits {
+    /// Checks what serde cannot; the error names the key.
+    pub fn validate(&self) -> Result<(), tributary_settings::KeyError> {
+        if self.timeout.is_zero() {
+            return Err(tributary_settings::KeyError::new("pull_timeout", "must be longer than 0"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for PullLimits {

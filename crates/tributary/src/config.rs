@@ -16,11 +16,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use tributary_api::ServerConfig;
+use tributary_batch::FollowConfig;
 use tributary_cache::CacheConfig;
 use tributary_log::{EmbeddedLogConfig, TopicsConfig};
 use tributary_processors::kmeans_config::KMeansConfig;
 use tributary_schema::markets::Dataset;
-use tributary_settings::{ByteSize, KeyError, human_duration};
+use tributary_settings::{KeyError, human_duration};
+use tributary_sources::pull::PullLimits;
 use tributary_store::Retention;
 
 mod compose;
@@ -165,7 +167,9 @@ impl<'de> Deserialize<'de> for StoreBackend {
 }
 
 /// The Markets × COVID pipeline of `tributary up` (`[markets]`): pull sources on a schedule into
-/// the lake, and the batch runner that keeps the views in the serving store current.
+/// the lake, and the batch runner that keeps the views in the serving store current. The
+/// `pull_*` keys are the sources crate's [`PullLimits`], the `batch_*` keys the batch crate's
+/// [`FollowConfig`], written in the same section ([`compose`]).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MarketsConfig {
@@ -173,21 +177,12 @@ pub struct MarketsConfig {
     pub sources: Vec<PullSource>,
     #[serde(deserialize_with = "human_duration")]
     pub pull_interval: std::time::Duration,
-    #[serde(deserialize_with = "human_duration")]
-    pub pull_timeout: std::time::Duration,
-    pub pull_retries: u32,
-    pub pull_max_size: ByteSize,
-    /// The views are also recomputed this often (only those whose inputs or SQL changed).
-    #[serde(deserialize_with = "human_duration")]
-    pub batch_interval: std::time::Duration,
-    /// After a "dataset updated" event, wait this long for more before recomputing.
-    #[serde(deserialize_with = "human_duration")]
-    pub batch_debounce: std::time::Duration,
     /// A folder of `.sql` files overriding and adding views.
     pub views: Option<PathBuf>,
-    /// The batch runner's consumer group on topic `datasets`: one runner per deployment reads the
-    /// events (two deployments on one Kafka cluster need two names).
-    pub batch_group: String,
+    /// The limits of each pull (`pull_timeout`, `pull_retries`, `pull_max_size`).
+    pub pull: PullLimits,
+    /// The batch runner (`batch_interval`, `batch_debounce`, `batch_group`).
+    pub batch: FollowConfig,
 }
 
 impl Default for MarketsConfig {
@@ -208,28 +203,14 @@ impl Default for MarketsConfig {
                 },
             ],
             pull_interval: std::time::Duration::from_secs(3600),
-            pull_timeout: std::time::Duration::from_secs(60),
-            pull_retries: 4,
-            pull_max_size: ByteSize(256 << 20),
-            batch_interval: std::time::Duration::from_secs(3600),
-            batch_debounce: std::time::Duration::from_secs(2),
             views: None,
-            batch_group: "batch-runner".into(),
+            pull: PullLimits::default(),
+            batch: FollowConfig::default(),
         }
     }
 }
 
 impl MarketsConfig {
-    /// The limits of each pull.
-    pub fn pull_limits(&self) -> tributary_sources::pull::PullLimits {
-        tributary_sources::pull::PullLimits {
-            timeout: self.pull_timeout,
-            max_bytes: self.pull_max_size.0,
-            retries: self.pull_retries,
-            ..Default::default()
-        }
-    }
-
     /// Checks what serde cannot (the sources' URLs, the intervals); the error names the key.
     pub fn validate(&self) -> Result<(), KeyError> {
         for (i, s) in self.sources.iter().enumerate() {
@@ -245,17 +226,11 @@ impl MarketsConfig {
                 Err(e) => return Err(KeyError::new(key("url"), format!("'{}' is not a URL ({e})", s.url))),
             }
         }
-        for (key, interval) in
-            [("pull_interval", self.pull_interval), ("batch_interval", self.batch_interval)]
-        {
-            if interval.is_zero() {
-                return Err(KeyError::new(key, "must be longer than 0"));
-            }
+        if self.pull_interval.is_zero() {
+            return Err(KeyError::new("pull_interval", "must be longer than 0"));
         }
-        if self.batch_group.trim().is_empty() {
-            return Err(KeyError::new("batch_group", "must name a consumer group"));
-        }
-        Ok(())
+        self.pull.validate()?;
+        self.batch.validate()
     }
 }
 
@@ -642,6 +617,47 @@ mod tests {
     }
 
     #[test]
+    fn the_markets_section_holds_the_pull_and_batch_keys_and_names_them() {
+        let set = |pairs: &[&str]| FlagOverrides {
+            set: pairs.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        };
+        let c = load(
+            None,
+            env(&[]),
+            &set(&["markets.pull_max_size=1KiB", "markets.batch_group=g", "markets.batch_interval=5m"]),
+        )
+        .unwrap();
+        assert_eq!((c.markets.pull.max_bytes, c.markets.batch.group.as_str()), (1024, "g"));
+        assert_eq!(c.markets.batch.interval, Some(Duration::from_secs(300)));
+        for (pair, expected) in [
+            (
+                "markets.batch_group= ",
+                "config key `markets.batch_group` (from --set markets.batch_group= ) must name a consumer group",
+            ),
+            (
+                "markets.pull_timeout=0s",
+                "config key `markets.pull_timeout` (from --set markets.pull_timeout=0s) must be longer than 0",
+            ),
+            (
+                "markets.batch_interval=soon",
+                "config key `markets.batch_interval` (from --set markets.batch_interval=soon): 'soon' is not a duration",
+            ),
+            (
+                "markets.pull_tiemout=1s",
+                "unknown key; accepted: batch_debounce, batch_group, batch_interval, pull_interval, pull_max_size",
+            ),
+            (
+                "markets.sources=[{url=\"file:///x\", dataset=\"weather\"}]",
+                "config key `markets.sources[0].dataset`",
+            ),
+        ] {
+            let err = load(None, env(&[]), &set(&[pair])).unwrap_err().to_string();
+            assert!(err.contains(expected), "{pair}: {err}");
+        }
+    }
+
+    #[test]
     fn moved_keys_name_their_replacement() {
         let flags =
             FlagOverrides { set: vec!["embedded_log.default_partitions=3".into()], ..Default::default() };
@@ -743,7 +759,16 @@ mod tests {
             ("logging", tributary_settings::keys_of::<LoggingConfig>()),
             ("topics", tributary_settings::keys_of::<TopicsConfig>()),
             ("embedded_log", tributary_settings::keys_of::<EmbeddedLogConfig>()),
-            ("markets", tributary_settings::keys_of::<MarketsConfig>()),
+            (
+                "markets",
+                [
+                    tributary_settings::keys_of::<MarketsConfig>(),
+                    tributary_settings::keys_of::<PullLimits>(),
+                    tributary_settings::keys_of::<FollowConfig>(),
+                ]
+                .concat()
+                .leak(),
+            ),
             ("api", tributary_settings::keys_of::<ServerConfig>()),
             ("cache", tributary_settings::keys_of::<CacheConfig>()),
             ("retention", tributary_settings::keys_of::<Retention>()),
@@ -760,7 +785,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         for (section, keys) in sections {
             assert!(example.contains_key(section), "[{section}] is missing from the example");
-            for key in keys.iter().filter(|k| **k != "kmeans") {
+            for key in keys.iter().filter(|k| !matches!(**k, "kmeans" | "pull" | "batch")) {
                 // Keys without a default value (such as api.token) are shown commented out.
                 let written = text.lines().any(|l| {
                     let l = l.trim_start_matches('#').trim_start();

@@ -40,7 +40,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
         })
         .transpose()?;
     let source = PullSource { url, dataset, format, symbol: args.symbol.clone() };
-    let puller = Puller::new(PullLimits { max_bytes: args.max_size.0, ..config.markets.pull_limits() })?;
+    let puller = Puller::new(PullLimits { max_bytes: args.max_size.0, ..config.markets.pull.clone() })?;
     let lake = Lake::open(&config.lake_location())?;
     let log = super::open_log(config).await?;
     let bar = progress_bar();

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
+use tributary_batch::BatchViews;
 use tributary_batch::engine::Engine;
 use tributary_batch::views::View;
-use tributary_batch::{BatchViews, FollowConfig};
 use tributary_component::Component;
 use tributary_processors::components::{DeadLetterSink, GroupKMeansWorker, KMeansProcessor, StoreRetention};
 use tributary_processors::dead_letter_sink::sink_group;
@@ -88,7 +88,7 @@ pub fn pulls(config: &Config, lake: &tributary_lake::Lake) -> anyhow::Result<Par
         return Ok(Vec::new());
     }
     Ok(vec![Box::new(PullSchedule {
-        puller: Puller::new(mk.pull_limits())?,
+        puller: Puller::new(mk.pull.clone())?,
         sources,
         interval: mk.pull_interval,
         state_path: config.data_dir.join("pull-state.json"),
@@ -106,13 +106,7 @@ pub async fn batch_views(
 ) -> anyhow::Result<Box<dyn Component>> {
     let mk = &config.markets;
     let views = load_views(config, views).await?;
-    let follow = FollowConfig {
-        group: mk.batch_group.clone(),
-        debounce: mk.batch_debounce,
-        interval: Some(mk.batch_interval),
-        ..FollowConfig::default()
-    };
-    Ok(Box::new(BatchViews::new(lake.clone(), views, follow)))
+    Ok(Box::new(BatchViews::new(lake.clone(), views, mk.batch.clone())))
 }
 
 /// The views (from `views`, else `markets.views`, over the built-in ones), checked against what
