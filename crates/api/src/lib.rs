@@ -29,6 +29,7 @@ mod json;
 mod openapi;
 mod operations;
 mod params;
+mod query;
 mod routes;
 mod server;
 mod settings;

@@ -6,15 +6,17 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use tributary_cache::CacheKey;
 use tributary_store::{Filter, OrderBy, Value, ViewQuery, ViewRows};
+use utoipa::IntoParams;
 
 use crate::choices::{self, Aggregation, Bucket, Coefficient, Kind, Measure, Metric, SeriesKind};
 use crate::error::ApiError;
 use crate::json::cached_json;
 use crate::params::Params;
+use crate::query::{self, Day, Int, Multiple, SeriesId, Symbol};
 use crate::state::AppState;
 
 /// Rows of one version of a view.
@@ -84,70 +86,59 @@ fn view_version(state: &AppState, view: &str) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("view {view} has not been published yet")))
 }
 
-/// A series id: a geoId, WORLD, EU27 or CONTINENT:<name>; `default` when not given, required
-/// when there is none. The OpenAPI document's pattern, `^[A-Za-z0-9:_ -]{1,64}$`, says the same.
-fn series_id(p: &Params, name: &str, default: Option<&str>) -> Result<String, ApiError> {
-    let v = match (p.non_empty(name, "a series")?, default) {
-        (Some(v), _) => v,
-        (None, Some(default)) => default,
-        (None, None) => return Err(ApiError::bad_request(format!("parameter {name} is required"))),
-    };
-    if v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | ' ')) {
-        Ok(v.to_string())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "parameter {name}: {v:?} is not a series (a geoId such as IT, WORLD, EU27 or CONTINENT:Europe)"
-        )))
-    }
-}
-
-/// A price series' symbol (default `^GDAXI`, the DAX): printable ASCII without spaces, as the
-/// document's pattern `^[!-~]{1,32}$` says.
-fn symbol(p: &Params) -> Result<String, ApiError> {
-    let v = p.non_empty("symbol", "a price symbol")?.unwrap_or("^GDAXI");
-    if !v.is_empty() && v.len() <= 32 && v.chars().all(|c| c.is_ascii_graphic()) {
-        Ok(v.to_string())
-    } else {
-        Err(ApiError::bad_request(format!("parameter symbol: {v:?} is not a price symbol (such as ^GDAXI)")))
-    }
-}
-
 /// The dates from `from` to `to`, both included (`from` after `to` is an empty range).
-fn date_range(p: &Params) -> Result<Filter, ApiError> {
-    let (from, to) = (p.date("from")?, p.date("to")?);
-    Ok(Filter::Range {
+fn date_range(from: Option<Day>, to: Option<Day>) -> Filter {
+    Filter::Range {
         column: "date".into(),
-        min: from.map(|d| Value::Text(d.to_string())),
-        max: to.map(|d| Value::Text(d.to_string())),
-    })
+        min: from.map(|d| Value::Text(d.0.to_string())),
+        max: to.map(|d| Value::Text(d.0.to_string())),
+    }
+}
+
+/// The parameters of `/markets/series`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesQuery {
+    /// geoId, WORLD, EU27 or CONTINENT:<name> (default WORLD; not used for metric=close)
+    #[param(inline)]
+    series: Option<SeriesId>,
+    /// the column (default cases); close is the price series'
+    #[param(inline)]
+    metric: Option<Metric>,
+    /// price series for metric=close (default ^GDAXI)
+    #[param(inline)]
+    symbol: Option<Symbol>,
+    /// first date, YYYY-MM-DD
+    #[param(inline)]
+    from: Option<Day>,
+    /// last date, YYYY-MM-DD (before from: nothing)
+    #[param(inline)]
+    to: Option<Day>,
+    /// day, week or month (default day)
+    #[param(inline)]
+    bucket: Option<Bucket>,
 }
 
 /// A daily series of one country or aggregate (or the index close), in day, week or month
 /// buckets.
 #[utoipa::path(get, path = "/api/v1/markets/series", tag = "markets",
-    params(
-        ("series" = Option<String>, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name> (default WORLD; not used for metric=close)"),
-        ("metric" = inline(Option<Metric>), Query, description = "the column (default cases); close is the price series'"),
-        ("symbol" = Option<String>, Query, pattern = "^[!-~]{1,32}$", description = "price series for metric=close (default ^GDAXI)"),
-        ("from" = Option<String>, Query, format = Date, description = "first date, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, format = Date, description = "last date, YYYY-MM-DD (before from: nothing)"),
-        ("bucket" = inline(Option<Bucket>), Query, description = "day, week or month (default day)"),
-    ),
+    params(SeriesQuery),
     responses((status = 200, body = Series), (status = 400, body = crate::Problem, content_type = "application/problem+json"), (status = 404, body = crate::Problem, content_type = "application/problem+json")),
 )]
 pub async fn series(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["series", "metric", "symbol", "from", "to", "bucket"])?;
-    let metric = p.choice("metric")?.unwrap_or(Metric::Cases);
+    let (q, _) = query::parse::<SeriesQuery>(query.as_deref())?;
+    let metric = q.metric.unwrap_or(Metric::Cases);
     let (view, aggregation) = (metric.view(), metric.aggregation());
-    let bucket = p.choice("bucket")?.unwrap_or(Bucket::Day);
+    let bucket = q.bucket.unwrap_or(Bucket::Day);
     // Both are checked whichever the metric uses, so that a bad one is never silently ignored.
-    let (series, symbol) = (series_id(&p, "series", Some("WORLD"))?, symbol(&p)?);
+    let series = q.series.map_or_else(|| "WORLD".to_string(), |s| s.0);
+    let symbol = q.symbol.map_or_else(|| "^GDAXI".to_string(), |s| s.0);
     let (key_column, id) = if metric == Metric::Close { ("symbol", symbol) } else { ("series", series) };
     let (metric, bucket_name) = (choices::name(&metric), choices::name(&bucket));
-    let range = date_range(&p)?;
+    let range = date_range(q.from, q.to);
     let version = view_version(&state, view)?;
     let key = CacheKey::new("markets/series")
         .param("id", &id)
@@ -156,14 +147,14 @@ pub async fn series(
         .param("range", format!("{range:?}"))
         .version(view, version);
     cached_json(&state, key, || async {
-        let mut q = ViewQuery::new(view)
+        let mut view_query = ViewQuery::new(view)
             .select(&["date", metric.as_str()])
             .filter(Filter::Eq(key_column.into(), Value::Text(id.clone())))
             .filter(range)
             .order(OrderBy::asc("date"))
             .limit(100_000);
-        q.version = Some(version);
-        let rows = state.store.query_view(&q).await?;
+        view_query.version = Some(version);
+        let rows = state.store.query_view(&view_query).await?;
         if rows.rows.is_empty() {
             return Err(ApiError::not_found(format!(
                 "no {metric} for {key_column} {id:?} in {view} version {version}"
@@ -232,34 +223,125 @@ fn buckets(days: &[(NaiveDate, Option<f64>)], bucket: Bucket, aggregation: Aggre
     points
 }
 
-fn measure_filters(p: &Params, mut q: ViewQuery) -> Result<ViewQuery, ApiError> {
-    if let Some(m) = p.choice::<Measure>("measure")? {
+fn measure_filters(measure: Option<Measure>, kind: Option<Kind>, mut q: ViewQuery) -> ViewQuery {
+    if let Some(m) = measure {
         q = q.filter(Filter::Eq("measure".into(), Value::Text(choices::name(&m))));
     }
-    if let Some(k) = p.choice::<Kind>("kind")? {
+    if let Some(k) = kind {
         q = q.filter(Filter::Eq("kind".into(), Value::Text(choices::name(&k))));
     }
-    Ok(q)
+    q
+}
+
+/// The parameters of `/markets/catalogue`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogueQuery {
+    /// only series of this kind
+    #[param(inline)]
+    kind: Option<SeriesKind>,
+}
+
+/// The parameters of `/markets/correlations`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CorrelationsQuery {
+    /// geoId, WORLD, EU27 or CONTINENT:<name>
+    #[param(inline)]
+    series: SeriesId,
+    /// only this measure
+    #[param(inline)]
+    measure: Option<Measure>,
+    /// only this kind
+    #[param(inline)]
+    kind: Option<Kind>,
+    /// only this lag in days; > 0: COVID leads the market
+    #[param(inline)]
+    lag: Option<Int<-28, 28>>,
+}
+
+/// The parameters of `/markets/correlations/strongest`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StrongestQuery {
+    /// default cases
+    #[param(inline)]
+    measure: Option<Measure>,
+    /// default levels
+    #[param(inline)]
+    kind: Option<Kind>,
+    /// days (default 0)
+    #[param(inline)]
+    lag: Option<Int<-28, 28>>,
+    /// the coefficient to rank by (default pearson)
+    #[param(inline)]
+    by: Option<Coefficient>,
+    /// only results from at least this many pairs (default 30)
+    #[param(inline)]
+    min_n: Option<Int<3, 100_000>>,
+    /// at most this many rows (default 20)
+    #[param(inline)]
+    limit: Option<Int<1, 250>>,
+}
+
+/// The parameters of `/markets/rolling-correlations`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RollingQuery {
+    /// geoId, WORLD, EU27 or CONTINENT:<name>
+    #[param(inline)]
+    series: SeriesId,
+    /// only this measure
+    #[param(inline)]
+    measure: Option<Measure>,
+    /// only this kind
+    #[param(inline)]
+    kind: Option<Kind>,
+    /// 30, 60 or 90 trading days (default 30)
+    #[param(inline)]
+    window: Option<Multiple<30, 30, 90>>,
+    /// first window end, YYYY-MM-DD
+    #[param(inline)]
+    from: Option<Day>,
+    /// last window end, YYYY-MM-DD (before from: nothing)
+    #[param(inline)]
+    to: Option<Day>,
+}
+
+/// The parameters of `/markets/aligned`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlignedQuery {
+    /// geoId, WORLD, EU27 or CONTINENT:<name>
+    #[param(inline)]
+    series: SeriesId,
+    /// price series (default ^GDAXI)
+    #[param(inline)]
+    symbol: Option<Symbol>,
+    /// first date, YYYY-MM-DD
+    #[param(inline)]
+    from: Option<Day>,
+    /// last date, YYYY-MM-DD (before from: nothing)
+    #[param(inline)]
+    to: Option<Day>,
 }
 
 /// The COVID series there are (every country, continent, the EU-27 and the world): id, name,
 /// kind, the dates covered and the totals; for pickers.
 #[utoipa::path(get, path = "/api/v1/markets/catalogue", tag = "markets",
-    params(
-        ("kind" = inline(Option<SeriesKind>), Query, description = "only series of this kind"),
-    ),
+    params(CatalogueQuery),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json"), (status = 404, body = crate::Problem, content_type = "application/problem+json")),
 )]
 pub async fn catalogue(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["kind"])?;
+    let (params, p) = query::parse::<CatalogueQuery>(query.as_deref())?;
     let mut q = ViewQuery::new("series_catalogue")
         .order(OrderBy::asc("kind"))
         .order(OrderBy::asc("series_name"))
         .limit(10_000);
-    if let Some(kind) = p.choice::<SeriesKind>("kind")? {
+    if let Some(kind) = params.kind {
         q = q.filter(Filter::Eq("kind".into(), Value::Text(choices::name(&kind))));
     }
     view_page(&state, "markets/catalogue", q, &p).await
@@ -276,23 +358,17 @@ pub async fn catalogue(
 /// freedom), and `pearson_q`, `spearman_q` (Benjamini–Hochberg q-values of the adjusted p-values
 /// over the whole table per measure and kind). Significant at a 5 % false discovery rate: q < 0.05.
 #[utoipa::path(get, path = "/api/v1/markets/correlations", tag = "markets",
-    params(
-        ("series" = String, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
-        ("measure" = inline(Option<Measure>), Query, description = "only this measure"),
-        ("kind" = inline(Option<Kind>), Query, description = "only this kind"),
-        ("lag" = Option<i64>, Query, minimum = -28, maximum = 28, description = "only this lag in days; > 0: COVID leads the market"),
-    ),
+    params(CorrelationsQuery),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
 pub async fn correlations(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["series", "measure", "kind", "lag"])?;
-    let series = series_id(&p, "series", None)?;
-    let lag = p.int("lag", -28, 28, None)?;
-    let mut q = measure_filters(&p, ViewQuery::new("correlations"))?
-        .filter(Filter::Eq("series".into(), Value::Text(series.clone())))
+    let (params, p) = query::parse::<CorrelationsQuery>(query.as_deref())?;
+    let lag = params.lag.map(|l| l.0);
+    let mut q = measure_filters(params.measure, params.kind, ViewQuery::new("correlations"))
+        .filter(Filter::Eq("series".into(), Value::Text(params.series.0)))
         .order(OrderBy::asc("measure"))
         .order(OrderBy::asc("kind"))
         .order(OrderBy::asc("lag"))
@@ -306,27 +382,20 @@ pub async fn correlations(
 /// The strongest correlations across series at one measure, kind and lag, by absolute value;
 /// rows as in `/api/v1/markets/correlations`, with `n_eff`, the adjusted p-values and q-values.
 #[utoipa::path(get, path = "/api/v1/markets/correlations/strongest", tag = "markets",
-    params(
-        ("measure" = inline(Option<Measure>), Query, description = "default cases"),
-        ("kind" = inline(Option<Kind>), Query, description = "default levels"),
-        ("lag" = Option<i64>, Query, minimum = -28, maximum = 28, description = "days (default 0)"),
-        ("by" = inline(Option<Coefficient>), Query, description = "the coefficient to rank by (default pearson)"),
-        ("min_n" = Option<i64>, Query, minimum = 3, maximum = 100000, description = "only results from at least this many pairs (default 30)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 250, description = "at most this many rows (default 20)"),
-    ),
+    params(StrongestQuery),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
 pub async fn strongest(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["measure", "kind", "lag", "by", "min_n", "limit"])?;
-    let measure = choices::name(&p.choice("measure")?.unwrap_or(Measure::Cases));
-    let kind = choices::name(&p.choice("kind")?.unwrap_or(Kind::Levels));
-    let lag = p.int("lag", -28, 28, Some(0))?.unwrap_or(0);
-    let by = choices::name(&p.choice("by")?.unwrap_or(Coefficient::Pearson));
-    let min_n = p.int("min_n", 3, 100_000, Some(30))?.unwrap_or(30);
-    let limit = p.int("limit", 1, 250, Some(20))?.unwrap_or(20) as u32;
+    let (params, p) = query::parse::<StrongestQuery>(query.as_deref())?;
+    let measure = choices::name(&params.measure.unwrap_or(Measure::Cases));
+    let kind = choices::name(&params.kind.unwrap_or(Kind::Levels));
+    let lag = params.lag.map_or(0, |l| l.0);
+    let by = choices::name(&params.by.unwrap_or(Coefficient::Pearson));
+    let min_n = params.min_n.map_or(30, |n| n.0);
+    let limit = params.limit.map_or(20, |l| l.0) as u32;
     let q = ViewQuery::new("correlations")
         .filter(Filter::Eq("measure".into(), Value::Text(measure)))
         .filter(Filter::Eq("kind".into(), Value::Text(kind)))
@@ -345,30 +414,19 @@ pub async fn strongest(
 /// p-values over the window's pairs in trading-day order, and q-values over the whole table per
 /// measure, kind and window.
 #[utoipa::path(get, path = "/api/v1/markets/rolling-correlations", tag = "markets",
-    params(
-        ("series" = String, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
-        ("measure" = inline(Option<Measure>), Query, description = "only this measure"),
-        ("kind" = inline(Option<Kind>), Query, description = "only this kind"),
-        ("window" = Option<i64>, Query, minimum = 30, maximum = 90, multiple_of = 30, description = "30, 60 or 90 trading days (default 30)"),
-        ("from" = Option<String>, Query, format = Date, description = "first window end, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, format = Date, description = "last window end, YYYY-MM-DD (before from: nothing)"),
-    ),
+    params(RollingQuery),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
 pub async fn rolling(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["series", "measure", "kind", "window", "from", "to"])?;
-    let series = series_id(&p, "series", None)?;
-    let window = p.int("window", 30, 90, Some(30))?.unwrap_or(30);
-    if window % 30 != 0 {
-        return Err(ApiError::bad_request(format!("parameter window: {window} is not 30, 60 or 90")));
-    }
-    let q = measure_filters(&p, ViewQuery::new("rolling_correlations"))?
-        .filter(Filter::Eq("series".into(), Value::Text(series)))
+    let (params, p) = query::parse::<RollingQuery>(query.as_deref())?;
+    let window = params.window.map_or(30, |w| w.0);
+    let q = measure_filters(params.measure, params.kind, ViewQuery::new("rolling_correlations"))
+        .filter(Filter::Eq("series".into(), Value::Text(params.series.0)))
         .filter(Filter::Eq("window_days".into(), Value::Integer(window)))
-        .filter(date_range(&p)?)
+        .filter(date_range(params.from, params.to))
         .order(OrderBy::asc("measure"))
         .order(OrderBy::asc("kind"))
         .order(OrderBy::asc("date"))
@@ -380,25 +438,19 @@ pub async fn rolling(
 /// return, cases and deaths (daily, 7-day average, growth, per 100k). The pairs of the
 /// correlations at lag 0.
 #[utoipa::path(get, path = "/api/v1/markets/aligned", tag = "markets",
-    params(
-        ("series" = String, Query, pattern = "^[A-Za-z0-9:_ -]{1,64}$", description = "geoId, WORLD, EU27 or CONTINENT:<name>"),
-        ("symbol" = Option<String>, Query, pattern = "^[!-~]{1,32}$", description = "price series (default ^GDAXI)"),
-        ("from" = Option<String>, Query, format = Date, description = "first date, YYYY-MM-DD"),
-        ("to" = Option<String>, Query, format = Date, description = "last date, YYYY-MM-DD (before from: nothing)"),
-    ),
+    params(AlignedQuery),
     responses((status = 200, body = ViewPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
 pub async fn aligned(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["series", "symbol", "from", "to"])?;
-    let series = series_id(&p, "series", None)?;
-    let symbol = symbol(&p)?;
+    let (params, p) = query::parse::<AlignedQuery>(query.as_deref())?;
+    let symbol = params.symbol.map_or_else(|| "^GDAXI".to_string(), |s| s.0);
     let q = ViewQuery::new("aligned_daily")
-        .filter(Filter::Eq("series".into(), Value::Text(series)))
+        .filter(Filter::Eq("series".into(), Value::Text(params.series.0)))
         .filter(Filter::Eq("symbol".into(), Value::Text(symbol)))
-        .filter(date_range(&p)?)
+        .filter(date_range(params.from, params.to))
         .order(OrderBy::asc("date"))
         .limit(100_000);
     view_page(&state, "markets/aligned", q, &p).await

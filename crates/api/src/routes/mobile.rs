@@ -10,7 +10,8 @@ use tributary_store::KMeansVersionRow;
 
 use crate::error::ApiError;
 use crate::json::cached_json;
-use crate::params::{MAX_INTEGER, Params};
+use crate::params::Params;
+use crate::query::{self, Id, Int, Millis};
 use crate::state::AppState;
 
 /// A model version: its centres in lat/lon with their weights and the points of its batch.
@@ -120,29 +121,51 @@ pub(crate) async fn model_version(
     rows.pop().ok_or_else(|| ApiError::not_found(format!("model {model:?} has no version {version}")))
 }
 
+/// The parameters of `/mobile/clusters/history`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// first version (default 1)
+    #[param(inline)]
+    from_version: Option<Id>,
+    /// last version (default: the newest; before from_version: nothing)
+    #[param(inline)]
+    to_version: Option<Id>,
+    /// only versions made at or after this time (ms since the epoch)
+    #[param(inline)]
+    since_ms: Option<Millis>,
+    /// only versions made at or before this time
+    #[param(inline)]
+    until_ms: Option<Millis>,
+    /// at most this many versions (default 100)
+    #[param(inline)]
+    limit: Option<Int<1, 1000>>,
+}
+
+/// The parameters of `/mobile/recent`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecentQuery {
+    /// at most this many events (default 500)
+    #[param(inline)]
+    limit: Option<Int<1, 5000>>,
+}
+
 /// Versions of the model, oldest first.
 #[utoipa::path(get, path = "/api/v1/mobile/clusters/history", tag = "mobile",
-    params(
-        ("from_version" = Option<i64>, Query, minimum = 1, maximum = 9007199254740991.0, description = "first version (default 1)"),
-        ("to_version" = Option<i64>, Query, minimum = 1, maximum = 9007199254740991.0, description = "last version (default: the newest; before from_version: nothing)"),
-        ("since_ms" = Option<i64>, Query, minimum = 0, maximum = 9007199254740991.0, description = "only versions made at or after this time (ms since the epoch)"),
-        ("until_ms" = Option<i64>, Query, minimum = 0, maximum = 9007199254740991.0, description = "only versions made at or before this time"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "at most this many versions (default 100)"),
-    ),
+    params(HistoryQuery),
     responses((status = 200, body = [ModelVersion]), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
 pub async fn history(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p =
-        Params::parse(query.as_deref(), &["from_version", "to_version", "since_ms", "until_ms", "limit"])?;
-    let from = p.int("from_version", 1, MAX_INTEGER, Some(1))?.unwrap_or(1) as u64;
+    let (q, _) = query::parse::<HistoryQuery>(query.as_deref())?;
+    let from = q.from_version.map_or(1, |v| v.0 as u64);
     let newest = state.versions.now().model.unwrap_or(0);
-    let to = p.int("to_version", 1, MAX_INTEGER, None)?.map_or(newest, |v| v as u64);
-    let since = p.int("since_ms", 0, MAX_INTEGER, None)?;
-    let until = p.int("until_ms", 0, MAX_INTEGER, None)?;
-    let limit = p.int("limit", 1, 1000, Some(100))?.unwrap_or(100) as u32;
+    let to = q.to_version.map_or(newest, |v| v.0 as u64);
+    let (since, until) = (q.since_ms.map(|t| t.0), q.until_ms.map(|t| t.0));
+    let limit = q.limit.map_or(100, |l| l.0) as u32;
     if from > to {
         // An empty range (no model yet, say): nothing, as the document says.
         return Ok(axum::Json(Vec::<ModelVersion>::new()).into_response());
@@ -202,7 +225,7 @@ pub struct RecentEvent {
 /// The newest events of the mobile topic, read from the end of each partition of the log (not
 /// cached: always the log's newest).
 #[utoipa::path(get, path = "/api/v1/mobile/recent", tag = "mobile",
-    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 5000, description = "at most this many events (default 500)")),
+    params(RecentQuery),
     responses(
         (status = 200, body = RecentEvents),
         (status = 400, body = crate::Problem, content_type = "application/problem+json"),
@@ -213,8 +236,8 @@ pub async fn recent(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["limit"])?;
-    let limit = p.int("limit", 1, 5000, Some(500))?.unwrap_or(500) as usize;
+    let (q, _) = query::parse::<RecentQuery>(query.as_deref())?;
+    let limit = q.limit.map_or(500, |l| l.0) as usize;
     let events = newest_events(&state, limit).await?;
     crate::json::json(&RecentEvents { topic: state.config.mobile_topic.clone(), events })
 }

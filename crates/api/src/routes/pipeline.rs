@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::json::json;
-use crate::params::{MAX_INTEGER, Params};
+use crate::params::Params;
+use crate::query::{self, FreeText, Id, Int};
 use crate::state::AppState;
 
 /// The current version of a published view.
@@ -75,23 +76,34 @@ pub struct DeadLetter {
     pub time_ms: i64,
 }
 
+/// The parameters of `/dead-letters`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLettersQuery {
+    /// only this source
+    #[param(inline)]
+    source: Option<FreeText>,
+    /// at most this many (default 50)
+    #[param(inline)]
+    limit: Option<Int<1, 500>>,
+    /// only ids below this (the previous page's next_before)
+    #[param(inline)]
+    before: Option<Id>,
+}
+
 /// Dead letters, newest first, paged, optionally of one source.
 #[utoipa::path(get, path = "/api/v1/dead-letters", tag = "pipeline",
-    params(
-        ("source" = Option<String>, Query, max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", description = "only this source"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "at most this many (default 50)"),
-        ("before" = Option<i64>, Query, minimum = 1, maximum = 9007199254740991.0, description = "only ids below this (the previous page's next_before)"),
-    ),
+    params(DeadLettersQuery),
     responses((status = 200, body = DeadLetterPage), (status = 400, body = crate::Problem, content_type = "application/problem+json")),
 )]
 pub async fn dead_letters(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["source", "limit", "before"])?;
-    let limit = p.int("limit", 1, 500, Some(50))?.unwrap_or(50) as u32;
-    let before = p.int("before", 1, MAX_INTEGER, None)?;
-    let letters = state.store.dead_letters(p.text("source"), limit, before).await?;
+    let (q, _) = query::parse::<DeadLettersQuery>(query.as_deref())?;
+    let limit = q.limit.map_or(50, |l| l.0) as u32;
+    let source = q.source.as_ref().and_then(FreeText::given);
+    let letters = state.store.dead_letters(source, limit, q.before.map(|b| b.0)).await?;
     let next_before = (letters.len() == limit as usize).then(|| letters.last().map(|d| d.id)).flatten();
     let total = state.store.dead_letter_count().await?;
     let dead_letters = letters

@@ -12,7 +12,7 @@ use tributary_store::KMeansVersionRow;
 use super::mobile::{Centre, ModelVersion, model_version, newest_version};
 use crate::error::ApiError;
 use crate::json::{cached_json, json};
-use crate::params::Params;
+use crate::query::{self, Int, Latitude, Longitude};
 use crate::state::AppState;
 
 /// The cluster a position belongs to in the newest model version.
@@ -30,13 +30,31 @@ pub struct Assignment {
     pub centre: Centre,
 }
 
+/// The parameters of `/mobile/assign`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PositionQuery {
+    /// latitude in degrees
+    #[param(inline)]
+    lat: Latitude,
+    /// longitude in degrees
+    #[param(inline)]
+    lon: Longitude,
+}
+
+/// The parameters of `/mobile/counts`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CountsQuery {
+    /// seconds (default 60)
+    #[param(inline)]
+    window: Option<Int<1, 86_400>>,
+}
+
 /// Which cluster a position (an event's latitude and longitude) belongs to, in the newest
 /// version of the model.
 #[utoipa::path(get, path = "/api/v1/mobile/assign", tag = "mobile",
-    params(
-        ("lat" = f64, Query, minimum = -90, maximum = 90, description = "latitude in degrees"),
-        ("lon" = f64, Query, minimum = -180, maximum = 180, description = "longitude in degrees"),
-    ),
+    params(PositionQuery),
     responses(
         (status = 200, body = Assignment),
         (status = 400, body = crate::Problem, content_type = "application/problem+json"),
@@ -47,8 +65,8 @@ pub async fn assign(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["lat", "lon"])?;
-    let (lat, lon) = (p.number("lat", -90.0, 90.0)?, p.number("lon", -180.0, 180.0)?);
+    let (q, _) = query::parse::<PositionQuery>(query.as_deref())?;
+    let (lat, lon) = (q.lat.0, q.lon.0);
     let (model, version) = newest_version(&state)?;
     let key = CacheKey::new("mobile/assign")
         .param("model", &model)
@@ -121,7 +139,7 @@ pub struct RegionCount {
 
 /// Events per cluster over the last seconds (not cached: the window moves with the clock).
 #[utoipa::path(get, path = "/api/v1/mobile/counts", tag = "mobile",
-    params(("window" = Option<i64>, Query, minimum = 1, maximum = 86400, description = "seconds (default 60)")),
+    params(CountsQuery),
     responses(
         (status = 200, body = RegionCounts),
         (status = 400, body = crate::Problem, content_type = "application/problem+json"),
@@ -132,8 +150,8 @@ pub async fn counts(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["window"])?;
-    let window_s = p.int("window", 1, 86_400, Some(60))?.unwrap_or(60) as u64;
+    let (q, _) = query::parse::<CountsQuery>(query.as_deref())?;
+    let window_s = q.window.map_or(60, |w| w.0) as u64;
     let (model, version) = newest_version(&state)?;
     let newest = model_version(&state, &model, version).await?;
     let since_ms = tributary_log::now_ms() - (window_s as i64) * 1000;

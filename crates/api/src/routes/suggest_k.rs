@@ -14,7 +14,7 @@ use tributary_schema::projection::Projection;
 use super::mobile::newest_events;
 use crate::error::ApiError;
 use crate::json::cached_json;
-use crate::params::Params;
+use crate::query::{self, Int};
 use crate::state::AppState;
 
 /// Silhouettes are computed on at most this many of the events (O(n²) per k).
@@ -44,17 +44,28 @@ pub struct SuggestedK {
     pub candidates: Vec<Candidate>,
 }
 
+/// The parameters of `/mobile/suggest-k`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestQuery {
+    /// smallest k (default 2)
+    #[param(inline)]
+    from: Option<Int<2, 30>>,
+    /// largest k (default 12; below from: no candidates)
+    #[param(inline)]
+    to: Option<Int<2, 30>>,
+    /// newest events clustered (default 5000)
+    #[param(inline)]
+    events: Option<Int<100, 20_000>>,
+}
+
 /// Clusters the newest events of the stream for each k from `from` to `to` (batch k-means:
 /// k-means++ seeds, then Lloyd's iterations) and suggests the smallest k whose silhouette is
 /// within 0.01 of the highest.
 /// Each candidate has its within-cluster sum of squares (km², in the current model's
 /// projection) and its silhouette.
 #[utoipa::path(get, path = "/api/v1/mobile/suggest-k", tag = "mobile",
-    params(
-        ("from" = Option<i64>, Query, minimum = 2, maximum = 30, description = "smallest k (default 2)"),
-        ("to" = Option<i64>, Query, minimum = 2, maximum = 30, description = "largest k (default 12; below from: no candidates)"),
-        ("events" = Option<i64>, Query, minimum = 100, maximum = 20000, description = "newest events clustered (default 5000)"),
-    ),
+    params(SuggestQuery),
     responses(
         (status = 200, body = SuggestedK),
         (status = 400, body = crate::Problem, content_type = "application/problem+json"),
@@ -65,11 +76,11 @@ pub async fn suggest(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(query.as_deref(), &["from", "to", "events"])?;
-    let from = p.int("from", 2, 30, Some(2))?.unwrap_or(2) as usize;
+    let (q, p) = query::parse::<SuggestQuery>(query.as_deref())?;
+    let from = q.from.map_or(2, |k| k.0) as usize;
     // `to` below `from` is an empty range: no candidates (as a date range before its start).
-    let to = p.int("to", 2, 30, Some(12))?.unwrap_or(12) as usize;
-    let limit = p.int("events", 100, 20_000, Some(5000))?.unwrap_or(5000) as usize;
+    let to = q.to.map_or(12, |k| k.0) as usize;
+    let limit = q.events.map_or(5000, |n| n.0) as usize;
     let model_version = state.versions.now().model;
     let key = CacheKey::new("mobile/suggest-k")
         .param("query", p.canonical())
