@@ -22,3 +22,4 @@ pub mod generator;
 pub mod lines;
 pub mod mobile_file;
 pub mod pull;
+pub mod settings;

@@ -23,6 +23,7 @@ use tributary_processors::kmeans_config::KMeansConfig;
 use tributary_schema::markets::Dataset;
 use tributary_settings::{KeyError, human_duration};
 use tributary_sources::pull::PullLimits;
+use tributary_sources::settings::{GeneratorSettings, InboxConfig};
 use tributary_store::Retention;
 
 mod compose;
@@ -107,7 +108,7 @@ impl Config {
 
     /// The folder the directory source watches.
     pub fn inbox(&self) -> PathBuf {
-        self.mobile.inbox.clone().unwrap_or_else(|| self.data_dir.join("inbox"))
+        self.mobile.directory.inbox.clone().unwrap_or_else(|| self.data_dir.join("inbox"))
     }
 
     /// The embedded log's settings, with `[topics]`'s partitions.
@@ -235,71 +236,39 @@ impl MarketsConfig {
 }
 
 /// The mobile pipeline: directory source, generator and streaming k-means (`[mobile]`). The
-/// k-means keys (`model`, `k`, `decay`, …) are the processors crate's [`KMeansConfig`], written
-/// in the same section ([`compose`]).
+/// inbox keys (`inbox`, `file_min_age`, …) are the sources crate's [`InboxConfig`], the
+/// `generator_*` keys its [`GeneratorSettings`], the k-means keys (`model`, `k`, `decay`, …) the
+/// processors crate's [`KMeansConfig`], all written in the same section ([`compose`]).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MobileConfig {
-    /// Folder the directory source watches (default: `<data_dir>/inbox`).
-    pub inbox: Option<PathBuf>,
-    /// Move processed files here instead of deleting them.
-    pub archive_dir: Option<PathBuf>,
-    /// A file not renamed into the inbox is taken once unchanged this long.
-    #[serde(deserialize_with = "human_duration")]
-    pub file_min_age: std::time::Duration,
-    /// Fallback scan of the inbox when no file-system notification arrives.
-    #[serde(deserialize_with = "human_duration")]
-    pub poll_interval: std::time::Duration,
-    /// Files of the inbox read at the same time (each on its own thread).
-    pub parallel_files: usize,
-    /// Read CSV in the reference generator's layout (latitude and longitude columns swapped).
-    pub swap_lat_lon: bool,
     /// Topic of mobile events.
     pub topic: String,
-    /// Events per second that `up` generates itself (0 turns the generator off).
-    pub generator_rate: f64,
-    /// The generator's seed: the same seed makes the same devices and moves.
-    pub generator_seed: u64,
-    /// Devices the generator simulates.
-    pub generator_devices: u32,
-    /// The streaming k-means (its keys are written in `[mobile]` itself).
+    /// The directory source on the inbox.
+    pub directory: InboxConfig,
+    /// The generator that `up` runs on its own events.
+    pub generator: GeneratorSettings,
+    /// The streaming k-means.
     pub kmeans: KMeansConfig,
 }
 
 impl Default for MobileConfig {
     fn default() -> Self {
         Self {
-            inbox: None,
-            archive_dir: None,
-            file_min_age: std::time::Duration::from_secs(1),
-            poll_interval: std::time::Duration::from_secs(1),
-            parallel_files: 2,
-            swap_lat_lon: false,
             topic: "mobile_data".into(),
-            generator_rate: 200.0,
-            generator_seed: 1,
-            generator_devices: 1000,
+            directory: InboxConfig::default(),
+            generator: GeneratorSettings::default(),
             kmeans: KMeansConfig::default(),
         }
     }
 }
 
 impl MobileConfig {
-    /// Checks what serde cannot, the k-means settings included; the error names the key.
+    /// Checks what serde cannot, every part's settings included; the error names the key.
     pub fn validate(&self) -> Result<(), KeyError> {
         self.kmeans.settings()?;
-        if !(1..=256).contains(&self.parallel_files) {
-            return Err(KeyError::new(
-                "parallel_files",
-                format!("= {}: accepted 1 to 256", self.parallel_files),
-            ));
-        }
-        if !(self.generator_rate >= 0.0 && self.generator_rate.is_finite()) {
-            return Err(KeyError::new(
-                "generator_rate",
-                format!("= {}: must be 0 (off) or a positive number", self.generator_rate),
-            ));
-        }
+        self.directory.validate()?;
+        self.generator.validate()?;
         tributary_log::validate_topic_name(&self.topic)
             .map_err(|e| KeyError::new("topic", format!("is refused: {e}")))
     }
@@ -785,7 +754,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         for (section, keys) in sections {
             assert!(example.contains_key(section), "[{section}] is missing from the example");
-            for key in keys.iter().filter(|k| !matches!(**k, "kmeans" | "pull" | "batch")) {
+            for key in keys
+                .iter()
+                .filter(|k| !matches!(**k, "kmeans" | "pull" | "batch" | "generator" | "directory"))
+            {
                 // Keys without a default value (such as api.token) are shown commented out.
                 let written = text.lines().any(|l| {
                     let l = l.trim_start_matches('#').trim_start();

@@ -12,9 +12,6 @@ use tributary_component::Component;
 use tributary_processors::components::{DeadLetterSink, GroupKMeansWorker, KMeansProcessor, StoreRetention};
 use tributary_processors::dead_letter_sink::sink_group;
 use tributary_sources::components::{DirectorySource, GeneratorSource};
-use tributary_sources::directory::DirectorySourceConfig;
-use tributary_sources::generator::{GeneratorConfig, default_hotspots};
-use tributary_sources::mobile_file::ParseOptions;
 use tributary_sources::pull::Puller;
 
 use crate::config::Config;
@@ -30,27 +27,10 @@ const INBOX_BATCH_RECORDS: usize = 10_000;
 /// `mobile.generator_rate = 0`, the generator, both publishing to `mobile.topic`.
 pub fn mobile_sources(config: &Config) -> anyhow::Result<Parts> {
     let m = &config.mobile;
-    let mut parts: Parts = vec![Box::new(DirectorySource::new(DirectorySourceConfig {
-        dir: config.inbox(),
-        topic: m.topic.clone(),
-        archive_dir: m.archive_dir.clone(),
-        min_file_age: m.file_min_age,
-        poll_interval: m.poll_interval,
-        parse: ParseOptions { swap_lat_lon: m.swap_lat_lon, ..Default::default() },
-        format: None,
-        batch_records: INBOX_BATCH_RECORDS,
-        parallel_files: m.parallel_files,
-    }))];
-    if m.generator_rate > 0.0 {
-        let generator = GeneratorConfig {
-            seed: m.generator_seed,
-            devices: m.generator_devices,
-            hotspots: default_hotspots(),
-            start_ms: tributary_log::now_ms(),
-            step_ms: 1000.0 / m.generator_rate,
-            ..GeneratorConfig::default()
-        };
-        let source = GeneratorSource::new(generator, m.topic.clone(), m.generator_rate)
+    let inbox = m.directory.source(config.inbox(), &m.topic, INBOX_BATCH_RECORDS);
+    let mut parts: Parts = vec![Box::new(DirectorySource::new(inbox))];
+    if let Some(generator) = m.generator.generator(tributary_log::now_ms()) {
+        let source = GeneratorSource::new(generator, m.topic.clone(), m.generator.rate)
             .map_err(|e| anyhow::anyhow!("config section `mobile` (generator): {e}"))?;
         parts.push(Box::new(source));
     }

@@ -1,8 +1,8 @@
 //! Sections whose keys belong to more than one owner, and keys that have moved.
 //!
-//! `[mobile]` holds the mobile pipeline's own keys (inbox, generator, topic) and the streaming
-//! k-means's (`model`, `k`, `decay`, …), which the processors crate owns as
-//! [`KMeansConfig`](tributary_processors::kmeans_config::KMeansConfig); `[markets]` holds the
+//! `[mobile]` holds the topic, the sources crate's inbox and generator keys ([`InboxConfig`],
+//! [`GeneratorSettings`]) and the streaming k-means's (`model`, `k`, `decay`, …), which the
+//! processors crate owns as [`KMeansConfig`](tributary_processors::kmeans_config::KMeansConfig); `[markets]` holds the
 //! sources crate's `pull_*` keys ([`PullLimits`]) and the batch crate's `batch_*` keys
 //! ([`FollowConfig`]). Users write them all in one section each. Before deserializing, [`nest`] moves each owner's keys into a table of their own
 //! (`mobile.kmeans`), so that the owner's type reads them with serde's checks and error paths;
@@ -15,6 +15,7 @@ use tributary_batch::FollowConfig;
 use tributary_processors::kmeans_config::KMeansConfig;
 use tributary_settings::keys_of;
 use tributary_sources::pull::PullLimits;
+use tributary_sources::settings::{GeneratorSettings, InboxConfig};
 
 /// A part of a section owned elsewhere: its keys, written in `section`, are read as `part`.
 struct Part {
@@ -27,6 +28,18 @@ struct Part {
 }
 
 const PARTS: &[Part] = &[
+    Part {
+        section: "mobile",
+        section_keys: keys_of::<super::MobileConfig>,
+        part: "directory",
+        keys: keys_of::<InboxConfig>,
+    },
+    Part {
+        section: "mobile",
+        section_keys: keys_of::<super::MobileConfig>,
+        part: "generator",
+        keys: keys_of::<GeneratorSettings>,
+    },
     Part {
         section: "mobile",
         section_keys: keys_of::<super::MobileConfig>,
