@@ -209,6 +209,23 @@ pub(crate) fn count(n: i64, what: &str) -> Result<u64> {
     u64::try_from(n).map_err(|_| StoreError::Invalid(format!("{what} is {n}")))
 }
 
+/// `INSERT INTO table (columns) VALUES (?, …), (?, …), …` for `rows` rows, in the store's
+/// placeholder style: one statement for many rows (SQLite, MySQL and PostgreSQL all take
+/// multi-row `VALUES`).
+pub(crate) fn insert_rows(store: &SqlStore, table: &str, columns: &[&str], rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(", "),
+        vec![row.as_str(); rows].join(", ")
+    );
+    store.sql(&sql).into_owned()
+}
+
+/// The columns of a version's offset ranges (written by commits and by retention's folds).
+pub(crate) const OFFSET_RANGE_COLUMNS: [&str; 6] =
+    ["model", "version", "topic", "partition_id", "from_offset", "to_offset"];
+
 fn truncated(s: &str, max: usize) -> &str {
     s.char_indices().nth(max).map_or(s, |(end, _)| &s[..end])
 }

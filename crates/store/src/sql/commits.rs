@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Transaction};
 
-use super::{SqlStore, bind_real, finite, int, text_not_null, unsigned};
+use super::{OFFSET_RANGE_COLUMNS, SqlStore, bind_real, finite, insert_rows, int, text_not_null, unsigned};
 use crate::dialect::Dialect;
 use crate::{BatchCommit, Commits, KMeansVersionRow, OffsetCheckpoint, Result, StoreChange, StoreError};
 
@@ -143,13 +143,10 @@ impl SqlStore {
             .bind(v.split.map(|s| i64::from(s.1)));
         let q = bind_real(q, finite(v.sum_of_squares, "sum_of_squares")?);
         bind_real(q, finite(v.silhouette, "silhouette")?).execute(&mut **tx).await?;
-        // One statement for all centres (SQLite, MySQL and PostgreSQL all take multi-row VALUES).
+        // One statement for all centres.
         if !v.centres.is_empty() {
-            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; v.centres.len()].join(", ");
-            let sql = self.sql(&format!(
-                "INSERT INTO kmeans_centres (model, version, cluster, lat, lon, weight, batch_count, x, y) VALUES {rows}"
-            ))
-            .into_owned();
+            let columns = ["model", "version", "cluster", "lat", "lon", "weight", "batch_count", "x", "y"];
+            let sql = insert_rows(self, "kmeans_centres", &columns, v.centres.len());
             let mut q = sqlx::query(&sql);
             for c in &v.centres {
                 q = q
@@ -167,11 +164,7 @@ impl SqlStore {
         }
         // And one for all offset ranges (a group's version has one per partition).
         if !v.offsets.is_empty() {
-            let rows = vec!["(?, ?, ?, ?, ?, ?)"; v.offsets.len()].join(", ");
-            let sql = self.sql(&format!(
-                "INSERT INTO kmeans_version_offsets (model, version, topic, partition_id, from_offset, to_offset) VALUES {rows}"
-            ))
-            .into_owned();
+            let sql = insert_rows(self, "kmeans_version_offsets", &OFFSET_RANGE_COLUMNS, v.offsets.len());
             let mut q = sqlx::query(&sql);
             for o in &v.offsets {
                 q = q

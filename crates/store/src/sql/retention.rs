@@ -4,7 +4,7 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row};
 
-use super::{SqlStore, bind_real, int, unsigned};
+use super::{OFFSET_RANGE_COLUMNS, SqlStore, bind_real, insert_rows, int, unsigned};
 use crate::Result;
 use crate::retention::{Fold, Retention, RetentionReport, StoredVersion, plan};
 
@@ -169,11 +169,7 @@ impl SqlStore {
         .await?;
         // The folded ranges, in one statement.
         if !ranges.is_empty() {
-            let rows = vec!["(?, ?, ?, ?, ?, ?)"; ranges.len()].join(", ");
-            let sql = self.sql(&format!(
-                "INSERT INTO kmeans_version_offsets (model, version, topic, partition_id, from_offset, to_offset) VALUES {rows}"
-            ))
-            .into_owned();
+            let sql = insert_rows(self, "kmeans_version_offsets", &OFFSET_RANGE_COLUMNS, ranges.len());
             let mut q = sqlx::query(&sql);
             for r in &ranges {
                 q = q
