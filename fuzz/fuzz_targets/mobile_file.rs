@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tributary_sources::mobile_file::{FileFormat, ParseOptions, Parsed, parse_mobile_file};
+use tributary_sources::mobile_input::{FieldName, InputSettings, Profile};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, content)) = data.split_first() else { return };
@@ -12,8 +13,18 @@ fuzz_target!(|data: &[u8]| {
         1 => Some(FileFormat::Csv),
         _ => Some(FileFormat::Ndjson),
     };
-    let opts = ParseOptions { swap_lat_lon: choice & 0x80 != 0, max_line_bytes: 4096 };
-    let _ = parse_mobile_file(content, "fuzz", format, opts, 0, |p| {
+    // The profiles, and a positional mapping for files without a header.
+    let input = match (choice >> 2) % 4 {
+        0 => InputSettings::default(),
+        1 => InputSettings { profile: Profile::Reference, ..Default::default() },
+        2 => InputSettings { profile: Profile::Geolife, ..Default::default() },
+        _ => InputSettings {
+            columns: vec![FieldName::Device, FieldName::Time, FieldName::Longitude, FieldName::Latitude],
+            ..Default::default()
+        },
+    };
+    let opts = ParseOptions { input, max_line_bytes: 4096 };
+    let _ = parse_mobile_file(content, "fuzz", None, format, &opts, 0, |p| {
         if let Parsed::Event { event, .. } = p {
             assert!((-90.0..=90.0).contains(&event.latitude) && (-180.0..=180.0).contains(&event.longitude));
             let back =

@@ -1,6 +1,6 @@
 use chrono::NaiveDate;
 use tributary_schema::markets::{CovidDaily, CovidWeekly, Dataset, PriceBar};
-use tributary_sources::formats::{Rows, parse};
+use tributary_sources::formats::{ReadOptions, Rows, parse};
 
 use super::*;
 
@@ -24,7 +24,7 @@ fn bar(symbol: &str, d: NaiveDate, close: f64) -> PriceBar {
 
 fn daily_rows(relative: &str) -> Option<Vec<CovidDaily>> {
     let content = tributary_test_data::read(relative)?;
-    match parse(&content, None, relative, "", 0).unwrap().rows {
+    match parse(&content, relative, &ReadOptions::new(None, ""), 0).unwrap().rows {
         Rows::CovidDaily(rows) => Some(rows),
         other => panic!("{relative}: not daily rows ({} rows of another dataset)", other.len()),
     }

@@ -41,12 +41,12 @@ async fn feed_events(env: &Environment, round: u32) -> Result<(), BoxError> {
             let event = MobileEvent {
                 timepoint: "2026-11-30 10:00:00.000".into(),
                 device_id: format!("r{round}-{}", i % 40),
-                accelo_x: 0.0,
-                accelo_y: 0.0,
-                accelo_z: 1.0,
+                accelo_x: Some(0.0),
+                accelo_y: Some(0.0),
+                accelo_z: Some(1.0),
                 latitude: c[0] + jitter,
                 longitude: c[1] - jitter,
-                locked: false,
+                locked: Some(false),
             };
             Record::new(event.to_json()).with_key(event.device_id)
         })

@@ -13,6 +13,7 @@ use crate::Invalid;
 use serde::{Deserialize, Serialize};
 
 mod canonical;
+pub mod time;
 
 /// The CSV header Tributary writes (the reference layout, with correct column meaning).
 pub const CSV_HEADER: &str = "timepoint,deviceId,acceloX,acceloY,acceloZ,latitude,longitude,locked";
@@ -39,22 +40,25 @@ impl EncodedEvent {
     }
 }
 
-/// One event.
+/// One event. The accelerometer and the locked flag are optional: GPS traces have neither.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MobileEvent {
-    /// Local time as written by the device, e.g. `2020-06-01 12:00:00.123`.
+    /// The time as written by the device (the reference generator: local time, e.g.
+    /// `2020-06-01 12:00:00.123`), or, from a file read through a column mapping, UTC in
+    /// that form ([`time::write_timepoint`]).
     pub timepoint: String,
     #[serde(rename = "deviceId")]
     pub device_id: String,
-    #[serde(rename = "acceloX")]
-    pub accelo_x: f64,
-    #[serde(rename = "acceloY")]
-    pub accelo_y: f64,
-    #[serde(rename = "acceloZ")]
-    pub accelo_z: f64,
+    #[serde(rename = "acceloX", skip_serializing_if = "Option::is_none")]
+    pub accelo_x: Option<f64>,
+    #[serde(rename = "acceloY", skip_serializing_if = "Option::is_none")]
+    pub accelo_y: Option<f64>,
+    #[serde(rename = "acceloZ", skip_serializing_if = "Option::is_none")]
+    pub accelo_z: Option<f64>,
     pub latitude: f64,
     pub longitude: f64,
-    pub locked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked: Option<bool>,
 }
 
 impl MobileEvent {
@@ -68,7 +72,7 @@ impl MobileEvent {
         }
         for (name, v) in [("acceloX", self.accelo_x), ("acceloY", self.accelo_y), ("acceloZ", self.accelo_z)]
         {
-            if !v.is_finite() {
+            if v.is_some_and(|v| !v.is_finite()) {
                 return Err(format!("{name} is not a finite number").into());
             }
         }
@@ -105,12 +109,12 @@ impl MobileEvent {
         let event = Self {
             timepoint: text(wire.timepoint, "timepoint")?,
             device_id: text(wire.device_id, "deviceId")?,
-            accelo_x: number(wire.accelo_x, "acceloX")?,
-            accelo_y: number(wire.accelo_y, "acceloY")?,
-            accelo_z: number(wire.accelo_z, "acceloZ")?,
+            accelo_x: wire.accelo_x.map(|v| number(Some(v), "acceloX")).transpose()?,
+            accelo_y: wire.accelo_y.map(|v| number(Some(v), "acceloY")).transpose()?,
+            accelo_z: wire.accelo_z.map(|v| number(Some(v), "acceloZ")).transpose()?,
             latitude: number(wire.latitude, "latitude")?,
             longitude: number(wire.longitude, "longitude")?,
-            locked: flag(wire.locked)?,
+            locked: wire.locked.map(|v| flag(Some(v))).transpose()?,
         };
         event.validate()?;
         Ok(event)
@@ -151,25 +155,34 @@ impl MobileEvent {
         Self {
             timepoint: c.timepoint.to_string(),
             device_id: c.device_id.to_string(),
-            accelo_x: accelo[0],
-            accelo_y: accelo[1],
-            accelo_z: accelo[2],
+            accelo_x: accelo.map(|a| a[0]),
+            accelo_y: accelo.map(|a| a[1]),
+            accelo_z: accelo.map(|a| a[2]),
             latitude: c.latitude,
             longitude: c.longitude,
             locked: c.locked,
         }
     }
 
-    /// Appends the event as one CSV line (CRLF) in [`CSV_HEADER`]'s column order.
+    /// Appends the event as one CSV line (CRLF) in [`CSV_HEADER`]'s column order; a field the
+    /// event lacks is empty.
     pub fn write_csv_line(&self, out: &mut Vec<u8>) {
         use std::io::Write;
+        fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+            v.map(|v| v.to_string()).unwrap_or_default()
+        }
         write_csv_field(out, &self.timepoint);
         out.push(b',');
         write_csv_field(out, &self.device_id);
         let _ = write!(
             out,
             ",{},{},{},{},{},{}\r\n",
-            self.accelo_x, self.accelo_y, self.accelo_z, self.latitude, self.longitude, self.locked
+            opt(self.accelo_x),
+            opt(self.accelo_y),
+            opt(self.accelo_z),
+            self.latitude,
+            self.longitude,
+            opt(self.locked)
         );
     }
 }
@@ -308,12 +321,12 @@ impl CsvLayout {
         let event = MobileEvent {
             timepoint: utf8(t, "timepoint")?,
             device_id: utf8(d, "deviceId")?,
-            accelo_x: parse_number(fields.get(ax), "acceloX")?,
-            accelo_y: parse_number(fields.get(ay), "acceloY")?,
-            accelo_z: parse_number(fields.get(az), "acceloZ")?,
+            accelo_x: Some(parse_number(fields.get(ax), "acceloX")?),
+            accelo_y: Some(parse_number(fields.get(ay), "acceloY")?),
+            accelo_z: Some(parse_number(fields.get(az), "acceloZ")?),
             latitude: parse_number(fields.get(lat), "latitude")?,
             longitude: parse_number(fields.get(lon), "longitude")?,
-            locked: parse_flag(fields.get(locked))?,
+            locked: Some(parse_flag(fields.get(locked))?),
         };
         event.validate()?;
         Ok(event)
@@ -465,31 +478,40 @@ fn is_json_number(s: &[u8]) -> bool {
     i == s.len()
 }
 
-/// Reusable buffers for splitting one CSV line into fields (RFC 4180 quoting, by csv-core).
+/// Reusable buffers for splitting one CSV line into fields (RFC 4180 quoting, by csv-core), at
+/// commas or another delimiter.
 #[derive(Debug)]
 pub struct CsvFields {
     reader: csv_core::Reader,
+    delimiter: u8,
     out: Vec<u8>,
     ends: Vec<usize>,
 }
 
 impl Default for CsvFields {
     fn default() -> Self {
-        // Not csv_core::Reader::default(), which is zeroed (delimiter NUL): new() is RFC 4180.
-        Self { reader: csv_core::Reader::new(), out: Vec::new(), ends: Vec::new() }
+        Self::with_delimiter(b',')
     }
 }
 
 impl CsvFields {
+    /// Buffers for lines whose fields are separated by `delimiter`.
+    pub fn with_delimiter(delimiter: u8) -> Self {
+        // Not csv_core::Reader::default(), which is zeroed (delimiter NUL).
+        let reader = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+        Self { reader, delimiter, out: Vec::new(), ends: Vec::new() }
+    }
+
     /// Splits one line (no line break inside) into fields.
     pub fn split(&mut self, line: &[u8]) -> Result<(), Invalid> {
         if !line.is_empty() && !line.starts_with(b"\xef\xbb\xbf") && !line.contains(&b'"') {
-            // Without quotes RFC 4180 is plain splitting at commas; most lines take this path,
+            // Without quotes RFC 4180 is plain splitting at delimiters; most lines take this path,
             // at a fraction of the state machine's cost. (csv-core reads an empty line as no
             // record and skips a byte-order mark: those take the general path.)
             self.out.clear();
             self.ends.clear();
-            for field in line.split(|&c| c == b',') {
+            let delimiter = self.delimiter;
+            for field in line.split(|&c| c == delimiter) {
                 self.out.extend_from_slice(field);
                 self.ends.push(self.out.len());
             }

@@ -4,6 +4,7 @@
 //!
 //! - durations as humans write them (`"100ms"`, `"7days"`): [`human_duration`];
 //! - sizes (`4096`, `"64MiB"`, `"1.5GB"`): [`ByteSize`];
+//! - values detected unless given (`"auto"`): [`Auto`];
 //! - bounds that can be switched off (`"forever"`, `"unlimited"`): [`Limit`];
 //! - a bad value: [`KeyError`], which names the key, so the binary can say where it came from
 //!   (file, environment variable or flag) without guessing;
@@ -36,12 +37,14 @@
 //! assert_eq!(err.to_string(), "`cache.timeout` must be longer than 0");
 //! ```
 
+mod auto;
 mod duration;
 mod error;
 mod keys;
 mod limit;
 mod size;
 
+pub use auto::Auto;
 pub use duration::human_duration;
 pub use error::{InvalidValue, KeyError};
 pub use keys::keys_of;

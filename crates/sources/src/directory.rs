@@ -487,7 +487,7 @@ async fn process_file(
     let parse_path = path.to_path_buf();
     let source = format!("dir:{name}");
     let format = cfg.format.or_else(|| FileFormat::from_path(path));
-    let (opts, batch_records) = (cfg.parse, cfg.batch_records.max(1));
+    let (opts, batch_records) = (cfg.parse.clone(), cfg.batch_records.max(1));
     let parser = tokio::task::spawn_blocking(move || -> Result<(), FileError> {
         let file = std::fs::File::open(&parse_path).map_err(FileError::Io)?;
         let mut chunk = Chunk { events: Vec::with_capacity(batch_records), dead: Vec::new() };
@@ -497,8 +497,9 @@ async fn process_file(
         let result = parse_mobile_file(
             std::io::BufReader::with_capacity(1 << 16, file),
             &source,
+            Some(&parse_path),
             format,
-            opts,
+            &opts,
             now,
             |p| {
                 match p {

@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use tributary_schema::MobileEvent;
+use tributary_schema::mobile::time::write_timepoint;
 use tributary_settings::KeyError;
 
 /// A place where devices gather.
@@ -215,16 +216,14 @@ impl Generator {
         };
         let shake = if d.locked { 0.02 } else { 0.8 };
         let event = MobileEvent {
-            timepoint: format_local_time(
-                self.cfg.start_ms + (self.produced as f64 * self.cfg.step_ms) as i64,
-            ),
+            timepoint: write_timepoint(self.cfg.start_ms + (self.produced as f64 * self.cfg.step_ms) as i64),
             device_id: d.id.clone(),
-            accelo_x: round4(shake * gauss(&mut rng)),
-            accelo_y: round4(shake * gauss(&mut rng)),
-            accelo_z: round4(9.81 + shake * gauss(&mut rng)),
+            accelo_x: Some(round4(shake * gauss(&mut rng))),
+            accelo_y: Some(round4(shake * gauss(&mut rng))),
+            accelo_z: Some(round4(9.81 + shake * gauss(&mut rng))),
             latitude: round6(latitude),
             longitude: round6(longitude),
-            locked: d.locked,
+            locked: Some(d.locked),
         };
         self.produced += 1;
         self.rng = rng;
@@ -258,35 +257,6 @@ fn offset_position(lat: f64, lon: f64, offset: [f64; 2]) -> (f64, f64) {
     let lat2 = lat + offset[0] / KM_PER_DEGREE;
     let lon2 = lon + offset[1] / (KM_PER_DEGREE * lat.to_radians().cos());
     (lat2.clamp(-90.0, 90.0), ((lon2 + 540.0) % 360.0) - 180.0)
-}
-
-/// `YYYY-MM-DD HH:MM:SS.mmm` for milliseconds since the epoch (the reference's local-time form;
-/// Tributary writes UTC).
-pub fn format_local_time(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Appends generated events to `topic`, keyed by device id, at `rate` events/s (as fast as
@@ -408,8 +378,8 @@ mod tests {
 
     #[test]
     fn times_are_formatted_like_the_reference() {
-        assert_eq!(format_local_time(0), "1970-01-01 00:00:00.000");
-        assert_eq!(format_local_time(1_590_969_600_123), "2020-06-01 00:00:00.123");
-        assert_eq!(format_local_time(951_782_400_000 + 86_399_999), "2000-02-29 23:59:59.999");
+        assert_eq!(write_timepoint(0), "1970-01-01 00:00:00.000");
+        assert_eq!(write_timepoint(1_590_969_600_123), "2020-06-01 00:00:00.123");
+        assert_eq!(write_timepoint(951_782_400_000 + 86_399_999), "2000-02-29 23:59:59.999");
     }
 }

@@ -1,4 +1,5 @@
-//! Reading `\n`-separated lines with bounded memory, whatever the input.
+//! Reading `\n`-separated lines (or `\r`-separated: old Mac files) with bounded memory, whatever
+//! the input.
 //!
 //! A line longer than the limit is not kept: its first bytes are (for a dead letter), the rest is
 //! skipped as it is read, and its full length is counted. A trailing line without `\n` counts.
@@ -22,6 +23,8 @@ pub const TOO_LONG_HEAD: usize = 1024;
 pub struct BoundedLines<R> {
     input: R,
     max: usize,
+    /// The byte that ends a line: `\n` (a `\r` before it stays in the line), or `\r`.
+    terminator: u8,
     number: u64,
     done: bool,
     /// Bytes of the input buffer that the line last lent out occupies, consumed on the next call.
@@ -40,7 +43,12 @@ pub enum LineRef<'a> {
 impl<R: BufRead> BoundedLines<R> {
     /// Lines of at most `max` bytes from `input`.
     pub fn new(input: R, max: usize) -> Self {
-        Self { input, max, number: 0, done: false, lent: 0, spill: Vec::new() }
+        Self::with_terminator(input, max, b'\n')
+    }
+
+    /// Lines ended by `terminator` (`\r` for files whose lines end in CR alone).
+    pub fn with_terminator(input: R, max: usize, terminator: u8) -> Self {
+        Self { input, max, terminator, number: 0, done: false, lent: 0, spill: Vec::new() }
     }
 
     /// Bytes consumed so far are not tracked; the line number of the last line returned is.
@@ -73,7 +81,7 @@ impl<R: BufRead> BoundedLines<R> {
                 }
                 break;
             }
-            let newline = memchr::memchr(b'\n', buf);
+            let newline = memchr::memchr(self.terminator, buf);
             if len == 0
                 && let Some(i) = newline
                 && i <= self.max

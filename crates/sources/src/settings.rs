@@ -1,4 +1,5 @@
 //! The sources as configured: the inbox and generator keys of `[mobile]` in `tributary.toml`
+//! (with `[mobile.input]`, how its files are read)
 //! (the binary writes them in the same section as the k-means's, see its `config/compose.rs`).
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use tributary_settings::{KeyError, human_duration};
 use crate::directory::DirectorySourceConfig;
 use crate::generator::{GeneratorConfig, default_hotspots};
 use crate::mobile_file::ParseOptions;
+use crate::mobile_input::InputSettings;
 
 /// The directory source on the inbox.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -27,8 +29,8 @@ pub struct InboxConfig {
     pub poll_interval: Duration,
     /// Files of the inbox read at the same time (each on its own thread).
     pub parallel_files: usize,
-    /// Read CSV in the reference generator's layout (latitude and longitude columns swapped).
-    pub swap_lat_lon: bool,
+    /// How files are read: layout, dialect, column mapping, times (`[mobile.input]`).
+    pub input: InputSettings,
 }
 
 impl Default for InboxConfig {
@@ -39,7 +41,7 @@ impl Default for InboxConfig {
             file_min_age: Duration::from_secs(1),
             poll_interval: Duration::from_secs(1),
             parallel_files: 2,
-            swap_lat_lon: false,
+            input: InputSettings::default(),
         }
     }
 }
@@ -53,7 +55,7 @@ impl InboxConfig {
                 format!("= {}: accepted 1 to 256", self.parallel_files),
             ));
         }
-        Ok(())
+        self.input.validate().map_err(|e| e.within("input"))
     }
 
     /// The source's settings, on `dir` (the inbox, or the default one) into `topic`, appending
@@ -65,7 +67,7 @@ impl InboxConfig {
             archive_dir: self.archive_dir.clone(),
             min_file_age: self.file_min_age,
             poll_interval: self.poll_interval,
-            parse: ParseOptions { swap_lat_lon: self.swap_lat_lon, ..Default::default() },
+            parse: ParseOptions { input: self.input.clone(), ..Default::default() },
             format: None,
             batch_records,
             parallel_files: self.parallel_files,

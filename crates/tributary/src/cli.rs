@@ -37,6 +37,9 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run streaming k-means over files of mobile events; print each model version as JSON.
     Kmeans(KmeansArgs),
+    /// Show how files would be read (format, dialect, encoding, column mapping, first rows,
+    /// dead letters) without importing anything.
+    Inspect(InspectArgs),
     /// Run the stream processors as one worker of a group (log = "kafka://…"): start several to
     /// share the partitions; the streaming k-means stays one model.
     Worker(WorkerArgs),
@@ -104,12 +107,49 @@ pub struct ImportArgs {
     /// ecdc-weekly, yahoo or fse.
     #[arg(long)]
     pub format: Option<String>,
-    /// The symbol of a price series [default: the file name without its extension].
+    /// The name of a price series [default: the file name without its extension]; in a
+    /// multi-share file (a Share column), the share to keep: SHARE, or SHARE=NAME to rename it
+    /// [default: every share, each under its own name].
     #[arg(long)]
     pub symbol: Option<String>,
+    /// The encoding, where detection is wrong: utf-8, windows-1252 (latin-1).
+    #[arg(long, value_parser = parse_encoding)]
+    pub encoding: Option<tributary_sources::dialect::Encoding>,
+    /// The delimiter, where detection is wrong: ",", ";", tab, "|".
+    #[arg(long)]
+    pub delimiter: Option<tributary_sources::dialect::Delimiter>,
     /// Largest file accepted, in bytes (a size with a unit works too: "256MiB").
     #[arg(long, default_value = "256MiB")]
     pub max_size: tributary_settings::ByteSize,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Files to look at; a folder stands for the files in it and below.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// How many rows and dead letters to show per file.
+    #[arg(long, default_value_t = 5)]
+    pub rows: usize,
+    /// Read a Markets × COVID file as this format: ecdc-daily-csv, ecdc-daily-json,
+    /// ecdc-weekly, yahoo or fse.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// A price file's series name, or the share of a multi-share file (SHARE or SHARE=NAME).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Read every file as mobile events, even one that looks like a Markets × COVID file.
+    #[arg(long, conflicts_with = "format")]
+    pub mobile: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// An encoding by name (as in the config).
+fn parse_encoding(s: &str) -> Result<tributary_sources::dialect::Encoding, String> {
+    use serde::de::IntoDeserializer;
+    serde::Deserialize::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(s))
+        .map_err(|e| e.to_string())
 }
 
 /// File formats of mobile events.
@@ -179,7 +219,8 @@ pub struct WorkerArgs {
 
 #[derive(Debug, Args)]
 pub struct KmeansArgs {
-    /// Files of events (CSV with a header, or NDJSON), processed in order.
+    /// Files of events (CSV of any layout, GeoLife .plt, or NDJSON), processed in order; a folder
+    /// stands for the files in it and below, in name order.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Number of clusters.
@@ -212,9 +253,8 @@ pub struct KmeansArgs {
     /// Force the input format instead of detecting it.
     #[arg(long, value_enum)]
     pub format: Option<EventFormat>,
-    /// Read the reference generator's CSV with swapped latitude/longitude columns.
-    #[arg(long)]
-    pub swap_lat_lon: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Instead of streaming: cluster a sample of the events for each k in FROM..TO (batch
     /// k-means) and print the sum of squares and silhouette of each, with the suggested k.
     #[arg(long, value_name = "FROM..TO", value_parser = parse_k_range)]
@@ -222,6 +262,51 @@ pub struct KmeansArgs {
     /// With --suggest-k: events sampled uniformly from the files and clustered for each k.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
     pub sample: u64,
+}
+
+/// How mobile files are read: flags over the config's `[mobile.input]` (same names, same
+/// values). Everything not given is found from the file.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Reading mobile files")]
+pub struct InputArgs {
+    /// A built-in layout: auto, reference (the reference generator's CSV, latitude and longitude
+    /// columns swapped), geolife (.plt trajectories).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The meaning of each column by position, for files without a header (or to override it),
+    /// e.g. device,time,longitude,latitude; - for a column not read.
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// The header name of the latitude column, where it is not a common one.
+    #[arg(long, value_name = "NAME")]
+    pub latitude: Option<String>,
+    /// The header name of the longitude column.
+    #[arg(long, value_name = "NAME")]
+    pub longitude: Option<String>,
+    /// The header name of the time column.
+    #[arg(long, value_name = "NAME")]
+    pub time: Option<String>,
+    /// The header name of the device column.
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    /// How times are written: auto, iso8601, epoch-s, epoch-ms, or a strftime pattern.
+    #[arg(long, value_name = "FORMAT")]
+    pub time_format: Option<String>,
+    /// The zone of times written without one: UTC, +02:00, Europe/Berlin.
+    #[arg(long, value_name = "ZONE")]
+    pub time_zone: Option<String>,
+    /// The field delimiter: auto, ",", ";", tab, "|".
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// The encoding: auto, utf-8, windows-1252 (latin-1).
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
+    /// Whether the first line is a header: auto, true, false.
+    #[arg(long, value_name = "WHEN")]
+    pub header: Option<String>,
+    /// Whether numbers are written with a decimal comma: auto, true, false.
+    #[arg(long, value_name = "WHEN")]
+    pub decimal_comma: Option<String>,
 }
 
 /// A range of cluster counts, both ends included.

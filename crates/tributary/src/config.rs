@@ -111,6 +111,11 @@ impl Config {
         self.mobile.directory.inbox.clone().unwrap_or_else(|| self.data_dir.join("inbox"))
     }
 
+    /// The folder of the markets inbox.
+    pub fn markets_inbox(&self) -> PathBuf {
+        self.markets.inbox.clone().unwrap_or_else(|| self.data_dir.join("markets-inbox"))
+    }
+
     /// The embedded log's settings, with `[topics]`'s partitions.
     pub fn embedded_log(&self) -> EmbeddedLogConfig {
         EmbeddedLogConfig { default_partitions: self.topics.default_partitions, ..self.embedded_log.clone() }
@@ -180,6 +185,9 @@ pub struct MarketsConfig {
     pub pull_interval: std::time::Duration,
     /// A folder of `.sql` files overriding and adding views.
     pub views: Option<PathBuf>,
+    /// The folder `up` and `ingest` watch for ECDC or price files to import (default:
+    /// `<data_dir>/markets-inbox`).
+    pub inbox: Option<PathBuf>,
     /// The limits of each pull (`pull_timeout`, `pull_retries`, `pull_max_size`).
     pub pull: PullLimits,
     /// The batch runner (`batch_interval`, `batch_debounce`, `batch_group`).
@@ -191,20 +199,18 @@ impl Default for MarketsConfig {
         Self {
             sources: vec![
                 PullSource {
-                    url: "https://opendata.ecdc.europa.eu/covid19/casedistribution/csv/data.csv".into(),
                     dataset: Some(Dataset::CovidDaily),
-                    format: None,
-                    symbol: None,
+                    ..PullSource::new("https://opendata.ecdc.europa.eu/covid19/casedistribution/csv/data.csv")
                 },
                 PullSource {
-                    url: "https://stooq.com/q/d/l/?s=%5Edax&i=d".into(),
                     dataset: Some(Dataset::Prices),
-                    format: None,
                     symbol: Some("^GDAXI".into()),
+                    ..PullSource::new("https://stooq.com/q/d/l/?s=%5Edax&i=d")
                 },
             ],
             pull_interval: std::time::Duration::from_secs(3600),
             views: None,
+            inbox: None,
             pull: PullLimits::default(),
             batch: FollowConfig::default(),
         }

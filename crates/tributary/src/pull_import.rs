@@ -14,7 +14,9 @@ use tributary_lake::import::{ImportReport, import};
 use tributary_lake::{Lake, RawFetch};
 use tributary_log::EventLog;
 use tributary_schema::markets::Dataset;
-use tributary_sources::formats::{Format, Rows, parse};
+use tributary_settings::Auto;
+use tributary_sources::dialect::{Delimiter, DialectSettings, Encoding};
+use tributary_sources::formats::{Format, ReadOptions, Rows, parse};
 use tributary_sources::pull::{Fetched, Progress, Puller, Validators};
 
 /// One pull source (an item of `markets.sources`, or `tributary import`'s argument).
@@ -29,19 +31,46 @@ pub struct PullSource {
     /// Force a format instead of recognising it from the content.
     #[serde(default)]
     pub format: Option<Format>,
-    /// The symbol of a price series (default: the URL's file name).
+    /// The name of a single price series (default: the URL's file name); of a multi-share file,
+    /// the share to keep (`SHARE`, or `SHARE=NAME` to rename it; default: every share).
     #[serde(default)]
     pub symbol: Option<String>,
+    /// The encoding, where detection is not to be trusted: `utf-8`, `windows-1252`.
+    #[serde(default)]
+    pub encoding: Auto<Encoding>,
+    /// The delimiter, where detection is not to be trusted: `","`, `";"`, `"tab"`, `"|"`.
+    #[serde(default)]
+    pub delimiter: Auto<Delimiter>,
 }
 
 impl PullSource {
-    /// The symbol of a price series: as configured, or the URL's file name without extension.
-    fn symbol(&self) -> String {
-        self.symbol.clone().unwrap_or_else(|| {
-            let name = self.url.rsplit('/').next().unwrap_or_default();
-            let name = name.split(['?', '#']).next().unwrap_or_default();
-            name.rsplit_once('.').map_or(name, |(stem, _)| stem).to_string()
-        })
+    /// A source of `url` with everything else found from the content.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            dataset: None,
+            format: None,
+            symbol: None,
+            encoding: Auto::Detect,
+            delimiter: Auto::Detect,
+        }
+    }
+
+    /// How to read the payload: as configured, a single price series named by the URL's file
+    /// name without extension unless a symbol is given.
+    fn read_options(&self) -> ReadOptions {
+        let name = self.url.rsplit('/').next().unwrap_or_default();
+        let name = name.split(['?', '#']).next().unwrap_or_default();
+        ReadOptions {
+            format: self.format,
+            dialect: DialectSettings {
+                encoding: self.encoding,
+                delimiter: self.delimiter,
+                ..Default::default()
+            },
+            symbol: self.symbol.clone(),
+            default_symbol: name.rsplit_once('.').map_or(name, |(stem, _)| stem).to_string(),
+        }
     }
 }
 
@@ -71,7 +100,7 @@ pub async fn pull_and_import(
         Fetched::Payload(p) => p,
     };
     let now = tributary_log::now_ms();
-    let parsed = parse(&payload.bytes, source.format, &source.url, &source.symbol(), now)
+    let parsed = parse(&payload.bytes, &source.url, &source.read_options(), now)
         .map_err(|e| anyhow::anyhow!("{}: {e}", source.url))?;
     if let Some(d) = source.dataset
         && d != parsed.format.dataset()
@@ -276,7 +305,7 @@ mod tests {
             let url = format!("file://{}", prices_path(env).display());
             Ok(Box::new(PullSchedule {
                 puller: Puller::new(Default::default())?,
-                sources: vec![PullSource { url, dataset: Some(Dataset::Prices), format: None, symbol: None }],
+                sources: vec![PullSource { dataset: Some(Dataset::Prices), ..PullSource::new(url) }],
                 interval: Duration::from_millis(50),
                 state_path: env.dir().join("pull-state.json"),
                 lake: Lake::open(&env.dir().join("lake").display().to_string())?,

@@ -360,3 +360,80 @@ fn suggest_k_prints_every_candidate_and_the_highest_silhouette() {
     assert!(!bad.status.success());
     assert!(common::stderr(&bad).contains("--suggest-k"), "{}", common::stderr(&bad));
 }
+
+/// GPS files of every layout dropped into the inbox of a running `up`: each read through its
+/// mapping, exact counts in the log and the dead letters; a file without a header is refused
+/// whole (it needs `[mobile.input] columns`), and with the setting it goes through.
+#[test]
+fn gps_files_of_every_layout_go_through_the_inbox() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sources/fixtures/mobile");
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let put = |from: &str, name: &str| {
+        let tmp = inbox.join(format!(".{name}.tmp"));
+        std::fs::copy(fixtures.join(from), &tmp).unwrap();
+        std::fs::rename(&tmp, inbox.join(name)).unwrap();
+    };
+    put("lat_lng_datetime_uid.csv", "a.csv"); // 4 events, 1 dead letter
+    put("timestamp_device_latitude_longitude.csv", "b.csv"); // 3 events, 1 dead letter
+    put("phone_export_semicolon_lon_first.csv", "c.csv"); // 3 events
+    put("geolife/Data/000/Trajectory/20081023025304.plt", "d.plt"); // 3 events
+    put("reference_generator.csv", "e.csv"); // 2 events
+    put("taxi_no_header.txt", "f.txt"); // refused whole: no header
+    let drained = |inbox: &Path| {
+        std::fs::read_dir(inbox)
+            .unwrap()
+            .filter_map(Result::ok)
+            .all(|e| e.path().is_dir() || e.file_name().to_string_lossy().starts_with('.'))
+    };
+    let wait = |child: &mut Child| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !drained(&inbox) {
+            assert!(child.try_wait().unwrap().is_none(), "up exited");
+            assert!(Instant::now() < deadline, "the inbox was not drained");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_secs(2)); // the dead-letter sink stores its last batch
+    };
+    let mut child = up(dir.path());
+    wait(&mut child);
+    common::stop(child);
+    assert_eq!(events_in_log(dir.path()), 15);
+    assert!(inbox.join("failed/f.txt").exists(), "the header-less file is moved aside");
+    let reasons = || -> Vec<String> {
+        common::runtime().block_on(async {
+            let s = SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await.unwrap();
+            let d = s.dead_letters(None, 100, None).await.unwrap();
+            s.close().await;
+            d.iter()
+                .map(|d| format!("{} {}: {}", d.letter.source, d.letter.position, d.letter.reason))
+                .collect()
+        })
+    };
+    let first = reasons();
+    assert_eq!(first.len(), 3, "{first:#?}");
+    assert!(first.iter().any(|r| r.starts_with("dir:a.csv line 5: latitude 'not-a-lat'")), "{first:#?}");
+    assert!(first.iter().any(|r| r.starts_with("dir:b.csv line 5: time 'yesterday'")), "{first:#?}");
+    assert!(first.iter().any(|r| r.starts_with("dir:f.txt") && r.contains("--columns")), "{first:#?}");
+
+    // The same file with its columns named: 4 events and 1 dead letter (a short line).
+    put("taxi_no_header.txt", "g.txt");
+    let mut child = common::tributary(dir.path())
+        .args([
+            "--set",
+            "mobile.generator_rate=0",
+            "--set",
+            "mobile.input.columns=[\"id\",\"time\",\"lon\",\"lat\"]",
+            "up",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("up2.log")).unwrap())
+        .spawn()
+        .unwrap();
+    wait(&mut child);
+    common::stop(child);
+    assert_eq!(events_in_log(dir.path()), 19);
+    let second = reasons();
+    assert!(second.iter().any(|r| r.starts_with("dir:g.txt line 5: 3 columns")), "{second:#?}");
+}

@@ -154,7 +154,13 @@ async fn series_daily_on_the_real_ecdc_file_matches_an_independent_computation()
     else {
         return;
     };
-    let parsed = tributary_sources::formats::parse(&content, None, "final", "", 0).unwrap();
+    let parsed = tributary_sources::formats::parse(
+        &content,
+        "final",
+        &tributary_sources::formats::ReadOptions::new(None, ""),
+        0,
+    )
+    .unwrap();
     let tributary_sources::formats::Rows::CovidDaily(rows) = parsed.rows else { panic!() };
     const EU27: [&str; 27] = [
         "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "EL", "HU", "IE", "IT", "LV", "LT",
@@ -289,7 +295,16 @@ async fn undefined_correlations_are_null_with_their_reason() {
 
 fn real_rows(name: &str) -> Option<tributary_sources::formats::Rows> {
     let content = tributary_test_data::read(name)?;
-    Some(tributary_sources::formats::parse(&content, None, name, "^GDAXI", 0).unwrap().rows)
+    Some(
+        tributary_sources::formats::parse(
+            &content,
+            name,
+            &tributary_sources::formats::ReadOptions::new(None, "^GDAXI"),
+            0,
+        )
+        .unwrap()
+        .rows,
+    )
 }
 
 async fn upsert(lake: &Lake, rows: tributary_sources::formats::Rows) {

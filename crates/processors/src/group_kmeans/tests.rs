@@ -50,12 +50,12 @@ fn records(from: usize, n: usize) -> Vec<Record> {
             let event = MobileEvent {
                 timepoint: "2026-11-30 10:00:00.000".into(),
                 device_id: device.clone(),
-                accelo_x: 0.0,
-                accelo_y: 0.0,
-                accelo_z: 1.0,
+                accelo_x: Some(0.0),
+                accelo_y: Some(0.0),
+                accelo_z: Some(1.0),
                 latitude: c[0] + 0.1 * jitter(1),
                 longitude: c[1] + 0.1 * jitter(2),
-                locked: false,
+                locked: Some(false),
             };
             Record::new(event.to_json()).with_key(device)
         })

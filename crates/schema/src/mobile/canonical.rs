@@ -8,6 +8,7 @@
 //! {"timepoint":"…","deviceId":"…","acceloX":N,"acceloY":N,"acceloZ":N,"latitude":N,"longitude":N,"locked":true|false}
 //! ```
 //!
+//! (the three accelerometer fields together, and `locked`, may be absent: GPS traces lack them),
 //! fields in that order, no whitespace inside, strings without escapes, numbers in JSON's grammar.
 //! Anything else — another field order, whitespace, escapes, extra fields — is not canonical, and
 //! the caller falls back to the general serde parser, so the scanner only has to be right about
@@ -20,23 +21,23 @@ pub(super) struct CanonicalEvent<'a> {
     pub timepoint: &'a str,
     pub device_id: &'a str,
     /// The accelerometer as its number text: most readers need only to know it is valid.
-    pub accelo: [&'a str; 3],
+    pub accelo: Option<[&'a str; 3]>,
     pub latitude: f64,
     pub longitude: f64,
-    pub locked: bool,
+    pub locked: Option<bool>,
 }
 
 impl CanonicalEvent<'_> {
     /// The accelerometer values (x, y, z).
-    pub fn accelo(&self) -> [f64; 3] {
-        self.accelo.map(|a| a.parse().unwrap_or(f64::NAN))
+    pub fn accelo(&self) -> Option<[f64; 3]> {
+        self.accelo.map(|a| a.map(|a| a.parse().unwrap_or(f64::NAN)))
     }
 
     /// The checks of [`MobileEvent::validate`](super::MobileEvent::validate).
     pub fn is_valid(&self) -> bool {
         !self.timepoint.is_empty()
             && !self.device_id.is_empty()
-            && self.accelo.iter().all(|a| super::json_number_is_finite(a))
+            && self.accelo.iter().flatten().all(|a| super::json_number_is_finite(a))
             && self.latitude.is_finite()
             && self.latitude.abs() <= 90.0
             && self.longitude.is_finite()
@@ -51,32 +52,32 @@ pub(super) fn scan(bytes: &[u8]) -> Option<CanonicalEvent<'_>> {
     let timepoint = c.string()?;
     c.literal(b",\"deviceId\":")?;
     let device_id = c.string()?;
-    c.literal(b",\"acceloX\":")?;
-    let ax = c.number_text()?;
-    c.literal(b",\"acceloY\":")?;
-    let ay = c.number_text()?;
-    c.literal(b",\"acceloZ\":")?;
-    let az = c.number_text()?;
+    let accelo = if c.literal(b",\"acceloX\":").is_some() {
+        let ax = c.number_text()?;
+        c.literal(b",\"acceloY\":")?;
+        let ay = c.number_text()?;
+        c.literal(b",\"acceloZ\":")?;
+        let az = c.number_text()?;
+        Some([ax, ay, az])
+    } else {
+        None
+    };
     c.literal(b",\"latitude\":")?;
     let latitude = c.number_text()?.parse().ok()?;
     c.literal(b",\"longitude\":")?;
     let longitude = c.number_text()?.parse().ok()?;
-    c.literal(b",\"locked\":")?;
-    let locked = if c.literal(b"true").is_some() {
-        true
+    let locked = if c.literal(b",\"locked\":").is_some() {
+        if c.literal(b"true").is_some() {
+            Some(true)
+        } else {
+            c.literal(b"false")?;
+            Some(false)
+        }
     } else {
-        c.literal(b"false")?;
-        false
+        None
     };
     c.literal(b"}")?;
-    (c.i == c.b.len()).then_some(CanonicalEvent {
-        timepoint,
-        device_id,
-        accelo: [ax, ay, az],
-        latitude,
-        longitude,
-        locked,
-    })
+    (c.i == c.b.len()).then_some(CanonicalEvent { timepoint, device_id, accelo, latitude, longitude, locked })
 }
 
 struct Cursor<'a> {
@@ -161,11 +162,14 @@ mod tests {
         assert_eq!((e.timepoint, e.device_id), ("2020-06-01 12:00:00.123", "d-7"));
         assert_eq!(
             (e.accelo(), e.latitude, e.longitude, e.locked),
-            ([0.5, -1.0, 9.81], 52.52, 13.405, false)
+            (Some([0.5, -1.0, 9.81]), 52.52, 13.405, Some(false))
         );
         assert!(e.is_valid());
         let locked = LINE.replace("false", "true");
-        assert!(scan(locked.as_bytes()).unwrap().locked);
+        assert_eq!(scan(locked.as_bytes()).unwrap().locked, Some(true));
+        let gps_only = r#"{"timepoint":"t","deviceId":"d","latitude":52.52,"longitude":13.405}"#;
+        let e = scan(gps_only.as_bytes()).expect("canonical without accelerometer and locked");
+        assert_eq!((e.accelo(), e.locked, e.latitude), (None, None, 52.52));
         let exponent = LINE.replace("52.52", "5.252E+1");
         assert_eq!(scan(exponent.as_bytes()).unwrap().latitude, 52.52);
     }

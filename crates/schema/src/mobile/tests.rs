@@ -4,13 +4,26 @@ fn event() -> MobileEvent {
     MobileEvent {
         timepoint: "2020-06-01 12:00:00.123".into(),
         device_id: "dev-00042".into(),
-        accelo_x: 0.12,
-        accelo_y: -0.5,
-        accelo_z: 9.81,
+        accelo_x: Some(0.12),
+        accelo_y: Some(-0.5),
+        accelo_z: Some(9.81),
         latitude: 52.52,
         longitude: 13.405,
-        locked: true,
+        locked: Some(true),
     }
+}
+
+#[test]
+fn an_event_without_accelerometer_or_locked_flag_is_valid() {
+    let gps = br#"{"timepoint":"2008-10-23 02:53:04.000","deviceId":"000","latitude":39.984702,"longitude":116.318417}"#;
+    let e = MobileEvent::from_json(gps).unwrap();
+    assert_eq!((e.accelo_x, e.locked, e.latitude), (None, None, 39.984702));
+    assert_eq!(e.to_json(), gps.to_vec(), "written back as it came");
+    let mut csv = Vec::new();
+    e.write_csv_line(&mut csv);
+    assert_eq!(csv, b"2008-10-23 02:53:04.000,000,,,,39.984702,116.318417,\r\n");
+    let spaced = br#"{"deviceId":"000", "latitude":39.9, "longitude":116.3, "timepoint":"t", "locked": 1}"#;
+    assert_eq!(MobileEvent::from_json(spaced).unwrap().locked, Some(true));
 }
 
 #[test]
@@ -19,7 +32,7 @@ fn json_round_trip_and_lenient_scalars() {
     assert_eq!(MobileEvent::from_json(&e.to_json()).unwrap(), e);
     let text = br#"{"timepoint":"t","deviceId":7,"acceloX":"0.5","acceloY":0,"acceloZ":1,"latitude":"52.5","longitude":13,"locked":"false","extra":[1]}"#;
     let e = MobileEvent::from_json(text).unwrap();
-    assert_eq!((e.device_id.as_str(), e.accelo_x, e.latitude, e.locked), ("7", 0.5, 52.5, false));
+    assert_eq!((e.device_id.as_str(), e.accelo_x, e.latitude, e.locked), ("7", Some(0.5), 52.5, Some(false)));
 }
 
 #[test]
@@ -48,7 +61,7 @@ fn csv_by_header_name_with_quotes_crlf_and_swapped_columns() {
     .unwrap();
     let mut f = CsvFields::default();
     let e = layout.parse(b"\"dev,1\",52.5,13.4,\"2020-06-01 12:00:00.000\",0,0,9.8,0,x\r", &mut f).unwrap();
-    assert_eq!((e.device_id.as_str(), e.latitude, e.longitude, e.locked), ("dev,1", 52.5, 13.4, false));
+    assert_eq!((e.device_id.as_str(), e.latitude, e.longitude, e.locked), ("dev,1", 52.5, 13.4, Some(false)));
 
     // The reference generator's layout: the "latitude" column holds the longitude.
     let swapped = CsvLayout::from_header(CSV_HEADER.as_bytes(), true).unwrap();
@@ -187,16 +200,18 @@ proptest::proptest! {
         device_id in "\\PC{1,12}",
         numbers in proptest::array::uniform5(proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO),
         locked: bool,
+        sensors: bool,
     ) {
+        // GPS traces have neither accelerometer nor locked flag.
         let e = MobileEvent {
             timepoint,
             device_id,
-            accelo_x: numbers[0],
-            accelo_y: numbers[1],
-            accelo_z: numbers[2],
+            accelo_x: sensors.then_some(numbers[0]),
+            accelo_y: sensors.then_some(numbers[1]),
+            accelo_z: sensors.then_some(numbers[2]),
             latitude: numbers[3] % 90.0,
             longitude: numbers[4] % 180.0,
-            locked,
+            locked: sensors.then_some(locked),
         };
         let json = e.to_json();
         let general = MobileEvent::from_any_json(&json).unwrap();

@@ -1,8 +1,11 @@
 //! CSV tables read by column name, and the field parsers every format shares.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 
 use super::Output;
+use crate::dialect::Dialect;
 
 /// A CSV header: column names, trimmed, without a byte-order mark.
 pub(super) struct Header {
@@ -10,10 +13,10 @@ pub(super) struct Header {
 }
 
 impl Header {
-    /// Reads one header line.
-    pub fn parse(line: &[u8]) -> Result<Self, String> {
-        let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
+    /// Reads one header line (decoded) of a file of this dialect.
+    pub fn parse(line: &[u8], dialect: &Dialect) -> Result<Self, String> {
+        let mut reader =
+            csv::ReaderBuilder::new().delimiter(dialect.delimiter).has_headers(false).from_reader(line);
         let mut record = csv::ByteRecord::new();
         match reader.read_byte_record(&mut record) {
             Ok(true) => Ok(Self::from_record(&record)),
@@ -54,17 +57,23 @@ impl Header {
 /// One data row: its fields, by index.
 pub(super) struct Row<'r> {
     record: &'r csv::ByteRecord,
+    decimal_comma: bool,
 }
 
 impl<'r> Row<'r> {
-    /// The field's text, trimmed; empty if the row is shorter.
-    pub fn text(&self, col: usize, name: &str) -> Result<&'r str, String> {
+    /// The field's text, trimmed; empty if the row is shorter. With a decimal comma, a number
+    /// written `52,52` reads `52.52`.
+    pub fn text(&self, col: usize, name: &str) -> Result<Cow<'r, str>, String> {
         let raw = self.record.get(col).unwrap_or_default();
-        std::str::from_utf8(raw).map(str::trim).map_err(|_| format!("{name} is not UTF-8"))
+        let text = std::str::from_utf8(raw).map(str::trim).map_err(|_| format!("{name} is not UTF-8"))?;
+        if self.decimal_comma && is_decimal_comma_number(text) {
+            return Ok(Cow::Owned(text.replacen(',', ".", 1)));
+        }
+        Ok(Cow::Borrowed(text))
     }
 
     /// The field's text, `None` if empty.
-    pub fn optional(&self, col: Option<usize>, name: &str) -> Result<Option<&'r str>, String> {
+    pub fn optional(&self, col: Option<usize>, name: &str) -> Result<Option<Cow<'r, str>>, String> {
         match col {
             Some(c) => self.text(c, name).map(|t| (!t.is_empty()).then_some(t)),
             None => Ok(None),
@@ -72,13 +81,24 @@ impl<'r> Row<'r> {
     }
 
     /// The field's text, which must not be empty.
-    pub fn required(&self, col: usize, name: &str) -> Result<&'r str, String> {
+    pub fn required(&self, col: usize, name: &str) -> Result<Cow<'r, str>, String> {
         let t = self.text(col, name)?;
         if t.is_empty() { Err(format!("{name} is empty")) } else { Ok(t) }
     }
 }
 
-/// Reads `content` as a CSV table with a header and calls `row` for each data row; a row whose
+/// `[-+]digits,digits`: a number with a decimal comma (and no other text).
+fn is_decimal_comma_number(text: &str) -> bool {
+    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    t.split_once(',').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && b.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// Reads `content` (decoded, of the dialect `out` holds) as a table with a header and calls `row` for each data row; a row whose
 /// width differs from the header's, that the CSV reader rejects, or for which `row` returns an
 /// error becomes a dead letter with its line number and the line's bytes. `header` is called
 /// first and may refuse the whole file.
@@ -88,8 +108,8 @@ pub(super) fn for_each_row<C>(
     header: impl FnOnce(&Header) -> Result<C, String>,
     mut row: impl FnMut(&C, &Row<'_>, &mut Output<'_>) -> Result<(), String>,
 ) -> Result<(), String> {
-    let content = content.strip_prefix(b"\xef\xbb\xbf").unwrap_or(content);
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(content);
+    let dialect = Dialect { header: true, ..out.dialect };
+    let mut reader = dialect.csv_reader(content);
     let head = Header::from_record(reader.byte_headers().map_err(|e| format!("header: {e}"))?);
     let columns = header(&head)?;
     let mut record = csv::ByteRecord::new();
@@ -103,7 +123,7 @@ pub(super) fn for_each_row<C>(
         }
         let result = reader.read_byte_record(&mut record);
         let end = reader.position().byte() as usize;
-        line += memchr::memchr_iter(b'\n', content.get(counted_to..start).unwrap_or_default()).count() as u64;
+        line += line_breaks(content.get(counted_to..start).unwrap_or_default());
         counted_to = start;
         let raw = content.get(start..end).unwrap_or_default();
         let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
@@ -119,7 +139,8 @@ pub(super) fn for_each_row<C>(
                 );
             }
             Ok(true) => {
-                if let Err(reason) = row(&columns, &Row { record: &record }, out) {
+                let fields = Row { record: &record, decimal_comma: dialect.decimal_comma };
+                if let Err(reason) = row(&columns, &fields, out) {
                     out.dead(format!("line {line}"), reason, raw);
                 }
             }
@@ -132,6 +153,13 @@ pub(super) fn for_each_row<C>(
             }
         }
     }
+}
+
+/// Line breaks in `bytes`: LF, CRLF, or CR alone.
+fn line_breaks(bytes: &[u8]) -> u64 {
+    let lf = memchr::memchr_iter(b'\n', bytes).count();
+    let lone_cr = memchr::memchr_iter(b'\r', bytes).filter(|&i| bytes.get(i + 1) != Some(&b'\n')).count();
+    (lf + lone_cr) as u64
 }
 
 /// An integer, e.g. `-12` (a JSON-style `12.0` is accepted when whole).

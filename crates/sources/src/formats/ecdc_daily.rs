@@ -1,6 +1,12 @@
 //! ECDC's daily case distribution, as CSV and as JSON (`{"records": [...]}`, every value a
-//! string). The population column is `popData2019` or `popData2018`; the 14-day rate column is
-//! optional (its long name starts with `Cumulative_number_for_14_days`).
+//! string). Every vintage of 2020 reads: `,` or `;` (see [`crate::dialect`]), the population
+//! column `popData2019` or `popData2018`, the 14-day rate column optional (its long name starts
+//! with `Cumulative_number_for_14_days`).
+//!
+//! Empty values, by field: an empty population, country code or rate keeps the row with the
+//! value NULL (its per-100k values are then NULL, and an aggregate sums the populations it
+//! has); `day`, `month`, `year` may be empty (`dateRep` says the date); an empty `dateRep`,
+//! `cases`, `deaths`, country, `geoId` or continent makes the row unusable: a dead letter.
 
 use std::borrow::Cow;
 
@@ -98,8 +104,8 @@ pub(super) fn parse_csv(content: &[u8], out: &mut Output<'_>) -> Result<Vec<Covi
             })
         },
         |c, row, _| {
-            let f = |col: usize, name: &str| row.optional(Some(col), name).map(|t| t.map(Cow::Borrowed));
-            let o = |col: Option<usize>, name: &str| row.optional(col, name).map(|t| t.map(Cow::Borrowed));
+            let f = |col: usize, name: &str| row.optional(Some(col), name);
+            let o = |col: Option<usize>, name: &str| row.optional(col, name);
             let fields = Fields {
                 date_rep: f(c.date_rep, "dateRep")?,
                 day: o(c.day, "day")?,
@@ -127,7 +133,6 @@ struct JsonDocument {
 }
 
 pub(super) fn parse_json(content: &[u8], out: &mut Output<'_>) -> Result<Vec<CovidDaily>, String> {
-    let content = content.strip_prefix(b"\xef\xbb\xbf").unwrap_or(content);
     let doc: JsonDocument = serde_json::from_slice(content)
         .map_err(|e| format!("not an ECDC JSON document ({{\"records\": [...]}}): {e}"))?;
     let mut rows = Vec::with_capacity(doc.records.len());

@@ -41,28 +41,31 @@ pub(super) fn parse(content: &[u8], out: &mut Output<'_>) -> Result<Vec<CovidWee
             })
         },
         |c, row, _| {
-            let indicator = match row.required(c.indicator, "indicator")? {
+            let indicator = match &*row.required(c.indicator, "indicator")? {
                 "cases" => Indicator::Cases,
                 "deaths" => Indicator::Deaths,
                 other => return Err(format!("indicator '{}' is not cases or deaths", clip(other))),
             };
-            let (year, week, week_start) = year_week(row.required(c.year_week, "year_week")?)?;
+            let (year, week, week_start) = year_week(&row.required(c.year_week, "year_week")?)?;
             rows.push(CovidWeekly {
                 country: row.required(c.country, "country")?.to_string(),
-                country_code: row.optional(c.country_code, "country_code")?.map(str::to_string),
+                country_code: row.optional(c.country_code, "country_code")?.map(|t| t.into_owned()),
                 continent: row.required(c.continent, "continent")?.to_string(),
-                population: opt_int(row.optional(c.population, "population")?, "population")?,
+                population: opt_int(row.optional(c.population, "population")?.as_deref(), "population")?,
                 indicator,
                 year,
                 week,
                 week_start,
-                weekly_count: int(row.required(c.weekly_count, "weekly_count")?, "weekly_count")?,
-                rate_14_day: opt_number(row.optional(c.rate_14_day, "rate_14_day")?, "rate_14_day")?,
+                weekly_count: int(&row.required(c.weekly_count, "weekly_count")?, "weekly_count")?,
+                rate_14_day: opt_number(
+                    row.optional(c.rate_14_day, "rate_14_day")?.as_deref(),
+                    "rate_14_day",
+                )?,
                 cumulative_count: opt_int(
-                    row.optional(c.cumulative_count, "cumulative_count")?,
+                    row.optional(c.cumulative_count, "cumulative_count")?.as_deref(),
                     "cumulative_count",
                 )?,
-                source: row.optional(c.source, "source")?.unwrap_or_default().to_string(),
+                source: row.optional(c.source, "source")?.unwrap_or_default().into_owned(),
             });
             Ok(())
         },

@@ -1,17 +1,18 @@
 //! The source formats of the Markets × COVID datasets (SPEC "Data sources and formats"), parsed
 //! into the rows of [`tributary_schema::markets`].
 //!
-//! Columns are found by name, never by position. A format is recognised from the content
-//! ([`Format::sniff`]) or forced. Every row that cannot be used becomes a dead letter with its
+//! Files come in any dialect ([`crate::dialect`]: delimiter, encoding, decimal comma, line
+//! ending), found from the content unless set. Columns are found by name, never by position. A
+//! format is recognised from the content ([`Format::sniff`]) or forced. Every row that cannot be used becomes a dead letter with its
 //! position and reason, and the rest of the file is still imported; a holiday row of a price
 //! series (all `null`) is no error and is only counted. A file that is not of any known format,
 //! or lacks a needed column, cannot be imported at all: [`parse`] says why.
 //!
 //! ```
-//! use tributary_sources::formats::{Format, Rows, parse};
+//! use tributary_sources::formats::{Format, ReadOptions, Rows, parse};
 //!
 //! let csv = b"Date,Open,High,Low,Close,Adj Close,Volume\n2020-03-16,9000,9100,8700,8742.25,8742.25,0\n";
-//! let parsed = parse(csv, None, "file://dax.csv", "^GDAXI", 0).unwrap();
+//! let parsed = parse(csv, "file://dax.csv", &ReadOptions::new(None, "^GDAXI"), 0).unwrap();
 //! assert_eq!(parsed.format, Format::YahooPrices);
 //! let Rows::Prices(bars) = &parsed.rows else { panic!() };
 //! assert_eq!((bars[0].symbol.as_str(), bars[0].close), ("^GDAXI", 8742.25));
@@ -23,6 +24,8 @@ mod ecdc_weekly;
 mod prices;
 
 use tributary_schema::DeadLetter;
+
+use crate::dialect::{Dialect, DialectSettings};
 use tributary_schema::markets::{CovidDaily, CovidWeekly, Dataset, PriceBar};
 
 /// A source format.
@@ -73,16 +76,21 @@ impl Format {
         }
     }
 
-    /// Recognises the format from the first bytes of the content: JSON for ECDC's daily
-    /// records, otherwise the columns of the CSV header.
+    /// Recognises the format from the content, in any dialect (see [`crate::dialect`]): JSON
+    /// for ECDC's daily records, otherwise the columns of the header.
     pub fn sniff(content: &[u8]) -> Option<Self> {
-        let content = content.strip_prefix(b"\xef\xbb\xbf").unwrap_or(content);
-        let start = content.trim_ascii_start();
+        let decoded =
+            DialectSettings::default().decode(&content[..content.len().min(crate::dialect::SAMPLE_BYTES)]);
+        Self::recognise(&decoded.text, &decoded.dialect)
+    }
+
+    /// [`sniff`](Self::sniff) on decoded content of a known dialect.
+    fn recognise(text: &[u8], dialect: &Dialect) -> Option<Self> {
+        let start = text.trim_ascii_start();
         if start.starts_with(b"{") || start.starts_with(b"[") {
             return Some(Self::EcdcDailyJson);
         }
-        let header_end = memchr::memchr(b'\n', start).unwrap_or(start.len());
-        let header = columns::Header::parse(&start[..header_end]).ok()?;
+        let header = columns::Header::parse(crate::dialect::first_line(start), dialect).ok()?;
         if header.has("dateRep") {
             Some(Self::EcdcDailyCsv)
         } else if header.has("year_week") && header.has("indicator") {
@@ -148,6 +156,8 @@ impl Rows {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
     pub format: Format,
+    /// How the file is written.
+    pub dialect: Dialect,
     pub rows: Rows,
     /// Rows that could not be used, each with its reason.
     pub dead_letters: Vec<DeadLetter>,
@@ -155,39 +165,64 @@ pub struct Parsed {
     pub skipped: u64,
 }
 
-/// Parses a whole file. `source` names it in dead letters (e.g. its URL); `symbol` names the
-/// series of a price file; `now_ms` stamps dead letters. Errors say why the file as a whole
-/// cannot be imported.
+/// How to read a file: what the user fixed; everything else is found from the content.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOptions {
+    /// The format, instead of recognising it.
+    pub format: Option<Format>,
+    /// The dialect, where it is not to be sniffed.
+    pub dialect: DialectSettings,
+    /// A price file's series: for a single series, its name; for a multi-share file (a `Share`
+    /// column), the share to keep, written `SHARE` or `SHARE=NAME` to rename it. Every share,
+    /// each under its own name, if not given.
+    pub symbol: Option<String>,
+    /// The name of a single series when no symbol is given (e.g. the URL's file name).
+    pub default_symbol: String,
+}
+
+impl ReadOptions {
+    /// Options with a format (or `None` to recognise it) and a symbol (or `""` for none).
+    pub fn new(format: Option<Format>, symbol: &str) -> Self {
+        Self { format, symbol: (!symbol.is_empty()).then(|| symbol.to_string()), ..Default::default() }
+    }
+}
+
+/// Parses a whole file. `source` names it in dead letters (e.g. its URL); `now_ms` stamps dead
+/// letters. Errors say why the file as a whole cannot be imported.
 pub fn parse(
     content: &[u8],
-    format: Option<Format>,
     source: &str,
-    symbol: &str,
+    opts: &ReadOptions,
     now_ms: i64,
 ) -> Result<Parsed, tributary_schema::Invalid> {
-    let format = match format {
+    let decoded = opts.dialect.decode(content);
+    let (text, dialect) = (&decoded.text[..], decoded.dialect);
+    let format = match opts.format {
         Some(f) => f,
-        None => Format::sniff(content).ok_or_else(|| {
-            "not a known format (ECDC daily CSV or JSON, ECDC weekly, Yahoo or FSE prices); force one with --format"
-                .to_string()
+        None => Format::recognise(text, &dialect).ok_or_else(|| {
+            let line = String::from_utf8_lossy(crate::dialect::first_line(text.trim_ascii_start()));
+            format!(
+                "not a known format (ECDC daily CSV or JSON, ECDC weekly, Yahoo or FSE prices): read as {}, its first line is \"{}\"; force one with --format",
+                dialect.describe(),
+                columns::clip(&line)
+            )
         })?,
     };
-    let mut out = Output { source, now_ms, dead_letters: Vec::new(), skipped: 0 };
+    let mut out = Output { source, now_ms, dialect, dead_letters: Vec::new(), skipped: 0 };
     let rows = match format {
-        Format::EcdcDailyCsv => Rows::CovidDaily(ecdc_daily::parse_csv(content, &mut out)?),
-        Format::EcdcDailyJson => Rows::CovidDaily(ecdc_daily::parse_json(content, &mut out)?),
-        Format::EcdcWeekly => Rows::CovidWeekly(ecdc_weekly::parse(content, &mut out)?),
-        Format::YahooPrices | Format::FsePrices => {
-            Rows::Prices(prices::parse(content, format, symbol, &mut out)?)
-        }
+        Format::EcdcDailyCsv => Rows::CovidDaily(ecdc_daily::parse_csv(text, &mut out)?),
+        Format::EcdcDailyJson => Rows::CovidDaily(ecdc_daily::parse_json(text, &mut out)?),
+        Format::EcdcWeekly => Rows::CovidWeekly(ecdc_weekly::parse(text, &mut out)?),
+        Format::YahooPrices | Format::FsePrices => Rows::Prices(prices::parse(text, format, opts, &mut out)?),
     };
-    Ok(Parsed { format, rows, dead_letters: out.dead_letters, skipped: out.skipped })
+    Ok(Parsed { format, dialect, rows, dead_letters: out.dead_letters, skipped: out.skipped })
 }
 
 /// Where parsers put what is not a row.
 struct Output<'a> {
     source: &'a str,
     now_ms: i64,
+    dialect: Dialect,
     dead_letters: Vec<DeadLetter>,
     skipped: u64,
 }

@@ -34,7 +34,7 @@ pub async fn run(_config: &Config, args: BenchMarketsArgs) -> anyhow::Result<Exi
         let url = url::Url::from_file_path(&absolute)
             .map_err(|()| anyhow::anyhow!("{}: not a file path", path.display()))?
             .to_string();
-        let source = PullSource { url, dataset: None, format: None, symbol };
+        let source = PullSource { symbol, ..PullSource::new(url) };
         let started = Instant::now();
         let (outcome, _) =
             pull_and_import(&puller, &source, &Validators::default(), &lake, &log, &mut |_, _| {})

@@ -17,7 +17,7 @@ use tributary_store::prelude::*;
 use hdrhistogram::Histogram;
 
 use super::bench_log::latency_histogram;
-use super::bench_stages::stage_rates;
+use super::bench_stages::{layout_rates, stage_rates};
 use tributary_processors::kmeans::{KMeansModel, Projection, TimeUnit, kmeans_plus_plus};
 use tributary_schema::MobileEvent;
 use tributary_schema::mobile::CSV_HEADER;
@@ -47,6 +47,18 @@ pub async fn run(config: &Config, args: BenchMobileArgs) -> anyhow::Result<ExitC
     for s in &stages {
         println!(
             "stage alone (one thread), {:<36} {:>12.0} events/s, {:.3} µs/event",
+            format!("{}:", s.stage),
+            s.events as f64 / s.secs,
+            s.micros_per_event()
+        );
+    }
+
+    let mut g_layouts = generator(5);
+    let chunks: Vec<Vec<_>> =
+        (0..20).map(|_| (0..10_000).map(|_| g_layouts.next_event()).collect()).collect();
+    for s in layout_rates(&chunks)? {
+        println!(
+            "parse alone (one thread), {:<38} {:>12.0} events/s, {:.3} µs/event",
             format!("{}:", s.stage),
             s.events as f64 / s.secs,
             s.micros_per_event()

@@ -56,7 +56,7 @@ pub async fn stage_rates(dir: &Path, csv: &[Vec<u8>], ndjson: &[Vec<u8>]) -> any
         std::array::from_fn(|_| Clock::default());
     let parse = |content: &[u8]| -> anyhow::Result<Vec<_>> {
         let mut events = Vec::with_capacity(10_000);
-        parse_mobile_file(content, "bench", None, ParseOptions::default(), 0, |p| {
+        parse_mobile_file(content, "bench", None, None, &ParseOptions::default(), 0, |p| {
             if let Parsed::Event { event, .. } = p {
                 events.push(event);
             }
@@ -109,4 +109,88 @@ pub async fn stage_rates(dir: &Path, csv: &[Vec<u8>], ndjson: &[Vec<u8>]) -> any
         read.rate("read from the log", n),
         decode.rate("decode positions", n),
     ])
+}
+
+/// Parse throughput of the GPS layouts Tributary reads besides its own (one thread, in memory):
+/// the same events written as each layout, read by the mobile file reader with the settings a
+/// user would give (none where the header says enough).
+pub fn layout_rates(chunks: &[Vec<MobileEvent>]) -> anyhow::Result<Vec<StageRate>> {
+    use std::fmt::Write;
+    use tributary_schema::mobile::time::TimeReader;
+    use tributary_sources::mobile_input::{FieldName, InputSettings};
+
+    let ms = |e: &MobileEvent| TimeReader::default().read(&e.timepoint).unwrap_or(0);
+    let iso = |e: &MobileEvent| e.timepoint.replacen(' ', "T", 1) + "Z";
+    type Layout<'a> = (&'static str, &'a dyn Fn(&[MobileEvent]) -> String, InputSettings);
+    let positional = InputSettings {
+        columns: vec![FieldName::Device, FieldName::Time, FieldName::Longitude, FieldName::Latitude],
+        ..Default::default()
+    };
+    let headers = |e: &[MobileEvent]| {
+        let mut s = String::from("lat,lng,datetime,uid\n");
+        for e in e {
+            let _ = writeln!(s, "{},{},{},{}", e.latitude, e.longitude, iso(e), e.device_id);
+        }
+        s
+    };
+    let phone = |e: &[MobileEvent]| {
+        let mut s = String::from("Timestamp;Device;Lon;Lat\r\n");
+        for e in e {
+            let (lon, lat) =
+                (e.longitude.to_string().replace('.', ","), e.latitude.to_string().replace('.', ","));
+            let seconds = e.timepoint.get(..19).unwrap_or(&e.timepoint).replacen(' ', "T", 1);
+            let _ = write!(s, "{seconds}.123456789+00:00;{};{lon};{lat}\r\n", e.device_id);
+        }
+        s
+    };
+    let taxi = |e: &[MobileEvent]| {
+        let mut s = String::new();
+        for e in e {
+            let _ = writeln!(s, "{},{},{},{}", e.device_id, ms(e), e.longitude, e.latitude);
+        }
+        s
+    };
+    let geolife = |e: &[MobileEvent]| {
+        let mut s = String::from(
+            "Geolife trajectory\nWGS 84\nAltitude is in Feet\nReserved 3\n0,2,255,My Track,0,0,2,8421376\n0\n",
+        );
+        for e in e {
+            let (date, time) = e.timepoint.split_once(' ').unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "{},{},0,492,39744.12,{date},{}",
+                e.latitude,
+                e.longitude,
+                &time[..time.len().min(8)]
+            );
+        }
+        s
+    };
+    let layouts: [Layout; 4] = [
+        ("lat,lng,datetime,uid (ISO times)", &headers, InputSettings::default()),
+        ("phone export (; decimal comma, ns)", &phone, InputSettings::default()),
+        ("no header, epoch ms (--columns)", &taxi, positional),
+        ("GeoLife .plt", &geolife, InputSettings::default()),
+    ];
+    let mut rates = Vec::new();
+    for (name, write, input) in layouts {
+        let files: Vec<String> = chunks.iter().map(|c| write(c)).collect();
+        let opts = ParseOptions { input, ..Default::default() };
+        let (mut clock, mut n) = (Clock::default(), 0u64);
+        for f in &files {
+            let mut events = 0u64;
+            clock
+                .time(|| {
+                    parse_mobile_file(f.as_bytes(), "bench", None, None, &opts, 0, |p| {
+                        events += matches!(p, Parsed::Event { .. }) as u64;
+                    })
+                })
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            n += events;
+        }
+        let expected: usize = chunks.iter().map(Vec::len).sum();
+        anyhow::ensure!(n as usize == expected, "{name}: {n} of {expected} events parsed");
+        rates.push(clock.rate(name, n));
+    }
+    Ok(rates)
 }

@@ -39,7 +39,14 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
             })
         })
         .transpose()?;
-    let source = PullSource { url, dataset, format, symbol: args.symbol.clone() };
+    let source = PullSource {
+        dataset,
+        format,
+        symbol: args.symbol.clone(),
+        encoding: args.encoding.into(),
+        delimiter: args.delimiter.into(),
+        ..PullSource::new(url)
+    };
     let puller = Puller::new(PullLimits { max_bytes: args.max_size.0, ..config.markets.pull.clone() })?;
     let lake = Lake::open(&config.lake_location())?;
     let log = super::open_log(config).await?;

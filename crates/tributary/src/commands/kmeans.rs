@@ -13,6 +13,7 @@ use tributary_processors::kmeans_config::{InitMethod, decay};
 use tributary_processors::mobile_kmeans::{Init, KMeansSettings, MobileKMeans, ModelVersion};
 use tributary_settings::KeyError;
 use tributary_sources::mobile_file::{FileError, FileFormat, ParseOptions, Parsed, parse_mobile_file};
+use tributary_sources::mobile_input::InputSettings;
 
 use crate::cli::{EventFormat, KmeansArgs};
 
@@ -50,9 +51,10 @@ fn read_init_centres(path: &Path, k: usize) -> anyhow::Result<Init> {
     Ok(Init::Given { centres: f.centres, weights })
 }
 
-pub fn run(args: KmeansArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config: &crate::config::Config, args: KmeansArgs) -> anyhow::Result<ExitCode> {
+    let input = args.input.over(&config.mobile.directory.input)?;
     if let Some(range) = args.suggest_k {
-        return super::kmeans_suggest::run(&args, range);
+        return super::kmeans_suggest::run(&args, &input, range);
     }
     let settings = settings(&args)?;
     let mut processor = MobileKMeans::new(settings);
@@ -68,7 +70,7 @@ pub fn run(args: KmeansArgs) -> anyhow::Result<ExitCode> {
     };
     let mut versions = 0u64;
     let mut batch: Vec<[f64; 2]> = Vec::with_capacity(batch_size);
-    let mut reading = read_events(&args, |position| {
+    let mut reading = read_events(&args, &input, |position| {
         batch.push(position);
         if batch.len() == batch_size {
             let v = processor.process(&batch);
@@ -120,23 +122,25 @@ impl Reading {
 /// rest is skipped and the error returned in [`Reading::stopped`].
 pub(crate) fn read_events(
     args: &KmeansArgs,
+    input: &InputSettings,
     mut on_event: impl FnMut([f64; 2]) -> std::io::Result<()>,
 ) -> anyhow::Result<Reading> {
-    let opts = ParseOptions { swap_lat_lon: args.swap_lat_lon, ..Default::default() };
+    let opts = ParseOptions { input: input.clone(), ..Default::default() };
     let format = args.format.map(|f| match f {
         EventFormat::Csv => FileFormat::Csv,
         EventFormat::Ndjson => FileFormat::Ndjson,
     });
     let mut reading = Reading { events: 0, dead: 0, unreadable: 0, stopped: None };
-    for path in &args.files {
+    for path in &super::input_args::expand(&args.files)? {
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let source = format!("file:{}", path.display());
         let now = tributary_log::now_ms();
         let result = parse_mobile_file(
             BufReader::with_capacity(1 << 16, file),
             &source,
+            Some(path),
             format.or_else(|| FileFormat::from_path(path)),
-            opts,
+            &opts,
             now,
             |p| match p {
                 Parsed::Event { event, .. } => {

@@ -12,17 +12,19 @@ use tributary_processors::kmeans::suggest::{Suggestion, suggest_k};
 use tributary_processors::mobile_kmeans::ProjectionMode;
 
 use super::kmeans::read_events;
+use tributary_sources::mobile_input::InputSettings;
+
 use crate::cli::{KRange, KmeansArgs};
 
 /// Silhouettes are computed on at most this many of the sampled points (O(n²) each).
 const SILHOUETTE_POINTS: usize = 2000;
 
-pub fn run(args: &KmeansArgs, range: KRange) -> anyhow::Result<ExitCode> {
+pub fn run(args: &KmeansArgs, input: &InputSettings, range: KRange) -> anyhow::Result<ExitCode> {
     let capacity = args.sample as usize;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut sample: Vec<[f64; 2]> = Vec::with_capacity(capacity.min(1 << 20));
     let mut seen = 0u64;
-    let reading = read_events(args, |position| {
+    let reading = read_events(args, input, |position| {
         seen += 1;
         // Algorithm R: the n-th event replaces a random one of the sample with probability
         // capacity / n, so every event is equally likely to be in it.

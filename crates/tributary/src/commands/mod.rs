@@ -9,6 +9,8 @@ mod bench_stages;
 mod generate;
 mod import;
 mod ingest;
+mod input_args;
+mod inspect;
 mod kmeans;
 mod kmeans_suggest;
 mod log_tools;
@@ -41,7 +43,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Log(LogCommand::Produce(args)) => produce::run(&config, args).await,
         Command::Log(LogCommand::Tail(args)) => tail::run(&config, args).await,
         Command::Generate(args) => generate::run(&config, args).await,
-        Command::Kmeans(args) => kmeans::run(args),
+        Command::Kmeans(args) => kmeans::run(&config, args),
+        Command::Inspect(args) => inspect::run(&config, args),
         Command::Worker(args) => worker::run(&config, &args).await,
         Command::Ingest => ingest::run(&config).await,
         Command::Serve(args) => serve::run(&config, &args).await,

@@ -15,6 +15,7 @@ use tributary_sources::components::{DirectorySource, GeneratorSource};
 use tributary_sources::pull::Puller;
 
 use crate::config::Config;
+use crate::markets_inbox::MarketsInbox;
 use crate::pull_import::{PullSchedule, PullSource};
 
 /// A list of parts.
@@ -59,21 +60,27 @@ pub fn beside_kmeans(config: &Config) -> anyhow::Result<Parts> {
     Ok(vec![Box::new(DeadLetterSink::new(sink_group(&config.mobile.kmeans.model))), Box::new(retention)])
 }
 
-/// The Markets × COVID pull sources (`markets.sources`), fetched into the lake on their
-/// schedule; none when no source is configured.
+/// The Markets × COVID sources: the pulls of `markets.sources`, fetched into the lake on their
+/// schedule (none when no source is configured), and the markets inbox.
 pub fn pulls(config: &Config, lake: &tributary_lake::Lake) -> anyhow::Result<Parts> {
     let mk = &config.markets;
-    let sources: Vec<PullSource> = mk.sources.clone();
-    if sources.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(vec![Box::new(PullSchedule {
+    let mut parts: Parts = vec![Box::new(MarketsInbox {
+        dir: config.markets_inbox(),
         puller: Puller::new(mk.pull.clone())?,
-        sources,
-        interval: mk.pull_interval,
-        state_path: config.data_dir.join("pull-state.json"),
         lake: lake.clone(),
-    })])
+        poll_interval: std::time::Duration::from_secs(1),
+    })];
+    let sources: Vec<PullSource> = mk.sources.clone();
+    if !sources.is_empty() {
+        parts.push(Box::new(PullSchedule {
+            puller: Puller::new(mk.pull.clone())?,
+            sources,
+            interval: mk.pull_interval,
+            state_path: config.data_dir.join("pull-state.json"),
+            lake: lake.clone(),
+        }));
+    }
+    Ok(parts)
 }
 
 /// The batch runner: recomputes the published views that a "dataset updated" event on

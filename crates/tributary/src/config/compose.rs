@@ -61,7 +61,10 @@ const PARTS: &[Part] = &[
 ];
 
 /// Keys that have moved: (old, new).
-pub(crate) const MOVED: &[(&str, &str)] = &[("embedded_log.default_partitions", "topics.default_partitions")];
+pub(crate) const MOVED: &[(&str, &str)] = &[
+    ("embedded_log.default_partitions", "topics.default_partitions"),
+    ("mobile.swap_lat_lon", "mobile.input.profile = \"reference\""),
+];
 
 /// Refuses keys that have moved, naming the new one.
 pub(crate) fn refuse_moved_keys(

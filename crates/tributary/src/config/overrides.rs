@@ -5,9 +5,10 @@
 
 use anyhow::bail;
 
-/// Sections of the config file (tables); every other key is top-level.
+/// Sections of the config file (tables, `mobile.input` inside `mobile`); every other key is
+/// top-level.
 pub(crate) const SECTIONS: &[&str] =
-    &["logging", "topics", "embedded_log", "mobile", "markets", "api", "cache", "retention"];
+    &["logging", "topics", "embedded_log", "mobile", "mobile.input", "markets", "api", "cache", "retention"];
 /// Top-level keys.
 pub(crate) const TOP_LEVEL: &[&str] = &["data_dir", "log", "store", "lake"];
 /// Environment variables with the prefix that are not config keys.
@@ -51,8 +52,11 @@ pub(crate) fn env_key(name: &str) -> anyhow::Result<String> {
     if TOP_LEVEL.contains(&rest.as_str()) {
         return Ok(rest);
     }
-    for section in SECTIONS {
-        if let Some(key) = rest.strip_prefix(section).and_then(|r| r.strip_prefix('_'))
+    // The longest section first: `MOBILE_INPUT_TIME_ZONE` is `mobile.input.time_zone`.
+    let mut sections = SECTIONS.to_vec();
+    sections.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for section in sections {
+        if let Some(key) = rest.strip_prefix(&section.replace('.', "_")).and_then(|r| r.strip_prefix('_'))
             && !key.is_empty()
         {
             return Ok(format!("{section}.{key}"));
@@ -65,7 +69,8 @@ pub(crate) fn env_key(name: &str) -> anyhow::Result<String> {
     )
 }
 
-/// Sets `key` (`top` or `section.key`) in `table` to `raw`, read as a TOML value if it is one.
+/// Sets `key` (`top`, `section.key` or `section.table.key`) in `table` to `raw`, read as a TOML
+/// value if it is one.
 pub(crate) fn set_dotted(table: &mut toml::Table, key: &str, raw: &str) -> anyhow::Result<()> {
     let value = format!("v = {raw}")
         .parse::<toml::Table>()
@@ -77,15 +82,19 @@ pub(crate) fn set_dotted(table: &mut toml::Table, key: &str, raw: &str) -> anyho
         [top] if !top.is_empty() => {
             table.insert(top.to_string(), value);
         }
-        [section, k] if !section.is_empty() && !k.is_empty() => {
-            let entry =
-                table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
-            let Some(t) = entry.as_table_mut() else {
-                bail!("`{section}` is not a section");
-            };
+        [tables @ .., k] if tables.len() <= 2 && !k.is_empty() && tables.iter().all(|t| !t.is_empty()) => {
+            let mut t = table;
+            for (i, name) in tables.iter().enumerate() {
+                let entry =
+                    t.entry(name.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+                let Some(inner) = entry.as_table_mut() else {
+                    bail!("`{}` is not a section", tables[..=i].join("."));
+                };
+                t = inner;
+            }
             t.insert(k.to_string(), value);
         }
-        _ => bail!("`{key}` is not a config key: use `key` or `section.key`"),
+        _ => bail!("`{key}` is not a config key: use `key`, `section.key` or `section.table.key`"),
     }
     Ok(())
 }
