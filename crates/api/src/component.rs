@@ -8,6 +8,9 @@ use tokio::net::TcpListener;
 use tributary_cache::Cache;
 use tributary_component::{BoxError, Component, Context, Info, Kind};
 
+use std::sync::Arc;
+
+use crate::importer::Importer;
 use crate::{ApiConfig, AppState, ServeLimits};
 
 /// The JSON API and the dashboard over the store (through the cache), with the log where the
@@ -20,6 +23,7 @@ pub struct ApiServer {
     config: ApiConfig,
     limits: ServeLimits,
     metrics: Option<PrometheusHandle>,
+    importer: Option<Arc<dyn Importer>>,
 }
 
 impl ApiServer {
@@ -33,7 +37,13 @@ impl ApiServer {
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let address = listener.local_addr()?;
-        Ok(Self { listener, address, cache, config, limits, metrics })
+        Ok(Self { listener, address, cache, config, limits, metrics, importer: None })
+    }
+
+    /// Takes imports into the lake (`POST /api/v1/markets/import`) through `importer`.
+    pub fn with_importer(mut self, importer: Arc<dyn Importer>) -> Self {
+        self.importer = Some(importer);
+        self
     }
 
     /// The address it listens on (the port the system chose for port 0).
@@ -74,6 +84,9 @@ impl Component for ApiServer {
             cx.stop_signal(),
         )
         .await;
+        if let Some(importer) = self.importer {
+            let _ = state.importer.set(importer);
+        }
         cx.report().ready();
         crate::serve(self.listener, crate::router(state), self.limits, cx.stopped()).await?;
         Ok(())

@@ -25,6 +25,7 @@
 mod choices;
 mod component;
 mod error;
+pub mod importer;
 mod json;
 mod openapi;
 mod operations;

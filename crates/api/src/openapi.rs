@@ -15,6 +15,7 @@ use utoipa::OpenApi;
         crate::routes::ops::openapi,
         crate::routes::events::events,
         crate::routes::ingest::records,
+        crate::routes::import::import,
         crate::routes::status::pipeline,
         crate::routes::pipeline::views,
         crate::routes::pipeline::dead_letters,

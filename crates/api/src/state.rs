@@ -61,6 +61,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Where HTTP ingest reports its requests as source runs.
     pub source_runs: SourceRuns,
+    /// Imports into the lake, where the process has one (set once, by its server).
+    pub importer: std::sync::OnceLock<Arc<dyn crate::importer::Importer>>,
 }
 
 impl AppState {
@@ -77,7 +79,8 @@ impl AppState {
         let source_runs = SourceRuns::start(store.clone(), stop.clone());
         warn_of_missing_columns(&*store).await;
         let versions = Versions::start(store.clone(), config.model.clone(), config.version_poll, stop).await;
-        Arc::new(Self { store, log, cache, versions, throughput, config, metrics, source_runs })
+        let importer = std::sync::OnceLock::new();
+        Arc::new(Self { store, log, cache, versions, throughput, config, metrics, source_runs, importer })
     }
 }
 

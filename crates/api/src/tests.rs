@@ -769,3 +769,87 @@ async fn the_markets_endpoints_need_only_the_columns_they_declare() {
         assert_eq!(rows, 1, "{uri}: {body}");
     }
 }
+
+/// The event log over HTTP: `tributary_log::remote::RemoteLog` against this router on a real
+/// port reads and writes what the log underneath holds, with the log's own errors.
+#[tokio::test]
+async fn the_log_over_http_is_the_log_underneath() {
+    use tributary_log::remote::RemoteLog;
+    use tributary_log::{EventLog, LogError, OffsetReset, ReadLimits, Record, TopicPartition};
+
+    let f = fixture().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(f.state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let remote = RemoteLog::new(&base, TOKEN).unwrap();
+
+    remote.create_topic("greetings", 3).await.unwrap();
+    let exists = remote.create_topic("greetings", 3).await.unwrap_err().to_string();
+    assert_eq!(exists, "topic 'greetings' already exists with 3 partitions");
+    assert_eq!(remote.ensure_topic("greetings").await.unwrap(), 3);
+    let records: Vec<Record> = (0..30u8)
+        .map(|i| Record::new(vec![i, 0xff]).with_key(format!("k{}", i % 5)).with_header("h", vec![i]))
+        .collect();
+    let positions = remote.append("greetings", records.clone()).await.unwrap();
+    assert_eq!(positions.len(), 30);
+    // What the server's own log holds, record for record.
+    for (r, p) in records.iter().zip(&positions) {
+        let here = f
+            .log
+            .read("greetings", p.partition, p.offset, ReadLimits { max_records: 1, max_bytes: 1 << 20 })
+            .await
+            .unwrap();
+        assert_eq!(here[0].record, *r);
+        let there = remote
+            .read("greetings", p.partition, p.offset, ReadLimits { max_records: 1, max_bytes: 1 << 20 })
+            .await
+            .unwrap();
+        assert_eq!(there, here);
+    }
+    let described = remote.describe_topics().await.unwrap();
+    assert_eq!(described, f.log.describe_topics().await.unwrap());
+    assert_eq!(
+        remote.append_to_partition("greetings", 1, vec![Record::new("x"), Record::new("y")]).await.unwrap(),
+        f.log.offsets("greetings", 1).await.unwrap().end - 2
+    );
+
+    // A group member reads every record once, commits, and a second member starts after them.
+    let mut member = remote.subscribe("readers", &["greetings"], OffsetReset::Earliest).await.unwrap();
+    let mut seen = 0;
+    while seen < 32 {
+        let got = member.poll(7, Duration::from_secs(5)).await.unwrap();
+        assert!(!got.is_empty(), "only {seen} of 32 records came");
+        seen += got.len();
+    }
+    member.commit().await.unwrap();
+    let committed: u64 = remote.committed("readers").await.unwrap().iter().map(|(_, o)| o).sum();
+    assert_eq!(committed, 32);
+    assert_eq!(f.log.committed("readers").await.unwrap(), remote.committed("readers").await.unwrap());
+    let mut next = remote.subscribe("readers", &["greetings"], OffsetReset::Earliest).await.unwrap();
+    assert!(next.poll(10, Duration::from_millis(200)).await.unwrap().is_empty());
+    // A record appended while it waits arrives within the poll.
+    let appender = remote.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        appender.append("greetings", vec![Record::new("late")]).await.unwrap();
+    });
+    let late = next.poll(10, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(&late[0].record.value[..], b"late");
+    let mut reader = remote.partition_reader("greetings", 0, 0).await.unwrap();
+    assert!(!reader.read(100, Duration::ZERO).await.unwrap().is_empty());
+    assert!(remote.groups().await.unwrap().contains(&"readers".to_string()));
+    remote.commit("other", &[(TopicPartition::new("greetings", 0), 1)]).await.unwrap();
+    assert_eq!(f.log.committed("other").await.unwrap(), vec![(TopicPartition::new("greetings", 0), 1)]);
+
+    // The log's errors, as the log words them.
+    assert!(matches!(remote.partition_count("nope").await, Err(LogError::UnknownTopic(t)) if t == "nope"));
+    assert!(matches!(remote.read("nope", 0, 0, ReadLimits::default()).await, Err(LogError::UnknownTopic(_))));
+    let bad = remote.create_topic("bad/name", 1).await.unwrap_err().to_string();
+    assert!(bad.starts_with("invalid topic name 'bad/name'"), "{bad}");
+    let far = remote.read("greetings", 0, 1_000_000, ReadLimits::default()).await.unwrap_err().to_string();
+    assert!(far.starts_with("offset 1000000 is out of range"), "{far}");
+    let stranger = RemoteLog::new(&base, "wrong-token").unwrap();
+    let refused = stranger.describe_topics().await.unwrap_err().to_string();
+    assert!(refused.contains("refused the token"), "{refused}");
+}

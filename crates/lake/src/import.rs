@@ -22,8 +22,9 @@ use tributary_schema::markets::{DATASETS_TOPIC, DatasetUpdated};
 
 use crate::{DeadLetterMark, Lake, LakeError, LakeRow, RawFetch, RawStored, UpsertReport};
 
-/// What an import did.
-#[derive(Debug, Clone)]
+/// What an import did (serialisable: `tributary import` beside a running `up` receives it over
+/// the API).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ImportReport {
     pub raw: RawStored,
     pub upsert: UpsertReport,

@@ -82,7 +82,7 @@ pub struct Lake {
 }
 
 /// What an [`upsert`](Lake::upsert) did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UpsertReport {
     pub dataset: Dataset,
     /// The new version, or `None` if nothing changed (no new files, no event to send).

@@ -42,6 +42,10 @@ pub enum LogError {
     /// A request to the Kafka cluster could not be made (the message says why).
     #[error("{0}")]
     KafkaRequest(String),
+    /// The running `tributary up` whose log this is (see [`crate::remote`]) failed or refused
+    /// a request; the message is its own, or says why it could not be reached.
+    #[error("{0}")]
+    Remote(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -14,6 +14,7 @@ pub mod kafka;
 mod names;
 mod partitioner;
 mod record;
+pub mod remote;
 
 pub use backoff::Backoff;
 pub use config::{EmbeddedLogConfig, FsyncPolicy, TopicsConfig};

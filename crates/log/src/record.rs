@@ -96,7 +96,7 @@ pub struct RecordPosition {
 }
 
 /// The readable range of a partition: offsets `start..end` exist; `end` is the next to be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionOffsets {
     pub start: u64,
     pub end: u64,
@@ -114,14 +114,14 @@ pub enum OffsetReset {
 }
 
 /// What a topic looks like from the outside.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopicDescription {
     pub name: String,
     pub partitions: Vec<PartitionDescription>,
 }
 
 /// One partition of a [`TopicDescription`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionDescription {
     pub partition: u32,
     pub offsets: PartitionOffsets,

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod diagnostics;
+mod lake_importer;
 mod markets_inbox;
 mod pull_import;
 

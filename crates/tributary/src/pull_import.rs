@@ -99,30 +99,61 @@ pub async fn pull_and_import(
         Fetched::NotModified => return Ok((PullOutcome::NotModified, previous.clone())),
         Fetched::Payload(p) => p,
     };
+    let (report, format, skipped) =
+        import_payload(&payload.bytes, source, &payload.validators, lake, log).await?;
+    Ok((PullOutcome::Imported { report, format, skipped }, payload.validators))
+}
+
+/// Why a payload was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    /// The payload cannot be imported as it is (not a known format, a missing column, the wrong
+    /// dataset).
+    #[error("{0}")]
+    Unusable(String),
+    /// The lake or the log failed.
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+}
+
+/// Parses a fetched payload of `source` and imports it: the report, the format it was read as
+/// and the rows skipped on purpose (holidays, other shares).
+pub async fn import_payload(
+    bytes: &[u8],
+    source: &PullSource,
+    validators: &Validators,
+    lake: &Lake,
+    log: &dyn EventLog,
+) -> Result<(Box<ImportReport>, Format, u64), PayloadError> {
     let now = tributary_log::now_ms();
-    let parsed = parse(&payload.bytes, &source.url, &source.read_options(), now)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", source.url))?;
+    let parsed = parse(bytes, &source.url, &source.read_options(), now)
+        .map_err(|e| PayloadError::Unusable(format!("{}: {e}", source.url)))?;
     if let Some(d) = source.dataset
         && d != parsed.format.dataset()
     {
-        anyhow::bail!("{} holds {} ({}), not {d}", source.url, parsed.format.dataset(), parsed.format);
+        return Err(PayloadError::Unusable(format!(
+            "{} holds {} ({}), not {d}",
+            source.url,
+            parsed.format.dataset(),
+            parsed.format
+        )));
     }
     let fetch = RawFetch {
         url: source.url.clone(),
         fetched_ms: now,
         format: parsed.format.name().into(),
-        etag: payload.validators.etag.clone(),
-        last_modified: payload.validators.last_modified.clone(),
+        etag: validators.etag.clone(),
+        last_modified: validators.last_modified.clone(),
     };
     let (format, skipped, dead) = (parsed.format, parsed.skipped, parsed.dead_letters);
-    let bytes = &payload.bytes;
     let report = match parsed.rows {
         Rows::CovidDaily(rows) => import(lake, log, bytes, fetch, rows, dead).await,
         Rows::CovidWeekly(rows) => import(lake, log, bytes, fetch, rows, dead).await,
         Rows::Prices(rows) => import(lake, log, bytes, fetch, rows, dead).await,
     }
-    .with_context(|| format!("import of {} failed", source.url))?;
-    Ok((PullOutcome::Imported { report: Box::new(report), format, skipped }, payload.validators))
+    .with_context(|| format!("import of {} failed", source.url))
+    .map_err(PayloadError::Failed)?;
+    Ok((Box::new(report), format, skipped))
 }
 
 /// Each URL's validators from its last successful pull, kept in a small JSON file (replaced

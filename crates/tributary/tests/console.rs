@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run_with_input, stderr, tributary};
+use common::{run_with_input, stderr, stop, tributary};
 
 #[test]
 fn hundred_thousand_lines_round_trip_identically() {
@@ -239,4 +239,53 @@ fn log_format_json_writes_one_json_object_per_diagnostic_line() {
         assert!(v["level"].is_string() && v["fields"]["message"].is_string(), "{l}");
     }
     assert!(err.contains("created topic"), "{err}");
+}
+
+/// With `up` running on the data directory, the console tools talk to it (its address and
+/// token are in the data directory) and print what they print on the log itself.
+#[test]
+fn the_console_tools_work_beside_a_running_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = tributary(dir.path())
+        .args(["--set", "mobile.generator_rate=0", "up"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("up.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir.path().join("api-address").exists() {
+        assert!(std::time::Instant::now() < deadline, "up wrote no api-address");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = |args: &[&str], input: &[u8]| {
+        let mut cmd = tributary(dir.path());
+        cmd.args(args);
+        let out = run_with_input(cmd, input);
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr(&out))
+    };
+    let lines = b"device-1|hello\ndevice-2|world\n\ndevice-3|again\n";
+    let create = run(&["log", "create-topic", "remote", "--partitions", "2"], b"");
+    assert_eq!(create.0, Some(0), "{create:?}");
+    let produced = run(&["log", "produce", "remote", "--key-separator", "|"], lines);
+    assert_eq!(produced.0, Some(0), "{produced:?}");
+    let tail_args = ["log", "tail", "remote", "--from-beginning", "--json", "--timeout-ms", "1000"];
+    let remote_tail = run(&tail_args, b"");
+    assert_eq!(remote_tail.0, Some(0), "{remote_tail:?}");
+    assert_eq!(remote_tail.1.lines().count(), 3, "{remote_tail:?}");
+    let grouped = run(&["log", "tail", "remote", "--from-beginning", "--group", "g", "--max", "1"], b"");
+    assert_eq!(grouped.0, Some(0), "{grouped:?}");
+    let topics = run(&["log", "topics", "--json"], b"");
+    assert_eq!(topics.0, Some(0), "{topics:?}");
+    assert!(topics.1.contains("\"remote\"") && topics.1.contains("\"g\""), "{}", topics.1);
+    let unknown = run(&["log", "tail", "nope", "--timeout-ms", "100"], b"");
+    stop(up);
+
+    // The same commands on the log itself, now that `up` is gone: the same answers.
+    assert_eq!(run(&tail_args, b""), remote_tail);
+    assert_eq!(run(&["log", "tail", "nope", "--timeout-ms", "100"], b""), unknown);
+    let create_again = run(&["log", "create-topic", "local", "--partitions", "2"], b"");
+    assert_eq!(create_again.1.replace("local", "remote"), create.1);
+    let produced_again = run(&["log", "produce", "local", "--key-separator", "|"], lines);
+    assert_eq!((produced_again.0, produced_again.1.replace("local", "remote")), (produced.0, produced.1));
+    assert!(!dir.path().join("api-address").exists(), "up removes its address when it stops");
 }

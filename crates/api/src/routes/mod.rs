@@ -2,7 +2,9 @@
 
 pub(crate) mod dashboard;
 pub(crate) mod events;
+pub(crate) mod import;
 pub(crate) mod ingest;
+pub(crate) mod log;
 pub(crate) mod markets;
 pub(crate) mod mobile;
 pub(crate) mod ops;
@@ -30,6 +32,10 @@ use crate::state::AppState;
 const MAX_BODY_BYTES: usize = 1 << 20;
 /// The largest body of an ingest request.
 const MAX_INGEST_BYTES: usize = 8 << 20;
+/// The largest payload imported through the API (`tributary import`'s default limit).
+const MAX_IMPORT_BYTES: usize = 256 << 20;
+/// The largest body of an append to the log over HTTP (records in base64).
+const MAX_LOG_APPEND_BYTES: usize = 64 << 20;
 
 /// The API's router: `/api/v1/…`, `/metrics`, `/healthz`, `/readyz`; problem details for
 /// unknown paths (404) and wrong methods (405); bodies over 1 MiB refused (413); requests cut off
@@ -50,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_INGEST_BYTES)),
         )
+        .merge(log_routes(state.clone()))
         .route("/api/v1/pipeline", get(status::pipeline))
         .route("/api/v1/views", get(pipeline::views))
         .route("/api/v1/dead-letters", get(pipeline::dead_letters))
@@ -98,6 +105,24 @@ async fn require_token(State(state): State<Arc<AppState>>, request: Request, nex
         return response;
     }
     next.run(request).await
+}
+
+/// The event log over HTTP, every route behind the token (see [`log`]).
+fn log_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/log/topics", get(log::topics).post(log::create_topic))
+        .route(
+            "/api/v1/log/topics/{topic}/records",
+            post(log::append).layer(axum::extract::DefaultBodyLimit::max(MAX_LOG_APPEND_BYTES)),
+        )
+        .route("/api/v1/log/topics/{topic}/partitions/{partition}", get(log::partition))
+        .route("/api/v1/log/groups", get(log::groups))
+        .route("/api/v1/log/groups/{group}/offsets", post(log::commit))
+        .route(
+            "/api/v1/markets/import",
+            post(import::import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
 async fn not_found() -> ApiError {

@@ -205,18 +205,7 @@ async fn publish_http(
     if matches!(endpoint.path(), "" | "/") {
         endpoint.set_path("/api/v1/topics/mobile_data/records");
     }
-    let token = match config.api.token.clone().filter(|t| !t.is_empty()) {
-        Some(token) => token,
-        None => {
-            let path = config.data_dir.join("api-token");
-            std::fs::read_to_string(&path).map(|t| t.trim().to_string()).with_context(|| {
-                format!(
-                    "no api.token configured and none in {} (where `tributary up` keeps it)",
-                    path.display()
-                )
-            })?
-        }
-    };
+    let token = super::serve::client_token(config)?;
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
     let started = Instant::now();
     let mut produced = 0u64;

@@ -4,6 +4,10 @@
 //! Parses the file (format recognised from the content, or forced), keeps the raw bytes, merges
 //! the rows into the lake and, if that changed the dataset, appends a "dataset updated" event to
 //! topic `datasets`; rows that could not be used go to the dead letters. Prints what happened.
+//!
+//! Beside a running `tributary up` (which owns the data directory) the payload is fetched here
+//! and imported by `up`, through its API (`POST /api/v1/markets/import`): the same import, the
+//! same output.
 
 use std::process::ExitCode;
 
@@ -12,8 +16,11 @@ use tributary_schema::markets::Dataset;
 use tributary_sources::formats::Format;
 use tributary_sources::pull::{PullLimits, Puller, Validators};
 
+use tributary_api::importer::ImportOptions;
+
 use crate::cli::ImportArgs;
 use crate::config::Config;
+use crate::lake_importer::ImportAnswer;
 use crate::pull_import::{PullOutcome, PullSource, print_report, pull_and_import};
 
 pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> {
@@ -48,8 +55,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
         ..PullSource::new(url)
     };
     let puller = Puller::new(PullLimits { max_bytes: args.max_size.0, ..config.markets.pull.clone() })?;
-    let lake = Lake::open(&config.lake_location())?;
-    let log = super::open_log(config).await?;
+    let log = super::open_log_or_running_up(config).await?;
     let bar = progress_bar();
     let mut progress = |done: u64, total: Option<u64>| {
         if let Some(t) = total {
@@ -57,6 +63,16 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
         }
         bar.set_position(done);
     };
+    if let Some(up) = log.running_up() {
+        let result = import_through(config, up.base(), &puller, &args, &source, &mut progress).await;
+        bar.finish_and_clear();
+        let answer = result?;
+        let format = Format::from_name(&answer.format).map_err(anyhow::Error::msg)?;
+        print_report(&answer.report, format, answer.skipped);
+        println!("  {}", super::timing_line(started));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let lake = Lake::open(&config.lake_location())?;
     let result = pull_and_import(&puller, &source, &Validators::default(), &lake, &*log, &mut progress).await;
     bar.finish_and_clear();
     log.close().await?;
@@ -66,6 +82,51 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> 
     }
     println!("  {}", super::timing_line(started));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fetches the payload here and has the running `up` at `base` import it.
+async fn import_through(
+    config: &Config,
+    base: &str,
+    puller: &Puller,
+    args: &ImportArgs,
+    source: &PullSource,
+    progress: &mut tributary_sources::pull::Progress<'_>,
+) -> anyhow::Result<ImportAnswer> {
+    let payload = match puller.fetch(&source.url, &Validators::default(), progress).await? {
+        tributary_sources::pull::Fetched::Payload(p) => p,
+        tributary_sources::pull::Fetched::NotModified => anyhow::bail!("{}: not modified", source.url),
+    };
+    let options = ImportOptions {
+        name: source.url.clone(),
+        dataset: args.dataset.clone(),
+        format: args.format.clone(),
+        symbol: args.symbol.clone(),
+        encoding: args.encoding.map(|e| e.name().to_ascii_lowercase()),
+        delimiter: args
+            .delimiter
+            .map(|d| if d.0 == b'\t' { "tab".into() } else { (d.0 as char).to_string() }),
+    };
+    let token = super::serve::client_token(config)?;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/markets/import"))
+        .query(&options)
+        .bearer_auth(token)
+        .body(payload.bytes)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("the running `tributary up` at {base}: {e}"))?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    if !status.is_success() {
+        let detail = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        anyhow::bail!("{detail}");
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| anyhow::anyhow!("the running `tributary up` at {base} answered: {e}"))
 }
 
 /// A byte progress bar on stderr (drawn only where stderr is a terminal).

@@ -18,7 +18,7 @@ struct GroupLag {
 }
 
 pub async fn topics(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
-    let log = super::open_log(config).await?;
+    let log = super::open_log_or_running_up(config).await?;
     let topics = log.describe_topics().await?;
     let ends: std::collections::HashMap<(&str, u32), u64> = topics
         .iter()
@@ -85,7 +85,7 @@ fn print_tables(topics: &[TopicDescription], lags: &[GroupLag]) {
 }
 
 pub async fn create_topic(config: &Config, topic: &str, partitions: u32) -> anyhow::Result<ExitCode> {
-    let log = super::open_log(config).await?;
+    let log = super::open_log_or_running_up(config).await?;
     log.create_topic(topic, partitions).await?;
     println!("created topic {topic} with {partitions} partition(s)");
     log.close().await?;

@@ -129,6 +129,8 @@ pub struct OpenedLog {
     log: Arc<dyn EventLog>,
     /// The embedded log, which must be closed (its last fsync, its lock).
     embedded: Option<EmbeddedLog>,
+    /// The log of the `up` that owns the data directory, when this is it.
+    remote: Option<tributary_log::remote::RemoteLog>,
     description: String,
 }
 
@@ -141,7 +143,12 @@ impl OpenedLog {
     /// Whether other processes can use this log too (Kafka): then the stream processors run as
     /// workers of a group, which `tributary worker` processes can join.
     pub fn is_shared(&self) -> bool {
-        self.embedded.is_none()
+        self.embedded.is_none() && self.remote.is_none()
+    }
+
+    /// The running `up` whose log this is, when another process owns the data directory.
+    pub fn running_up(&self) -> Option<&tributary_log::remote::RemoteLog> {
+        self.remote.as_ref()
     }
 
     /// What `up` prints about it.
@@ -167,6 +174,16 @@ impl std::ops::Deref for OpenedLog {
 }
 
 pub async fn open_log(config: &Config) -> anyhow::Result<OpenedLog> {
+    open_log_beside(config, false).await
+}
+
+/// [`open_log`] for the console tools and `import`: where a running `tributary up` owns the
+/// data directory, its log over its API (see `tributary_log::remote`).
+pub async fn open_log_or_running_up(config: &Config) -> anyhow::Result<OpenedLog> {
+    open_log_beside(config, true).await
+}
+
+async fn open_log_beside(config: &Config, beside_up: bool) -> anyhow::Result<OpenedLog> {
     match &config.log {
         LogBackend::Embedded => {
             let dir = config.log_dir();
@@ -177,11 +194,30 @@ pub async fn open_log(config: &Config) -> anyhow::Result<OpenedLog> {
                     }
                     let description =
                         format!("embedded, {}, fsync {}", log.dir().display(), config.embedded_log.fsync);
-                    Ok(OpenedLog { log: Arc::new(log.clone()), embedded: Some(log), description })
+                    Ok(OpenedLog {
+                        log: Arc::new(log.clone()),
+                        embedded: Some(log),
+                        remote: None,
+                        description,
+                    })
                 }
-                Err(e @ LogError::Locked { .. }) => Err(anyhow::anyhow!(
-                    "{e}\nhint: the console tools open the data directory themselves, so they cannot run beside `tributary up` on the same directory"
-                )),
+                Err(e @ LogError::Locked { .. }) => match running_up(config, beside_up).await {
+                    Some(remote) => {
+                        let description = format!("the running `tributary up` at {}", remote.base());
+                        tracing::debug!(%description, "the data directory is in use; using the log of its process");
+                        Ok(OpenedLog {
+                            log: Arc::new(remote.clone()),
+                            embedded: None,
+                            remote: Some(remote),
+                            description,
+                        })
+                    }
+                    None if beside_up => Err(anyhow::anyhow!(
+                        "{e}\nhint: no running `tributary up` answers at the address in {} (the console tools and `import` talk to one that does)",
+                        config.data_dir.join(API_ADDRESS_FILE).display()
+                    )),
+                    None => Err(e.into()),
+                },
                 Err(e) => Err(e).with_context(|| format!("cannot open the event log in {}", dir.display())),
             }
         }
@@ -192,7 +228,28 @@ pub async fn open_log(config: &Config) -> anyhow::Result<OpenedLog> {
                 .await
                 .with_context(|| format!("cannot reach the Kafka cluster at {}", kafka.brokers))?;
             let description = format!("Kafka at {}", kafka.brokers);
-            Ok(OpenedLog { log: Arc::new(log), embedded: None, description })
+            Ok(OpenedLog { log: Arc::new(log), embedded: None, remote: None, description })
+        }
+    }
+}
+
+/// The file in the data directory where a running `up` writes its API address.
+pub const API_ADDRESS_FILE: &str = "api-address";
+
+/// The log of the `tributary up` that owns the data directory, over its API, if one answers at
+/// the address it wrote (with the token of this configuration).
+async fn running_up(config: &Config, wanted: bool) -> Option<tributary_log::remote::RemoteLog> {
+    if !wanted {
+        return None;
+    }
+    let address = std::fs::read_to_string(config.data_dir.join(API_ADDRESS_FILE)).ok()?;
+    let token = serve::client_token(config).ok()?;
+    let remote = tributary_log::remote::RemoteLog::new(address.trim(), &token).ok()?;
+    match remote.describe_topics().await {
+        Ok(_) => Some(remote),
+        Err(e) => {
+            tracing::warn!(address = address.trim(), error = %e, "the data directory's `up` does not answer");
+            None
         }
     }
 }

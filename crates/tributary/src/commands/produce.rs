@@ -26,7 +26,7 @@ enum Line {
 }
 
 pub async fn run(config: &Config, args: ProduceArgs) -> anyhow::Result<ExitCode> {
-    let log = super::open_log(config).await?;
+    let log = super::open_log_or_running_up(config).await?;
     let max = config.embedded_log.max_record_bytes.0 as usize;
     let (tx, mut rx) = mpsc::channel::<Line>(8 * args.batch_size as usize);
     let reader = std::thread::spawn(move || read_lines(std::io::stdin().lock(), max, &tx));

@@ -21,12 +21,14 @@ use super::running::{Process, ShutdownSignals, run_process};
 use crate::cli::ServeArgs;
 use crate::config::{Config, LogBackend};
 
-/// The HTTP API on `listen` (or `api.listen`), bound now: the part, and the banner line about
+/// The HTTP API on `listen` (or `api.listen`), bound now, taking imports through `importer`
+/// where the process has a lake: the part, the address it listens on, and the banner line about
 /// its token.
 pub async fn api_server(
     config: &Config,
     listen: Option<SocketAddr>,
-) -> anyhow::Result<(Box<dyn Component>, (&'static str, String))> {
+    importer: Option<std::sync::Arc<dyn tributary_api::importer::Importer>>,
+) -> anyhow::Result<(Box<dyn Component>, SocketAddr, (&'static str, String))> {
     let listen = listen.unwrap_or(config.api.listen);
     let cache = tributary_cache::Cache::new(tributary_cache::open(&config.cache)?, config.cache.ttl);
     let (token, token_note) = api_token(config)?;
@@ -40,7 +42,12 @@ pub async fn api_server(
     let server = ApiServer::bind(listen, cache, api_config, config.api.limits(), super::metrics_handle())
         .await
         .with_context(|| format!("cannot listen on {listen} (use --listen ADDRESS:PORT)"))?;
-    Ok((Box::new(server), ("API token", token_note)))
+    let address = server.address();
+    let server = match importer {
+        Some(importer) => server.with_importer(importer),
+        None => server,
+    };
+    Ok((Box::new(server), address, ("API token", token_note)))
 }
 
 /// `/healthz`, `/readyz` and `/metrics` on `api.ops_listen`, when it is set, for the roles that
@@ -61,7 +68,7 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         _ => None,
     };
     let store = super::open_store(config).await?;
-    let (api, token_line) = api_server(config, args.listen).await?;
+    let (api, _, token_line) = api_server(config, args.listen, None).await?;
     let no_log = log.is_none();
     let headline = format!("Tributary {} is serving.", env!("CARGO_PKG_VERSION"));
     let mut process = Process::new(config, headline, log, store, vec![api]).lines_first(vec![token_line]);
@@ -69,6 +76,18 @@ pub async fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> 
         process = process.line("event log", "none (the embedded log belongs to `tributary up`)".into());
     }
     run_process(process, signals).await
+}
+
+/// The token a client of a running `up` on this data directory sends: `api.token` if configured,
+/// else the one `up` keeps in `<data_dir>/api-token`.
+pub fn client_token(config: &Config) -> anyhow::Result<String> {
+    if let Some(token) = config.api.token.clone().filter(|t| !t.is_empty()) {
+        return Ok(token);
+    }
+    let path = config.data_dir.join("api-token");
+    std::fs::read_to_string(&path).map(|t| t.trim().to_string()).with_context(|| {
+        format!("no api.token configured and none in {} (where `tributary up` keeps it)", path.display())
+    })
 }
 
 /// The token of the API's write endpoints: `api.token` if configured; otherwise the one kept in

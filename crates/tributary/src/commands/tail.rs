@@ -16,7 +16,7 @@ use crate::cli::TailArgs;
 use crate::config::Config;
 
 pub async fn run(config: &Config, args: TailArgs) -> anyhow::Result<ExitCode> {
-    let log = super::open_log(config).await?;
+    let log = super::open_log_or_running_up(config).await?;
     if let Err(LogError::UnknownTopic(_)) = log.partition_count(&args.topic).await {
         let names: Vec<String> = log.describe_topics().await?.into_iter().map(|t| t.name).collect();
         let existing = if names.is_empty() { "none".to_string() } else { names.join(", ") };

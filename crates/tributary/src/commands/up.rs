@@ -20,7 +20,12 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let log = super::open_log(config).await?;
     let store = super::open_store(config).await?;
     let lake = tributary_lake::Lake::open(&config.lake_location())?;
-    let (api, token_line) = super::serve::api_server(config, args.listen).await?;
+    // `tributary import` beside this process imports through its API, into its lake.
+    let importer = crate::lake_importer::LakeImporter { lake: lake.clone(), log: log.shared() };
+    let (api, address, token_line) =
+        super::serve::api_server(config, args.listen, Some(std::sync::Arc::new(importer))).await?;
+    // Where the console tools and `import` find this process (see `open_log`).
+    let address_file = AddressFile::write(config, address)?;
 
     let mut parts = vec![api];
     parts.extend(roles::mobile_sources(config)?);
@@ -33,5 +38,34 @@ pub async fn run(config: &Config, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let headline = format!("Tributary {} is running.", env!("CARGO_PKG_VERSION"));
     let process = Process::new(config, headline, Some(log), store, parts)
         .lines_first(vec![token_line, ("data directory", config.data_dir.display().to_string())]);
-    run_process(process, signals).await
+    let result = run_process(process, signals).await;
+    drop(address_file);
+    result
+}
+
+/// `<data_dir>/api-address`: this `up`'s API address, for the console tools and `import`,
+/// which cannot open the data directory while `up` holds it and talk to `up` instead. Removed
+/// when `up` stops; a stale one (after a kill) is harmless, as it is read only while the data
+/// directory is locked, that is, while an `up` runs.
+struct AddressFile(std::path::PathBuf);
+
+impl AddressFile {
+    fn write(config: &Config, address: std::net::SocketAddr) -> anyhow::Result<Self> {
+        let mut address = address;
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let path = config.data_dir.join(super::API_ADDRESS_FILE);
+        let tmp = config.data_dir.join(".api-address.tmp");
+        std::fs::write(&tmp, format!("http://{address}\n"))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for AddressFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
