@@ -173,3 +173,71 @@ fn the_lake_can_be_an_s3_bucket() {
     assert_eq!(line.split_whitespace().nth(1), Some("8846"), "{}", stdout(&out));
     assert!(!dir.path().join("lake").exists(), "nothing went to the local lake");
 }
+
+/// With `up` running on the data directory, `tributary import` has it import (through its API)
+/// and prints what an import on its own prints; files dropped into `up`'s markets inbox are
+/// imported too.
+#[test]
+fn import_beside_a_running_up_and_through_its_markets_inbox() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sources/fixtures/markets");
+    let latin1 = fixtures.join("ecdc_daily_2020-03-21_semicolon_latin1.csv");
+    let fse = fixtures.join("fse_multi_share_semicolon_decimal_comma.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let up = tributary(dir.path())
+        .args(["--set", "mobile.generator_rate=0", "up"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("up.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir.path().join("api-address").exists() {
+        assert!(std::time::Instant::now() < deadline, "up wrote no api-address");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let import = |args: &[&str]| tributary(dir.path()).arg("import").args(args).output().unwrap();
+
+    let beside = import(&[latin1.to_str().unwrap()]);
+    assert!(beside.status.success(), "{}", stderr(&beside));
+    assert!(stdout(&beside).contains("8 offered, 8 new, 0 changed, 0 unchanged; 8 in the dataset"), "{}", stdout(&beside));
+    assert!(stdout(&beside).contains("dead letters: 1 rows could not be used"), "{}", stdout(&beside));
+    let again = import(&[latin1.to_str().unwrap()]);
+    assert!(stdout(&again).contains("nothing changed: no new version"), "{}", stdout(&again));
+    let shares = import(&[fse.to_str().unwrap(), "--symbol", "BMW=BMW.DE"]);
+    assert!(shares.status.success(), "{}", stderr(&shares));
+    assert!(stdout(&shares).contains("2 offered, 2 new"), "{}", stdout(&shares));
+    let notes = dir.path().join("notes.csv");
+    std::fs::write(&notes, "a,b\n1,2\n").unwrap();
+    let refused = import(&[notes.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("not a known format"), "{}", stderr(&refused));
+
+    // A file dropped into the markets inbox is imported and deleted.
+    let inbox = dir.path().join("markets-inbox");
+    std::fs::copy(fixtures.join("ecdc_daily_2020-04-14_semicolon_bom.csv"), inbox.join(".ecdc.tmp")).unwrap();
+    std::fs::rename(inbox.join(".ecdc.tmp"), inbox.join("ecdc.csv")).unwrap();
+    std::fs::write(inbox.join("notes.csv"), "a,b\n1,2\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while inbox.join("ecdc.csv").exists() || !inbox.join("failed/notes.csv").exists() {
+        assert!(std::time::Instant::now() < deadline, "the markets inbox was not imported");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    common::stop(up);
+
+    // Three changes, three events: covid_daily twice (8, then 11 rows), prices once.
+    let out = tributary(dir.path())
+        .args(["log", "tail", "datasets", "--from-beginning", "--timeout-ms", "500"])
+        .output()
+        .unwrap();
+    let events: Vec<(String, u64)> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| (e["dataset"].as_str().unwrap().to_string(), e["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(events, [("covid_daily".into(), 8), ("prices".into(), 2), ("covid_daily".into(), 11)]);
+
+    // The same import without `up`, in a fresh directory: the same report.
+    let alone = tempfile::tempdir().unwrap();
+    let out = tributary(alone.path()).arg("import").arg(&latin1).output().unwrap();
+    let report = |o: &std::process::Output| stdout(o).lines().filter(|l| !l.contains("took ")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(report(&out), report(&beside));
+}
