@@ -137,7 +137,8 @@ impl DialectSettings {
     /// lines are enough, [`SAMPLE_BYTES`] are used).
     pub fn resolve(&self, sample: &[u8]) -> Dialect {
         let sample = &sample[..sample.len().min(SAMPLE_BYTES)];
-        let encoding = self.encoding.or_detect(|| Encoding::detect(sample));
+        // A sample as long as the limit was probably cut from a longer file.
+        let encoding = self.encoding.or_detect(|| Encoding::detect(sample, sample.len() == SAMPLE_BYTES));
         let text = decode(sample, encoding);
         self.resolve_decoded(&text, encoding)
     }
@@ -169,7 +170,7 @@ impl DialectSettings {
     /// Decodes a whole file and finds its dialect.
     pub fn decode<'a>(&self, content: &'a [u8]) -> Decoded<'a> {
         let sample = &content[..content.len().min(SAMPLE_BYTES)];
-        let encoding = self.encoding.or_detect(|| Encoding::detect(content));
+        let encoding = self.encoding.or_detect(|| Encoding::detect(content, false));
         let text = decode(content, encoding);
         let head = &text[..text.len().min(SAMPLE_BYTES.max(sample.len()))];
         let dialect = self.resolve_decoded(head, encoding);

@@ -233,7 +233,8 @@ impl Plan {
             Profile::Auto if is_geolife(path, sample) => Profile::Geolife,
             p => p,
         };
-        let encoding = settings.encoding.or_detect(|| Encoding::detect(sample));
+        // The sample is the reader's first buffer: it may end inside a character.
+        let encoding = settings.encoding.or_detect(|| Encoding::detect(sample, true));
         if encoding == Encoding::Utf16 {
             return Err(FileError::Unreadable(
                 "the file is UTF-16: mobile files are read as UTF-8 or Windows-1252; convert it (iconv -f UTF-16 -t UTF-8)".into(),

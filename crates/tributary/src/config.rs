@@ -620,7 +620,7 @@ mod tests {
             ),
             (
                 "markets.pull_tiemout=1s",
-                "unknown key; accepted: batch_debounce, batch_group, batch_interval, pull_interval, pull_max_size",
+                "unknown key; accepted: batch_debounce, batch_group, batch_interval, inbox, pull_interval, pull_max_size",
             ),
             (
                 "markets.sources=[{url=\"file:///x\", dataset=\"weather\"}]",
@@ -646,11 +646,50 @@ mod tests {
 
     #[test]
     fn the_override_grammar_knows_every_section_and_top_level_key() {
-        let mut keys: Vec<&str> = overrides::SECTIONS.iter().chain(overrides::TOP_LEVEL).copied().collect();
+        // Sections within sections (`mobile.input`) are their owners' business.
+        let mut keys: Vec<&str> = overrides::SECTIONS
+            .iter()
+            .chain(overrides::TOP_LEVEL)
+            .copied()
+            .filter(|k| !k.contains('.'))
+            .collect();
         keys.sort_unstable();
         let mut declared = tributary_settings::keys_of::<Config>().to_vec();
         declared.sort_unstable();
         assert_eq!(keys, declared);
+        assert!(tributary_settings::keys_of::<tributary_sources::settings::InboxConfig>().contains(&"input"));
+    }
+
+    #[test]
+    fn the_mobile_input_table_is_read_from_the_file_variables_and_flags() {
+        let set = |pairs: &[&str]| FlagOverrides {
+            set: pairs.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        };
+        let c = load(
+            None,
+            env(&[("TRIBUTARY_MOBILE_INPUT_TIME_ZONE", "Europe/Berlin")]),
+            &set(&["mobile.input.columns=[\"id\",\"time\",\"lon\",\"lat\"]", "mobile.input.delimiter=;"]),
+        )
+        .unwrap();
+        let input = &c.mobile.directory.input;
+        assert_eq!((input.columns.len(), input.time_zone.to_string()), (4, "Europe/Berlin".to_string()));
+        assert_eq!(input.delimiter.given().map(|d| d.0), Some(b';'));
+        for (pair, expected) in [
+            (
+                "mobile.input.time_zone=Mars",
+                "config key `mobile.input.time_zone` (from --set mobile.input.time_zone=Mars)",
+            ),
+            (
+                "mobile.input.columns=[\"lat\"]",
+                "config key `mobile.input.columns` (from --set mobile.input.columns=[\"lat\"]) must name the longitude column",
+            ),
+            ("mobile.input.zone=UTC", "config key `mobile.input.zone`"),
+            ("mobile.swap_lat_lon=true", "has moved: write `mobile.input.profile = \"reference\"` instead"),
+        ] {
+            let err = load(None, env(&[]), &set(&[pair])).unwrap_err().to_string();
+            assert!(err.contains(expected), "{pair}: {err}");
+        }
     }
 
     #[test]

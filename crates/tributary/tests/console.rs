@@ -289,3 +289,48 @@ fn the_console_tools_work_beside_a_running_up() {
     assert_eq!((produced_again.0, produced_again.1.replace("local", "remote")), (produced.0, produced.1));
     assert!(!dir.path().join("api-address").exists(), "up removes its address when it stops");
 }
+
+/// `tributary inspect` explains how files of every kind would be read, importing nothing.
+#[test]
+fn inspect_explains_how_each_file_would_be_read() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sources/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let out = tributary(dir.path())
+        .arg("inspect")
+        .arg(fixtures.join("markets/ecdc_daily_2020-03-21_semicolon_latin1.csv"))
+        .arg(fixtures.join("markets/fse_multi_share_semicolon_decimal_comma.csv"))
+        .arg(fixtures.join("mobile/lat_lng_datetime_uid.csv"))
+        .arg(fixtures.join("mobile/geolife"))
+        .arg(fixtures.join("mobile/taxi_no_header.txt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(3), "dead letters and an unreadable file: {text}");
+    for expected in [
+        "format:   ecdc-daily-csv (dataset covid_daily)",
+        "dialect:  Windows-1252, ';'-separated, header",
+        "rows:     8 usable, 1 dead letters, 0 skipped",
+        "line 10: cases 'x' is not an integer",
+        "dialect:  UTF-8, ';'-separated, header, decimal comma",
+        "series:   ADS, BMW, SAP",
+        "read as CSV (UTF-8, ','-separated, header), lat → latitude, lng → longitude, datetime → time, uid → device",
+        "lines:    6 — 4 events, 1 dead letters, 0 empty",
+        "line 2: {\"timepoint\":\"2020-06-01 12:00:00.000\",\"deviceId\":\"u1\",\"latitude\":52.52,\"longitude\":13.405}",
+        "20081024020959.plt",
+        "GeoLife trajectory (6 preamble lines)",
+        "cannot be read: line 1: the file has no header",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let columns = tributary(dir.path())
+        .args(["inspect", "--columns", "device,time,longitude,latitude", "--time-zone", "Asia/Shanghai"])
+        .arg(fixtures.join("mobile/taxi_no_header.txt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&columns.stdout).into_owned();
+    assert!(text.contains("column 1 → device") && text.contains("\"2008-02-02 07:36:08.000\""), "{text}");
+    assert!(!dir.path().join("log").exists() && !dir.path().join("lake").exists(), "inspect writes nothing");
+    let bad = tributary(dir.path()).args(["inspect", "--time-zone", "Mars", "x.csv"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("--time-zone: 'Mars' is not a time zone"), "{}", stderr(&bad));
+}

@@ -198,7 +198,11 @@ fn import_beside_a_running_up_and_through_its_markets_inbox() {
 
     let beside = import(&[latin1.to_str().unwrap()]);
     assert!(beside.status.success(), "{}", stderr(&beside));
-    assert!(stdout(&beside).contains("8 offered, 8 new, 0 changed, 0 unchanged; 8 in the dataset"), "{}", stdout(&beside));
+    assert!(
+        stdout(&beside).contains("8 offered, 8 new, 0 changed, 0 unchanged; 8 in the dataset"),
+        "{}",
+        stdout(&beside)
+    );
     assert!(stdout(&beside).contains("dead letters: 1 rows could not be used"), "{}", stdout(&beside));
     let again = import(&[latin1.to_str().unwrap()]);
     assert!(stdout(&again).contains("nothing changed: no new version"), "{}", stdout(&again));
@@ -238,6 +242,8 @@ fn import_beside_a_running_up_and_through_its_markets_inbox() {
     // The same import without `up`, in a fresh directory: the same report.
     let alone = tempfile::tempdir().unwrap();
     let out = tributary(alone.path()).arg("import").arg(&latin1).output().unwrap();
-    let report = |o: &std::process::Output| stdout(o).lines().filter(|l| !l.contains("took ")).map(str::to_string).collect::<Vec<_>>();
+    let report = |o: &std::process::Output| {
+        stdout(o).lines().filter(|l| !l.contains("took ")).map(str::to_string).collect::<Vec<_>>()
+    };
     assert_eq!(report(&out), report(&beside));
 }

@@ -25,17 +25,17 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// The encoding of content that starts with `sample`: UTF-16 if it starts with a UTF-16
-    /// byte-order mark, UTF-8 if it is valid UTF-8 (a multi-byte character cut by the end of the
-    /// sample does not count against it), else Windows-1252.
-    pub fn detect(sample: &[u8]) -> Self {
-        if sample.starts_with(b"\xff\xfe") || sample.starts_with(b"\xfe\xff") {
+    /// The encoding of content that is (`cut` false) or starts with (`cut` true) `bytes`: UTF-16
+    /// if it starts with a UTF-16 byte-order mark, UTF-8 if it is valid UTF-8 (in a cut sample,
+    /// a multi-byte character cut by its end does not count against it), else Windows-1252.
+    pub fn detect(bytes: &[u8], cut: bool) -> Self {
+        if bytes.starts_with(b"\xff\xfe") || bytes.starts_with(b"\xfe\xff") {
             return Self::Utf16;
         }
-        match std::str::from_utf8(sample) {
+        match std::str::from_utf8(bytes) {
             Ok(_) => Self::Utf8,
             // error_len() is None when the input ends inside a character.
-            Err(e) if e.error_len().is_none() => Self::Utf8,
+            Err(e) if cut && e.error_len().is_none() => Self::Utf8,
             Err(_) => Self::Windows1252,
         }
     }

@@ -72,7 +72,8 @@ fn encodings_are_detected_and_decoded() {
         (Encoding::Utf16, b'\t', &b"a\tb\r\n1\t2\r\n"[..])
     );
     // A multi-byte character cut by the end of a sample is still UTF-8.
-    assert_eq!(Encoding::detect(&"abcç".as_bytes()[..4]), Encoding::Utf8);
+    assert_eq!(Encoding::detect(&"abcç".as_bytes()[..4], true), Encoding::Utf8);
+    assert_eq!(Encoding::detect(&"abcç".as_bytes()[..4], false), Encoding::Windows1252, "a whole file");
     let forced = DialectSettings { encoding: Auto::Given(Encoding::Windows1252), ..Default::default() };
     assert_eq!(&forced.decode("ç".as_bytes()).text[..], "Ã§".as_bytes());
 }
