@@ -15,7 +15,12 @@
 //!   → `000`), else the file's name.
 //!
 //! A file without a device column takes its file name as the device. Accelerometer and
-//! `locked` columns are optional. Times become UTC, written `YYYY-MM-DD HH:MM:SS.mmm`.
+//! `locked` columns are optional. Times become UTC, written `YYYY-MM-DD HH:MM:SS.mmm`
+//! (milliseconds kept: finer fractions are cut).
+//!
+//! Empty values, by field: an empty accelerometer value or `locked` is absent from the event;
+//! an empty latitude, longitude, time or device makes the line a dead letter (an event must say
+//! where, when and who).
 
 mod mapping;
 mod settings;

@@ -246,17 +246,7 @@ fn log_format_json_writes_one_json_object_per_diagnostic_line() {
 #[test]
 fn the_console_tools_work_beside_a_running_up() {
     let dir = tempfile::tempdir().unwrap();
-    let up = tributary(dir.path())
-        .args(["--set", "mobile.generator_rate=0", "up"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("up.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !dir.path().join("api-address").exists() {
-        assert!(std::time::Instant::now() < deadline, "up wrote no api-address");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let up = common::up_with_address(dir.path());
     let run = |args: &[&str], input: &[u8]| {
         let mut cmd = tributary(dir.path());
         cmd.args(args);

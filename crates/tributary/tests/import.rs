@@ -183,17 +183,7 @@ fn import_beside_a_running_up_and_through_its_markets_inbox() {
     let latin1 = fixtures.join("ecdc_daily_2020-03-21_semicolon_latin1.csv");
     let fse = fixtures.join("fse_multi_share_semicolon_decimal_comma.csv");
     let dir = tempfile::tempdir().unwrap();
-    let up = tributary(dir.path())
-        .args(["--set", "mobile.generator_rate=0", "up"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("up.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !dir.path().join("api-address").exists() {
-        assert!(std::time::Instant::now() < deadline, "up wrote no api-address");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let up = common::up_with_address(dir.path());
     let import = |args: &[&str]| tributary(dir.path()).arg("import").args(args).output().unwrap();
 
     let beside = import(&[latin1.to_str().unwrap()]);

@@ -22,6 +22,24 @@ pub fn tributary(data_dir: &Path) -> Command {
     cmd
 }
 
+/// `tributary up` on `data_dir` without the generator (stderr to `up.log` there), once it has
+/// written its API address to the data directory: ready for the console tools beside it.
+pub fn up_with_address(data_dir: &Path) -> std::process::Child {
+    let up = tributary(data_dir)
+        .args(["--set", "mobile.generator_rate=0", "up"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(data_dir.join("up.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !data_dir.join("api-address").exists() {
+        let log = std::fs::read_to_string(data_dir.join("up.log")).unwrap_or_default();
+        assert!(std::time::Instant::now() < deadline, "up wrote no api-address:\n{log}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    up
+}
+
 /// Runs a command with `input` on stdin; returns its output.
 pub fn run_with_input(mut cmd: Command, input: &[u8]) -> Output {
     let mut child = cmd
