@@ -38,11 +38,14 @@ fuzz_target!(|data: &[u8]| {
             }
         };
         if overrides::set_dotted(&mut table, &key, value).is_ok() {
-            let found = match key.split_once('.') {
-                Some((section, k)) => table.get(section).and_then(|s| s.get(k)).is_some(),
-                None => table.contains_key(&key),
-            };
-            assert!(found, "{key} was set but is not in the table");
+            // `key`, `section.key` or `section.table.key`: each part a table but the last.
+            let mut parts = key.split('.');
+            let first = parts.next().expect("split gives a first part");
+            let mut found = table.get(first);
+            for part in parts {
+                found = found.and_then(|t| t.get(part));
+            }
+            assert!(found.is_some(), "{key} was set but is not in the table");
         }
     }
 });
