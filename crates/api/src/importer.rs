@@ -12,16 +12,21 @@ use serde::{Deserialize, Serialize};
 #[into_params(parameter_in = Query)]
 pub struct ImportOptions {
     /// The payload's file name or URL: names a price series by default, and the import.
+    #[param(min_length = 1)]
     pub name: String,
     /// The dataset the payload must hold: covid_daily, covid_weekly or prices.
+    #[param(pattern = "^(covid_daily|covid_weekly|prices)$")]
     pub dataset: Option<String>,
     /// ecdc-daily-csv, ecdc-daily-json, ecdc-weekly, yahoo or fse, instead of recognising it.
+    #[param(pattern = "^(ecdc-daily-csv|ecdc-daily-json|ecdc-weekly|yahoo|fse)$")]
     pub format: Option<String>,
     /// A price series' name, or the share of a multi-share file (SHARE or SHARE=NAME).
     pub symbol: Option<String>,
-    /// utf-8 or windows-1252, where detection is wrong.
+    /// utf-8, windows-1252 (also latin-1) or utf-16, where detection is wrong.
+    #[param(pattern = "^(utf-8|utf8|windows-1252|latin-1|latin1|iso-8859-1|cp1252|utf-16)$")]
     pub encoding: Option<String>,
     /// ",", ";", "tab" or "|", where detection is wrong.
+    #[param(pattern = "^(,|;|tab|\\|)$")]
     pub delimiter: Option<String>,
 }
 

@@ -853,3 +853,19 @@ async fn the_log_over_http_is_the_log_underneath() {
     let refused = stranger.describe_topics().await.unwrap_err().to_string();
     assert!(refused.contains("refused the token"), "{refused}");
 }
+
+/// The import endpoint: behind the token, 404 where the process has no lake, its parameters
+/// documented with the values they take.
+#[tokio::test]
+async fn imports_need_the_token_and_a_process_with_a_lake() {
+    let f = fixture().await;
+    let (status, _) = post(&f, "/api/v1/markets/import?name=x.csv", None, b"a,b\n".to_vec()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = post(&f, "/api/v1/markets/import?name=x.csv", Some(TOKEN), b"a,b\n".to_vec()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let openapi = ok(&f, "/api/v1/openapi.json").await;
+    let parameters =
+        openapi["paths"]["/api/v1/markets/import"]["post"]["parameters"].as_array().unwrap().clone();
+    let dataset = parameters.iter().find(|p| p["name"] == "dataset").unwrap();
+    assert_eq!(dataset["schema"]["pattern"], "^(covid_daily|covid_weekly|prices)$");
+}
