@@ -20,7 +20,7 @@ use tributary_schema::DeadLetter;
 use tributary_schema::mobile::time::TimeReader;
 use tributary_schema::mobile::{CsvFields, CsvLayout, EncodedEvent, MobileEvent};
 
-use crate::dialect::{Dialect, Encoding, SAMPLE_BYTES, decode_line};
+use crate::dialect::{Dialect, DialectSettings, Encoding, SAMPLE_BYTES, decode_line};
 use crate::lines::{BoundedLines, LineRef};
 use crate::mobile_input::{
     FieldName, GEOLIFE_PREAMBLE_LINES, InputSettings, Mapping, Profile, Reader, file_device, geolife_device,
@@ -116,8 +116,7 @@ pub fn parse_mobile_file<R: BufRead>(
 ) -> Result<FileSummary, FileError> {
     let settings = &opts.input;
     let sample = input.fill_buf().map_err(FileError::Io)?;
-    let sample = sample[..sample.len().min(SAMPLE_BYTES)].to_vec();
-    let plan = Plan::new(&sample, path, source, settings)?;
+    let plan = Plan::new(&sample[..sample.len().min(SAMPLE_BYTES)], path, source, format, settings)?;
     let mut summary = FileSummary::default();
     let mut format = format;
     let mut reader: Option<Reader> = None;
@@ -227,6 +226,7 @@ impl Plan {
         sample: &[u8],
         path: Option<&Path>,
         source: &str,
+        format: Option<FileFormat>,
         settings: &InputSettings,
     ) -> Result<Self, FileError> {
         let profile = match settings.profile {
@@ -247,11 +247,21 @@ impl Plan {
             b'\n'
         };
         let text = crate::dialect::decode(sample, encoding);
+        let first = crate::dialect::first_line(text.trim_ascii_start());
+        let first = first.strip_prefix(b"\xef\xbb\xbf").unwrap_or(first);
+        // Sniffing costs a few per cent of a file of Tributary's own events: NDJSON needs no
+        // dialect, and Tributary's own CSV header says it all unless something is set.
+        let own_csv = settings.dialect() == DialectSettings::default()
+            && settings.canonical_path_applies()
+            && CsvLayout::from_header(first, false).is_ok();
         let (preamble_lines, dialect) = if profile == Profile::Geolife {
             (
                 GEOLIFE_PREAMBLE_LINES,
                 Dialect { encoding, delimiter: b',', header: false, decimal_comma: false },
             )
+        } else if format == Some(FileFormat::Ndjson) || format.is_none() && first.starts_with(b"{") || own_csv
+        {
+            (0, Dialect { encoding, ..Dialect::default() })
         } else {
             (0, settings.dialect().resolve_decoded(&text, encoding))
         };
