@@ -76,12 +76,19 @@ fn inspect_markets(
         parsed.format,
         parsed.format.dataset()
     );
-    println!("  dialect:  {}", parsed.dialect.describe());
+    if parsed.format == Format::EcdcDailyJson {
+        println!("  encoding: {}", parsed.dialect.encoding);
+    } else {
+        println!("  dialect:  {}", parsed.dialect.describe());
+    }
+    fn as_json<T: serde::Serialize>(rows: &[T], n: usize) -> Vec<String> {
+        rows.iter().take(n).map(|r| serde_json::to_string(r).unwrap_or_default()).collect()
+    }
     let rows = |n: usize| -> Vec<String> {
         match &parsed.rows {
-            Rows::CovidDaily(r) => r.iter().take(n).map(|r| format!("{r:?}")).collect(),
-            Rows::CovidWeekly(r) => r.iter().take(n).map(|r| format!("{r:?}")).collect(),
-            Rows::Prices(r) => r.iter().take(n).map(|r| format!("{r:?}")).collect(),
+            Rows::CovidDaily(r) => as_json(r, n),
+            Rows::CovidWeekly(r) => as_json(r, n),
+            Rows::Prices(r) => as_json(r, n),
         }
     };
     if let Rows::Prices(bars) = &parsed.rows {
@@ -94,7 +101,7 @@ fn inspect_markets(
         parsed.dead_letters.len(),
         parsed.skipped
     );
-    print_list("first rows", &rows(args.rows));
+    print_list("first rows, as the lake would hold them", &rows(args.rows));
     let dead: Vec<String> =
         parsed.dead_letters.iter().take(args.rows).map(|d| format!("{}: {}", d.position, d.reason)).collect();
     print_list("dead letters", &dead);
