@@ -27,3 +27,13 @@ impl From<Invalid> for String {
         invalid.reason
     }
 }
+
+/// At most 40 characters of a value, for a reason that quotes it (`latitude 'abc…' is not a
+/// number`): a hostile value cannot make a dead letter's reason long.
+pub fn clip(text: &str) -> String {
+    if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}

@@ -16,5 +16,5 @@ pub mod mobile;
 pub mod projection;
 
 pub use dead_letter::DeadLetter;
-pub use invalid::Invalid;
+pub use invalid::{Invalid, clip};
 pub use mobile::MobileEvent;

@@ -256,22 +256,16 @@ fn flag(v: Option<Scalar>) -> Result<bool, String> {
 
 fn parse_number(raw: &[u8], name: &str) -> Result<f64, String> {
     let s = std::str::from_utf8(raw).map_err(|_| format!("{name} is not UTF-8"))?.trim();
-    s.parse::<f64>().map_err(|_| format!("{name} '{}' is not a number", truncate(s)))
+    s.parse::<f64>().map_err(|_| format!("{name} '{}' is not a number", crate::clip(s)))
 }
 
 fn parse_flag(raw: &[u8]) -> Result<bool, String> {
     match raw.trim_ascii() {
         b"true" | b"True" | b"TRUE" | b"1" => Ok(true),
         b"false" | b"False" | b"FALSE" | b"0" => Ok(false),
-        other => Err(format!("locked '{}' is not true or false", truncate(&String::from_utf8_lossy(other)))),
-    }
-}
-
-fn truncate(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s.to_string()
+        other => {
+            Err(format!("locked '{}' is not true or false", crate::clip(&String::from_utf8_lossy(other))))
+        }
     }
 }
 

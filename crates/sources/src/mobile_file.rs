@@ -16,9 +16,9 @@ use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::Path;
 
-use tributary_schema::DeadLetter;
 use tributary_schema::mobile::time::TimeReader;
 use tributary_schema::mobile::{CsvFields, CsvLayout, EncodedEvent, MobileEvent};
+use tributary_schema::{DeadLetter, clip};
 
 use crate::dialect::{Dialect, DialectSettings, Encoding, SAMPLE_BYTES, decode_line};
 use crate::lines::{BoundedLines, LineRef};
@@ -349,14 +349,6 @@ impl Plan {
             Reader::Mapped(m) => m.describe(),
         };
         format!("CSV ({}),{profile} {columns}", self.dialect.describe())
-    }
-}
-
-fn clip(text: &str) -> String {
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(60).collect::<String>())
-    } else {
-        text.to_string()
     }
 }
 

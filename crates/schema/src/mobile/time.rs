@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _};
 
-use crate::Invalid;
+use crate::{Invalid, clip};
 
 /// How times are written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -268,14 +268,6 @@ fn iso8601(text: &str) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
         offset => Some(parse_offset(offset)?),
     };
     Some((NaiveDateTime::new(date, time), zone))
-}
-
-fn clip(text: &str) -> String {
-    if text.chars().count() > 40 {
-        format!("{}…", text.chars().take(40).collect::<String>())
-    } else {
-        text.to_string()
-    }
 }
 
 #[cfg(test)]

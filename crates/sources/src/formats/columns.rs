@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 
 use super::Output;
 use crate::dialect::Dialect;
+pub(super) use tributary_schema::clip;
 
 /// A CSV header: column names, trimmed, without a byte-order mark.
 pub(super) struct Header {
@@ -195,13 +196,4 @@ pub(super) fn opt_number(text: Option<&str>, name: &str) -> Result<Option<f64>, 
 pub(super) fn iso_date(text: &str, name: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("{name} '{}' is not a date (yyyy-mm-dd)", clip(text)))
-}
-
-/// At most 40 characters of a value, for messages.
-pub(super) fn clip(text: &str) -> String {
-    if text.chars().count() > 40 {
-        format!("{}…", text.chars().take(40).collect::<String>())
-    } else {
-        text.to_string()
-    }
 }

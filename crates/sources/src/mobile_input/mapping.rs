@@ -1,8 +1,8 @@
 //! Which column is which, and reading a line through it.
 
-use tributary_schema::Invalid;
 use tributary_schema::mobile::time::{TimeReader, write_timepoint};
 use tributary_schema::mobile::{CsvFields, CsvLayout, EncodedEvent, MobileEvent};
+use tributary_schema::{Invalid, clip};
 
 use super::settings::{FieldName, InputSettings};
 use crate::dialect::Dialect;
@@ -218,13 +218,5 @@ fn parse_flag(t: &str) -> Result<bool, Invalid> {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
         _ => Err(format!("locked '{}' is not true or false", clip(t)).into()),
-    }
-}
-
-fn clip(text: &str) -> String {
-    if text.chars().count() > 40 {
-        format!("{}…", text.chars().take(40).collect::<String>())
-    } else {
-        text.to_string()
     }
 }
