@@ -28,6 +28,9 @@ use wire::{
     WireRecord,
 };
 
+/// About the most bytes of records one append request carries.
+const APPEND_REQUEST_BYTES: usize = 16 << 20;
+
 /// The event log of a running `tributary up`, reached at `base` (`http://127.0.0.1:8080`) with
 /// its write token.
 #[derive(Clone)]
@@ -106,23 +109,42 @@ impl RemoteLog {
         self.send(self.client.get(url).query(query), Some(topic)).await
     }
 
+    /// Appends in requests of at most about [`APPEND_REQUEST_BYTES`] (the server takes 64 MiB):
+    /// a large batch is several appends, its positions in order.
     async fn append_request(
         &self,
         topic: &str,
         partition: Option<u32>,
         records: Vec<Record>,
     ) -> Result<AppendResponse> {
-        let body =
-            AppendRequest { partition, records: records.iter().map(WireRecord::from_record).collect() };
         let url = self.url(&format!("/topics/{}/records", encode(topic)));
-        self.send(
-            self.client
-                .post(url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(json_body(&body)),
-            Some(topic),
-        )
-        .await
+        let mut positions = Vec::with_capacity(records.len());
+        let mut chunk: Vec<WireRecord> = Vec::new();
+        let mut chunk_bytes = 0usize;
+        let wire_size = |r: &Record| {
+            let raw = r.value.len()
+                + r.key.as_ref().map_or(0, |k| k.len())
+                + r.headers.iter().map(|h| h.name.len() + h.value.len()).sum::<usize>();
+            raw * 4 / 3 + 64
+        };
+        let mut records = records.into_iter().peekable();
+        while let Some(r) = records.next() {
+            chunk_bytes += wire_size(&r);
+            chunk.push(WireRecord::from_record(&r));
+            let last = match records.peek() {
+                None => true,
+                Some(next) => chunk_bytes + wire_size(next) > APPEND_REQUEST_BYTES,
+            };
+            if last {
+                let body = AppendRequest { partition, records: std::mem::take(&mut chunk) };
+                let request =
+                    self.client.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json");
+                let answer: AppendResponse = self.send(request.body(json_body(&body)), Some(topic)).await?;
+                positions.extend(answer.positions);
+                chunk_bytes = 0;
+            }
+        }
+        Ok(AppendResponse { positions })
     }
 }
 
