@@ -23,8 +23,8 @@ use tributary_schema::{DeadLetter, clip};
 use crate::dialect::{Dialect, DialectSettings, Encoding, SAMPLE_BYTES, decode_line};
 use crate::lines::{BoundedLines, LineRef};
 use crate::mobile_input::{
-    FieldName, GEOLIFE_PREAMBLE_LINES, InputSettings, Mapping, Profile, Reader, file_device, geolife_device,
-    is_geolife,
+    FieldName, GEOLIFE_PREAMBLE_LINES, InputSettings, Mapping, Profile, Reader, encode_mapped_json,
+    file_device, geolife_device, is_geolife,
 };
 
 /// The two file formats of mobile events.
@@ -157,9 +157,16 @@ pub fn parse_mobile_file<R: BufRead>(
                 if summary.read_as.is_empty() {
                     summary.read_as = "NDJSON".into();
                 }
-                match MobileEvent::encode_json_line(&content) {
+                let own = match MobileEvent::encode_json_line(&content) {
                     Err(e) if plan.retry_as_windows_1252 => {
                         retry_decoded(&content, e, MobileEvent::encode_json_line)
+                    }
+                    other => other,
+                };
+                match own {
+                    // Not Tributary's own event: another layout's names, if they say enough.
+                    Err(e) if e.reason.starts_with("missing field") => {
+                        encode_mapped_json(&content, settings, &plan.times, &plan.device)
                     }
                     other => other,
                 }

@@ -14,6 +14,9 @@
 //!   first line `Geolife trajectory`. The device is the user's folder (`Data/000/Trajectory/x.plt`
 //!   → `000`), else the file's name.
 //!
+//! NDJSON objects with other field names (`{"lat": …, "lon": …, "time": …}`) are read through
+//! the same names ([`encode_mapped_json`]) when they are not Tributary's own events.
+//!
 //! A file without a device column takes its file name as the device. Accelerometer and
 //! `locked` columns are optional. Times become UTC, written `YYYY-MM-DD HH:MM:SS.mmm`
 //! (milliseconds kept: finer fractions are cut).
@@ -22,9 +25,11 @@
 //! an empty latitude, longitude, time or device makes the line a dead letter (an event must say
 //! where, when and who).
 
+mod json;
 mod mapping;
 mod settings;
 
+pub use json::encode_mapped_json;
 pub use mapping::{Mapping, Reader};
 pub use settings::{FieldName, InputSettings, Profile};
 

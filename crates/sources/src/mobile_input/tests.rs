@@ -211,3 +211,37 @@ fn mapped_lines_never_panic() {
         let _ = parse_mobile_file(&line[..], "t", None, Some(crate::mobile_file::FileFormat::Csv), &opts, 0, |_| {});
     });
 }
+
+#[test]
+fn ndjson_with_other_names_is_read_through_the_same_names() {
+    let lines = concat!(
+        r#"{"lat": 52.52, "lng": "13.405", "tracked_at": "2020-06-01T12:00:00+02:00", "user_id": 7}"#,
+        "\n",
+        r#"{"latitude": 48.1, "longitude": 11.5, "timestamp": 1590998400000}"#,
+        "\n",
+        r#"{"lat": 91, "lon": 0, "time": "2020-06-01 10:00:00"}"#,
+        "\n",
+        r#"{"lat": 1, "lon": 2}"#,
+        "\n",
+        r#"{"timepoint":"t","deviceId":"d","latitude":1,"longitude":2}"#,
+        "\n",
+    );
+    let (mut events, mut dead) = (Vec::new(), Vec::new());
+    let path = Path::new("/data/trip-42.ndjson");
+    let opts = ParseOptions::default();
+    parse_mobile_file(lines.as_bytes(), "t", Some(path), None, &opts, 0, |p| match p {
+        Parsed::Event { event, .. } => events.push(MobileEvent::from_json(&event.json).unwrap()),
+        Parsed::Dead(d) => dead.push(d.reason),
+    })
+    .unwrap();
+    assert_eq!(
+        positions(&events),
+        [
+            ("7", "2020-06-01 10:00:00.000", 52.52, 13.405),
+            ("trip-42", "2020-06-01 08:00:00.000", 48.1, 11.5),
+            ("d", "t", 1.0, 2.0),
+        ],
+        "{dead:?}"
+    );
+    assert_eq!(dead, ["latitude 91 is outside -90..90", "no time in the event"]);
+}
