@@ -168,6 +168,9 @@ proptest! {
         // Latin-1 bytes that are also valid UTF-8 ("Â¡" is C2 A1, "¡" in UTF-8) read as UTF-8:
         // rare in real text, and no detector can tell.
         prop_assume!(text.is_ascii() || std::str::from_utf8(&latin1).is_err());
+        // Latin-1 text that starts "ÿþ" or "þÿ" is byte for byte a UTF-16 byte-order mark,
+        // which wins: no real Latin-1 file starts so.
+        prop_assume!(!text.starts_with("ÿþ") && !text.starts_with("þÿ"));
         let d = DialectSettings::default().decode(&latin1);
         let expected = if text.is_ascii() { Encoding::Utf8 } else { Encoding::Windows1252 };
         prop_assert_eq!(d.dialect.encoding, expected);
