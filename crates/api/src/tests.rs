@@ -198,6 +198,7 @@ async fn commit_model_at(store: &SqlStore, version: u64, created_ms: i64) {
         model: "mobile".into(),
         version,
         created_ms,
+        event_time_ms: None,
         batch_points: 4,
         batches: 1,
         projection: serde_json::to_string(&projection).unwrap(),

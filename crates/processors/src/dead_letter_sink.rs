@@ -187,6 +187,7 @@ impl Sink {
             offsets,
             dead_letters: letters,
             expected_offsets: Some(self.stored.clone()),
+            state: None,
         };
         self.store.commit_batch(&commit).await?;
         metrics::counter!("tributary_dead_letters_total").increment(records.len() as u64);
@@ -324,6 +325,7 @@ mod tests {
             }],
             dead_letters: first,
             expected_offsets: Some(Vec::new()),
+            state: None,
             ..Default::default()
         };
         // The sink opens first, then the other writer commits before the sink's first commit.

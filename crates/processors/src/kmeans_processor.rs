@@ -104,6 +104,7 @@ pub async fn run_kmeans_processor(
             offsets: batch.checkpoints,
             dead_letters: std::mem::take(&mut dead),
             expected_offsets: None,
+            state: None,
         };
         if !commit_retrying(&*store, &commit, &mut stop).await? {
             return Ok(()); // stopped while the store was failing: a restart redoes this batch
@@ -208,6 +209,7 @@ pub(crate) fn version_row(
         model: name.to_string(),
         version: v.version,
         created_ms: now,
+        event_time_ms: None,
         batch_points: v.batch_points,
         batches: 1,
         projection: serde_json::to_string(&s.projection).expect("projection serialises"),

@@ -10,10 +10,13 @@
 //! * [`kmeans_config`]: the k-means keys of `[mobile]`, checked once into those settings.
 //! * [`components`]: the k-means (one process, or a worker of a group) and the dead-letter sink
 //!   as components (the contract of `tributary-component`).
+//! * [`event_time`]: micro-batches that are windows of the events' own clock (out-of-order
+//!   events within a bound, duplicates, exactly once across a crash).
 //! * [`dead_letter_sink`]: dead letters from the log into the store, shared by a consumer group.
 
 pub mod components;
 pub mod dead_letter_sink;
+pub mod event_time;
 pub mod group_kmeans;
 pub mod kmeans;
 pub mod kmeans_config;

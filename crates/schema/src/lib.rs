@@ -17,4 +17,4 @@ pub mod projection;
 
 pub use dead_letter::DeadLetter;
 pub use invalid::{Invalid, clip};
-pub use mobile::MobileEvent;
+pub use mobile::{MobileEvent, TimedPosition};

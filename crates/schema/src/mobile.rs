@@ -40,6 +40,16 @@ impl EncodedEvent {
     }
 }
 
+/// An event's position, device and time (see [`MobileEvent::timed_position_from_json`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedPosition {
+    /// `[latitude, longitude]`.
+    pub position: [f64; 2],
+    pub device_id: String,
+    /// The event's `timepoint`, in ms since the Unix epoch.
+    pub time_ms: i64,
+}
+
 /// One event. The accelerometer and the locked flag are optional: GPS traces have neither.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MobileEvent {
@@ -148,6 +158,33 @@ impl MobileEvent {
             return Ok([fast.latitude, fast.longitude]);
         }
         Self::from_json(bytes).map(|e| [e.latitude, e.longitude])
+    }
+
+    /// The validated position of a JSON event with what says which event it is and when: its
+    /// device and its `timepoint` in ms since the epoch (read as [`time::TimeReader`]'s
+    /// default reads it: ISO 8601, a time without zone as UTC — the form Tributary writes —
+    /// or epoch seconds/milliseconds). The input of an event-time processor.
+    ///
+    /// ```
+    /// use tributary_schema::MobileEvent;
+    /// let line = br#"{"timepoint":"2008-10-23 02:53:04.000","deviceId":"000","latitude":39.98,"longitude":116.31}"#;
+    /// let e = MobileEvent::timed_position_from_json(line).unwrap();
+    /// assert_eq!((e.device_id.as_str(), e.time_ms), ("000", 1_224_730_384_000));
+    /// ```
+    pub fn timed_position_from_json(bytes: &[u8]) -> Result<TimedPosition, Invalid> {
+        let reader = time::TimeReader::default();
+        if let Some(fast) = canonical::scan(bytes)
+            && fast.is_valid()
+        {
+            return Ok(TimedPosition {
+                position: [fast.latitude, fast.longitude],
+                device_id: fast.device_id.to_string(),
+                time_ms: reader.read(fast.timepoint)?,
+            });
+        }
+        let e = Self::from_json(bytes)?;
+        let time_ms = reader.read(&e.timepoint)?;
+        Ok(TimedPosition { position: [e.latitude, e.longitude], device_id: e.device_id, time_ms })
     }
 
     fn from_canonical(c: &canonical::CanonicalEvent) -> Self {

@@ -112,6 +112,11 @@ pub trait Commits: Send + Sync + 'static {
     /// The processor's committed next offsets, by topic and partition.
     async fn processor_offsets(&self, processor: &str) -> Result<Vec<OffsetCheckpoint>>;
 
+    /// The state the processor last committed with its offsets ([`BatchCommit::state`]), if
+    /// any: what it needs besides offsets to resume exactly (an event-time processor's
+    /// windows). Opaque to the store.
+    async fn processor_state(&self, processor: &str) -> Result<Option<String>>;
+
     /// Every processor's committed next offsets: (processor, checkpoint), sorted.
     async fn all_processor_offsets(&self) -> Result<Vec<(String, OffsetCheckpoint)>>;
 }
@@ -134,10 +139,16 @@ pub trait ModelVersions: Send + Sync + 'static {
     /// Sum of batch counts over all versions of a model (how many points it has seen).
     async fn kmeans_points(&self, model: &str) -> Result<u64>;
 
-    /// Per cluster, the points assigned to it by the versions made at or after `since_ms`, and
-    /// how many versions those were: the live counts per region. Sorted by cluster; clusters
+    /// Per cluster, the points assigned to it by the versions at or after `since_ms` on the
+    /// time axis `axis` (when they were made, or the end of their event-time window), and how
+    /// many versions those were: the live counts per region. Sorted by cluster; clusters
     /// without such a version are absent.
-    async fn kmeans_cluster_counts(&self, model: &str, since_ms: i64) -> Result<Vec<ClusterCount>>;
+    async fn kmeans_cluster_counts(
+        &self,
+        model: &str,
+        since_ms: i64,
+        axis: TimeAxis,
+    ) -> Result<Vec<ClusterCount>>;
 }
 
 /// The batch views' published versions and their rows.
@@ -213,4 +224,7 @@ pub struct BatchCommit {
     /// [`StoreError::Conflict`] otherwise. Stored offsets of other partitions are not looked at,
     /// so writers that own different partitions of one processor never fence each other out.
     pub expected_offsets: Option<Vec<OffsetCheckpoint>>,
+    /// The processor's own state to keep with these offsets (see [`Commits::processor_state`]),
+    /// replacing what was kept; `None` leaves it as it is.
+    pub state: Option<String>,
 }

@@ -52,6 +52,7 @@ const SQLITE: &[Migration] = migrations!("sqlite":
     (4, "0004", "kmeans_versions_by_time"),
     (5, "0005", "kmeans_history_retention"),
     (6, "0006", "kmeans_version_quality"),
+    (7, "0007", "kmeans_event_time"),
 );
 const POSTGRES: &[Migration] = migrations!("postgres":
     (1, "0001", "kmeans_offsets_dead_letters"),
@@ -60,6 +61,7 @@ const POSTGRES: &[Migration] = migrations!("postgres":
     (4, "0004", "kmeans_versions_by_time"),
     (5, "0005", "kmeans_history_retention"),
     (6, "0006", "kmeans_version_quality"),
+    (7, "0007", "kmeans_event_time"),
 );
 const MYSQL: &[Migration] = migrations!("mysql":
     (1, "0001", "kmeans_offsets_dead_letters"),
@@ -68,6 +70,7 @@ const MYSQL: &[Migration] = migrations!("mysql":
     (4, "0004", "kmeans_versions_by_time"),
     (5, "0005", "kmeans_history_retention"),
     (6, "0006", "kmeans_version_quality"),
+    (7, "0007", "kmeans_event_time"),
 );
 
 /// The migrations of a dialect, in order.

@@ -41,12 +41,25 @@ pub struct ClusterCount {
     pub versions: u64,
 }
 
+/// Which clock a model version's time is read on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeAxis {
+    /// When the version was made ([`KMeansVersionRow::created_ms`]).
+    Processing,
+    /// The end of the event-time window it was made from ([`KMeansVersionRow::event_time_ms`]).
+    Event,
+}
+
 /// A stored k-means model version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansVersionRow {
     pub model: String,
     pub version: u64,
     pub created_ms: i64,
+    /// For a version made from an event-time window: the window's end (exclusive), in ms since
+    /// the epoch, the time the events themselves carry. `None` for a processing-time
+    /// micro-batch. A folded version keeps its newest window's.
+    pub event_time_ms: Option<i64>,
     pub batch_points: u64,
     /// How many micro-batches this version stands for: 1, or more once retention folded older
     /// versions into it (see [`crate::retention`]); `batch_points`, the centres' `batch_count`

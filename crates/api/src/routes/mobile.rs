@@ -21,6 +21,10 @@ pub struct ModelVersion {
     pub version: u64,
     /// When the version was made, in milliseconds since the Unix epoch.
     pub created_ms: i64,
+    /// For a model on event time (`mobile.time = "event"`): the end (exclusive) of the
+    /// event-time window this version was made from, in milliseconds since the Unix epoch, on
+    /// the events' own clock; NULL on processing time.
+    pub event_time_ms: Option<i64>,
     /// Points in the micro-batches this version stands for.
     pub batch_points: u64,
     /// How many micro-batches this version stands for: 1, or more where store retention folded
@@ -74,6 +78,7 @@ impl From<KMeansVersionRow> for ModelVersion {
             model: v.model,
             version: v.version,
             created_ms: v.created_ms,
+            event_time_ms: v.event_time_ms,
             batch_points: v.batch_points,
             batches: v.batches,
             split: v.split,

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Serialize;
 use tributary_cache::CacheKey;
 use tributary_schema::projection::{Projection, haversine_km};
-use tributary_store::KMeansVersionRow;
+use tributary_store::{KMeansVersionRow, TimeAxis};
 
 use super::mobile::{Centre, ModelVersion, model_version, newest_version};
 use crate::error::ApiError;
@@ -116,7 +116,9 @@ pub struct RegionCounts {
     /// The newest version, whose centres say where each cluster is.
     pub version: u64,
     pub window_s: u64,
-    /// The versions made at or after this time (ms since the epoch) are counted.
+    /// The versions at or after this time (ms since the epoch) are counted: made at or after
+    /// it, or, for a model on event time, whose event-time window ends at or after it (the
+    /// window then ends at the newest version's window end, not now).
     pub since_ms: i64,
     /// Events in the window, all clusters.
     pub points: u64,
@@ -154,8 +156,14 @@ pub async fn counts(
     let window_s = q.window.map_or(60, |w| w.0) as u64;
     let (model, version) = newest_version(&state)?;
     let newest = model_version(&state, &model, version).await?;
-    let since_ms = tributary_log::now_ms() - (window_s as i64) * 1000;
-    let counted = state.store.kmeans_cluster_counts(&model, since_ms).await?;
+    // A model on event time counts the last seconds of the events' own clock (a replay of last
+    // year's traces shows last year's counts); one on processing time, the last seconds now.
+    let (axis, until_ms) = match newest.event_time_ms {
+        Some(t) => (TimeAxis::Event, t),
+        None => (TimeAxis::Processing, tributary_log::now_ms()),
+    };
+    let since_ms = until_ms - (window_s as i64) * 1000;
+    let counted = state.store.kmeans_cluster_counts(&model, since_ms, axis).await?;
     let regions: Vec<RegionCount> = newest
         .centres
         .iter()
@@ -187,6 +195,7 @@ mod tests {
             model: "m".into(),
             version: 3,
             created_ms: 0,
+            event_time_ms: None,
             batch_points: 0,
             batches: 1,
             projection: projection.into(),

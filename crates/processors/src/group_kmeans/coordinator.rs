@@ -228,6 +228,7 @@ impl Lead {
             offsets: offsets.clone(),
             dead_letters: dead,
             expected_offsets: Some(self.stored.clone()),
+            state: None,
         };
         self.store.commit_batch(&commit).await?;
         self.stored = offsets;

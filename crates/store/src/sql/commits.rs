@@ -65,6 +65,16 @@ impl SqlStore {
                 }
             }
         }
+        if let Some(state) = &commit.state {
+            sqlx::query(&self.sql(&format!(
+                "INSERT INTO processor_state (processor, state) VALUES (?, ?){}",
+                self.dialect.upsert(&["processor"], &["state"])
+            )))
+            .bind(&commit.processor)
+            .bind(state)
+            .execute(&mut *tx)
+            .await?;
+        }
         for d in &commit.dead_letters {
             sqlx::query(&self.sql(
                 "INSERT INTO dead_letters (source, position, reason, raw, raw_len, time_ms) VALUES (?, ?, ?, ?, ?, ?)",
@@ -129,12 +139,13 @@ impl SqlStore {
     async fn insert_version(&self, tx: &mut Transaction<'_, Any>, v: &KMeansVersionRow) -> Result<()> {
         let version = int(v.version, "version")?;
         let sql = self.sql(
-            "INSERT INTO kmeans_versions (model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest, sum_of_squares, silhouette) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO kmeans_versions (model, version, created_ms, event_time_ms, batch_points, batches, k, projection, split_largest, split_smallest, sum_of_squares, silhouette) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         );
         let q = sqlx::query(&sql)
             .bind(&v.model)
             .bind(version)
             .bind(v.created_ms)
+            .bind(v.event_time_ms)
             .bind(int(v.batch_points, "batch_points")?)
             .bind(int(v.batches, "batches")?)
             .bind(v.centres.len() as i64)
@@ -202,6 +213,13 @@ impl Commits for SqlStore {
     async fn processor_offsets(&self, processor: &str) -> Result<Vec<OffsetCheckpoint>> {
         let all = self.all_processor_offsets().await?;
         Ok(all.into_iter().filter(|(p, _)| p == processor).map(|(_, c)| c).collect())
+    }
+
+    async fn processor_state(&self, processor: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(&self.sql("SELECT state FROM processor_state WHERE processor = ?"))
+            .bind(processor)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn all_processor_offsets(&self) -> Result<Vec<(String, OffsetCheckpoint)>> {

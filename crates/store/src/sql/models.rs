@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::{SqlStore, count, int, text_not_null, unsigned};
-use crate::{CentreRow, ClusterCount, KMeansVersionRow, ModelVersions, OffsetRange, Result};
+use crate::{CentreRow, ClusterCount, KMeansVersionRow, ModelVersions, OffsetRange, Result, TimeAxis};
 
 /// The columns of a k-means version row, in the order `load_versions` reads them.
-const VERSION_COLUMNS: &str = "model, version, created_ms, batch_points, batches, k, projection, split_largest, split_smallest, sum_of_squares, silhouette";
+const VERSION_COLUMNS: &str = "model, version, created_ms, event_time_ms, batch_points, batches, k, projection, split_largest, split_smallest, sum_of_squares, silhouette";
 
 impl SqlStore {
     /// Builds version rows from `rows` (of [`VERSION_COLUMNS`], ascending or descending by
@@ -71,6 +71,7 @@ impl SqlStore {
                 model: model.to_string(),
                 version: count(version, "version")?,
                 created_ms: r.try_get("created_ms")?,
+                event_time_ms: r.try_get("event_time_ms")?,
                 batch_points: unsigned::<u64>(r, "batch_points")?,
                 batches: unsigned::<u64>(r, "batches")?,
                 projection: text_not_null(r, "projection")?,
@@ -126,13 +127,22 @@ impl ModelVersions for SqlStore {
         count(n, "the sum of batch points")
     }
 
-    async fn kmeans_cluster_counts(&self, model: &str, since_ms: i64) -> Result<Vec<ClusterCount>> {
+    async fn kmeans_cluster_counts(
+        &self,
+        model: &str,
+        since_ms: i64,
+        axis: TimeAxis,
+    ) -> Result<Vec<ClusterCount>> {
+        let time = match axis {
+            TimeAxis::Processing => "created_ms",
+            TimeAxis::Event => "event_time_ms",
+        };
         let (points, versions) =
             (self.dialect.as_bigint("SUM(c.batch_count)"), self.dialect.as_bigint("COUNT(*)"));
         let rows = sqlx::query(&self.sql(&format!(
             "SELECT c.cluster, {points} AS points, {versions} AS versions FROM kmeans_versions v \
              JOIN kmeans_centres c ON c.model = v.model AND c.version = v.version \
-             WHERE v.model = ? AND v.created_ms >= ? GROUP BY c.cluster ORDER BY c.cluster"
+             WHERE v.model = ? AND v.{time} >= ? GROUP BY c.cluster ORDER BY c.cluster"
         )))
         .bind(model)
         .bind(since_ms)

@@ -48,6 +48,7 @@ pub async fn run(config: &Config, args: BenchHistoryArgs) -> anyhow::Result<Exit
             model: "mobile".into(),
             version: v,
             created_ms: now,
+            event_time_ms: None,
             batch_points: points,
             batches: 1,
             projection: r#"{"kind":"km","lat0":51.0,"lon0":10.0}"#.into(),
@@ -83,6 +84,7 @@ pub async fn run(config: &Config, args: BenchHistoryArgs) -> anyhow::Result<Exit
                 .collect(),
             dead_letters: Vec::new(),
             expected_offsets: None,
+            state: None,
         };
         store.commit_batch(&commit).await?;
         if now >= next_retention {

@@ -8,6 +8,8 @@ fn version(v: u64, x: f64) -> KMeansVersionRow {
         model: "mobile".into(),
         version: v,
         created_ms: 1000 + v as i64,
+        // Versions 2 and on come from event-time windows of 5 s in 2020.
+        event_time_ms: (v >= 2).then(|| 1_600_000_000_000 + 5000 * v as i64),
         batch_points: 3,
         batches: 1,
         projection: r#"{"kind":"km","lat0":51.0,"lon0":10.0}"#.into(),
@@ -51,6 +53,8 @@ pub async fn versions_offsets_and_dead_letters_round_trip_exactly(ctx: Ctx) {
             offsets: checkpoint(10 * v + 3),
             dead_letters: vec![DeadLetter::new("dir:a.csv", format!("line {v} ü"), "bad", b"\xff\x00raw", 7)],
             expected_offsets: None,
+            // The third commit leaves the state the second wrote.
+            state: (v < 3).then(|| format!("{{\"windows\": {v}}}")),
         };
         store.commit_batch(&commit).await.unwrap();
     }
@@ -73,6 +77,7 @@ pub async fn versions_offsets_and_dead_letters_round_trip_exactly(ctx: Ctx) {
         offsets: checkpoint(43),
         dead_letters: vec![],
         expected_offsets: None,
+        state: None,
     };
     let error = store.commit_batch(&commit).await.unwrap_err().to_string();
     assert!(error.contains("silhouette NaN is not a finite number"), "{error}");
@@ -86,10 +91,23 @@ pub async fn versions_offsets_and_dead_letters_round_trip_exactly(ctx: Ctx) {
     assert_eq!(store.kmeans_points("other").await.unwrap(), 0);
     // Live counts: the versions made at or after a time (versions 2 and 3 here), per cluster.
     let count = |cluster, points, versions| crate::ClusterCount { cluster, points, versions };
-    assert_eq!(store.kmeans_cluster_counts("mobile", 1002).await.unwrap(), [count(0, 4, 2), count(1, 2, 2)]);
-    assert_eq!(store.kmeans_cluster_counts("mobile", 0).await.unwrap(), [count(0, 6, 3), count(1, 3, 3)]);
-    assert!(store.kmeans_cluster_counts("mobile", 1004).await.unwrap().is_empty());
-    assert!(store.kmeans_cluster_counts("other", 0).await.unwrap().is_empty());
+    assert_eq!(
+        store.kmeans_cluster_counts("mobile", 1002, TimeAxis::Processing).await.unwrap(),
+        [count(0, 4, 2), count(1, 2, 2)]
+    );
+    assert_eq!(
+        store.kmeans_cluster_counts("mobile", 0, TimeAxis::Processing).await.unwrap(),
+        [count(0, 6, 3), count(1, 3, 3)]
+    );
+    assert!(store.kmeans_cluster_counts("mobile", 1004, TimeAxis::Processing).await.unwrap().is_empty());
+    assert!(store.kmeans_cluster_counts("other", 0, TimeAxis::Processing).await.unwrap().is_empty());
+    // … and on event time: the versions whose window ends at or after a time.
+    let event = |since| store.kmeans_cluster_counts("mobile", since, TimeAxis::Event);
+    assert_eq!(event(1_600_000_015_000).await.unwrap(), [count(0, 2, 1), count(1, 1, 1)]);
+    assert_eq!(event(0).await.unwrap(), [count(0, 4, 2), count(1, 2, 2)]);
+    assert!(event(1_600_000_015_001).await.unwrap().is_empty());
+    assert_eq!(store.processor_state("kmeans").await.unwrap().as_deref(), Some("{\"windows\": 2}"));
+    assert_eq!(store.processor_state("other").await.unwrap(), None);
     assert_eq!(store.processor_offsets("kmeans").await.unwrap(), checkpoint(33));
     let all = store.all_processor_offsets().await.unwrap();
     assert_eq!(all, checkpoint(33).into_iter().map(|c| ("kmeans".to_string(), c)).collect::<Vec<_>>());
@@ -120,6 +138,7 @@ pub async fn a_version_without_quality_first_leaves_the_columns_doubles(ctx: Ctx
             offsets: checkpoint(3 * v),
             dead_letters: vec![],
             expected_offsets: None,
+            state: None,
         };
         store.commit_batch(&commit).await.unwrap();
     }
@@ -138,6 +157,7 @@ pub async fn a_failed_commit_writes_nothing(ctx: Ctx) {
         offsets: checkpoint(13),
         dead_letters: vec![],
         expected_offsets: None,
+        state: None,
     };
     store.commit_batch(&ok).await.unwrap();
     // The same version again violates the primary key after the offsets were staged.
@@ -147,6 +167,7 @@ pub async fn a_failed_commit_writes_nothing(ctx: Ctx) {
         offsets: checkpoint(99),
         dead_letters: vec![DeadLetter::new("x", "y", "z", b"", 0)],
         expected_offsets: None,
+        state: None,
     };
     assert!(store.commit_batch(&dup).await.is_err());
     assert_eq!(store.processor_offsets("kmeans").await.unwrap(), checkpoint(13));
@@ -236,6 +257,7 @@ pub async fn fenced_commits_write_only_over_the_offsets_they_continue_from(ctx: 
         offsets: checkpoint(next),
         dead_letters: letter(),
         expected_offsets: Some(expected),
+        state: None,
         ..Default::default()
     };
     // The first commit expects no offsets; a second one that also expected none loses.
@@ -259,6 +281,7 @@ pub async fn fenced_commits_write_only_over_the_offsets_they_continue_from(ctx: 
         offsets: vec![partition_1(next)],
         dead_letters: letter(),
         expected_offsets: Some(expected),
+        state: None,
         ..Default::default()
     };
     store.commit_batch(&other(5, vec![])).await.unwrap();
@@ -299,6 +322,7 @@ pub async fn retention_folds_old_versions_and_keeps_counts_and_ranges_exact(ctx:
                 now - (30 - v as i64) * 86_400_000,
             )],
             expected_offsets: None,
+            state: None,
         };
         store.commit_batch(&commit).await.unwrap();
     }
