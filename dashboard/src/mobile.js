@@ -131,7 +131,11 @@ export function mount(main, ctx) {
     map.dataset.centres = String(centres.length);
     map.dataset.recent = String(recent.length);
     if (model) {
-      status.textContent = `Version ${model.version} of model “${model.model}”, made ${time(model.created_ms)} from ${model.batch_points.toLocaleString('en-GB')} events` +
+      // On event time a version is dated by its window's end on the events' own clock.
+      const made = model.event_time_ms != null
+        ? `for the events up to ${time(model.event_time_ms)} (event time)`
+        : `made ${time(model.created_ms)}`;
+      status.textContent = `Version ${model.version} of model “${model.model}”, ${made} from ${model.batch_points.toLocaleString('en-GB')} events` +
         (model.split ? `; split cluster ${model.split[0]} (largest) into ${model.split[1]}` : '');
       clusters.replaceChildren(table(['#', 'Lat', 'Lon', 'Weight', 'Share', 'In batch', 'Last 60 s'],
         centres.map((c, i) => [
@@ -163,12 +167,12 @@ export function mount(main, ctx) {
       width: Math.max(280, Math.floor(quality.getBoundingClientRect().width || 800) - 8), height: 220,
       scales: { x: { time: true }, s: { range: [-1, 1] }, d: { auto: true } },
       series: [
-        { label: 'Made' },
+        { label: rows.some((v) => v.event_time_ms != null) ? 'Event time' : 'Made' },
         { label: 'silhouette', scale: 's', stroke: '#6a3d9a', width: 1.5 },
         { label: 'RMS distance, km', scale: 'd', stroke: '#c0392b', width: 1 },
       ],
       axes: [{}, { scale: 's', label: 'silhouette' }, { scale: 'd', side: 1, label: 'km', grid: { show: false } }],
-    }, [rows.map((v) => v.created_ms / 1000), rows.map((v) => v.silhouette), rows.map(rms)], quality);
+    }, [rows.map((v) => (v.event_time_ms ?? v.created_ms) / 1000), rows.map((v) => v.silhouette), rows.map(rms)], quality);
   }
 
   /** Batch k-means of the newest events for k = 2..12, from the API, beside the current k. */

@@ -188,6 +188,10 @@ async fn commit_model(store: &SqlStore, version: u64) {
 }
 
 async fn commit_model_at(store: &SqlStore, version: u64, created_ms: i64) {
+    commit_model_version(store, version, created_ms, None).await;
+}
+
+async fn commit_model_version(store: &SqlStore, version: u64, created_ms: i64, event_time_ms: Option<i64>) {
     let projection = Projection::Km { lat0: 52.5, lon0: 13.0 };
     let centre = |cluster: u32, weight: f64| {
         let (lat, lon) = (52.0 + f64::from(cluster), 13.0 + version as f64);
@@ -198,7 +202,7 @@ async fn commit_model_at(store: &SqlStore, version: u64, created_ms: i64) {
         model: "mobile".into(),
         version,
         created_ms,
-        event_time_ms: None,
+        event_time_ms,
         batch_points: 4,
         batches: 1,
         projection: serde_json::to_string(&projection).unwrap(),
@@ -297,6 +301,23 @@ async fn live_counts_per_region_sum_the_versions_of_the_window() {
         let (status, _, body) = call(&f, "GET", &format!("/api/v1/mobile/counts?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
+}
+
+#[tokio::test]
+async fn on_event_time_live_counts_follow_the_events_clock() {
+    let f = fixture().await;
+    // A replay of 2008: versions made now, for windows ending 5 s apart in October 2008.
+    let now = tributary_log::now_ms();
+    for (version, end) in [(2, 1_224_730_385_000), (3, 1_224_730_390_000), (4, 1_224_730_395_000)] {
+        commit_model_version(&f.store, version, now, Some(end)).await;
+    }
+    let newest = ok(&f, "/api/v1/mobile/clusters").await;
+    assert_eq!(newest["event_time_ms"].as_i64(), Some(1_224_730_395_000));
+    // The last 6 s of event time hold versions 3 and 4, not all three made in the last minute.
+    let counts = ok(&f, "/api/v1/mobile/counts?window=6").await;
+    assert_eq!(counts["since_ms"].as_i64(), Some(1_224_730_389_000));
+    assert_eq!(counts["points"].as_u64(), Some(8));
+    assert_eq!(counts["regions"][0]["versions"].as_u64(), Some(2));
 }
 
 #[tokio::test]

@@ -47,9 +47,10 @@ pub struct EventTimeSettings {
 impl EventTimeSettings {
     /// How long the log may be quiet before every open window closes: a replay that has ended
     /// (or a source that paused) must not keep its last windows waiting for events that may never
-    /// come. The window plus the allowed lateness, at least a second.
+    /// come. One window, at least a second: without events the watermark cannot move, and a
+    /// replay's lateness may be long.
     pub fn idle_close(&self) -> Duration {
-        (self.window + self.allowed_lateness).max(Duration::from_secs(1))
+        self.window.max(Duration::from_secs(1))
     }
 
     fn window_ms(&self) -> i64 {

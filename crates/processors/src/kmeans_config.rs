@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tributary_settings::{KeyError, human_duration};
 
+use crate::event_time::EventTimeSettings;
 use crate::group_kmeans::GroupKMeansConfig;
 use crate::kmeans::{TimeUnit, decay_from_half_life};
 use crate::kmeans_processor::KMeansProcessorConfig;
@@ -43,6 +44,31 @@ pub struct KMeansConfig {
     pub seed: u64,
     /// Which coordinates are clustered.
     pub projection: ProjectionMode,
+    /// Which clock makes the micro-batches: when events are read (`"processing"`, Spark's
+    /// streaming) or the time they carry (`"event"`: windows of `event_window` on their own
+    /// clock; see [`crate::event_time`]).
+    pub time: TimeMode,
+    /// On event time, the length of a window (one model version per window with events).
+    #[serde(deserialize_with = "human_duration")]
+    pub event_window: Duration,
+    /// On event time, how far behind the newest event time an event may arrive and still be
+    /// placed in its window; later ones go to the dead letters.
+    #[serde(deserialize_with = "human_duration")]
+    pub allowed_lateness: Duration,
+    /// On event time, drop an event whose device and time equal one already in its window.
+    pub drop_duplicates: bool,
+    /// On event time, at most this many events wait for their windows to close.
+    pub max_waiting_events: usize,
+}
+
+/// Which clock makes the micro-batches of the streaming k-means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeMode {
+    /// Batches of what was read in an interval (the default, as Spark's streaming).
+    Processing,
+    /// Windows of the events' own timestamps.
+    Event,
 }
 
 /// How the first centres are chosen, as configured (given centres come only from
@@ -84,6 +110,11 @@ impl Default for KMeansConfig {
             init_min_points: 1000,
             seed: 1,
             projection: ProjectionMode::Km,
+            time: TimeMode::Processing,
+            event_window: Duration::from_secs(5),
+            allowed_lateness: Duration::from_secs(2),
+            drop_duplicates: false,
+            max_waiting_events: 1_000_000,
         }
     }
 }
@@ -107,7 +138,33 @@ impl KMeansConfig {
         if self.batch_interval.is_zero() {
             return Err(KeyError::new("batch_interval", "must be longer than 0"));
         }
+        self.event_time()?;
         Ok(settings)
+    }
+
+    /// The event-time settings when `time = "event"`, checked; `None` on processing time.
+    pub fn event_time(&self) -> Result<Option<EventTimeSettings>, KeyError> {
+        if self.time == TimeMode::Processing {
+            if self.drop_duplicates {
+                return Err(KeyError::new(
+                    "drop_duplicates",
+                    "works on event time only (duplicates are found in an event-time window): set time = \"event\"",
+                ));
+            }
+            return Ok(None);
+        }
+        if self.event_window < Duration::from_millis(1) {
+            return Err(KeyError::new("event_window", "must be at least 1ms"));
+        }
+        if self.max_waiting_events == 0 {
+            return Err(KeyError::new("max_waiting_events", "must be at least 1"));
+        }
+        Ok(Some(EventTimeSettings {
+            window: self.event_window,
+            allowed_lateness: self.allowed_lateness,
+            drop_duplicates: self.drop_duplicates,
+            max_waiting: self.max_waiting_events,
+        }))
     }
 
     /// The k-means of one process over `topic`.
@@ -118,11 +175,18 @@ impl KMeansConfig {
             settings: self.settings()?,
             max_batch_records: self.batch_max_records,
             batch_interval: self.batch_interval,
+            event_time: self.event_time()?,
         })
     }
 
     /// One worker (named `worker`) of the k-means of a consumer group over `topic`.
     pub fn group(&self, topic: &str, worker: String) -> Result<GroupKMeansConfig, KeyError> {
+        if self.time == TimeMode::Event {
+            return Err(KeyError::new(
+                "time",
+                "= \"event\" runs in one process (up, or a worker without a group): the workers of a consumer group cut micro-batches on processing time",
+            ));
+        }
         Ok(GroupKMeansConfig {
             name: self.model.clone(),
             topic: topic.to_string(),

@@ -15,6 +15,7 @@ use tributary_log::{Backoff, EventLog, TopicPartition};
 use tributary_schema::{DeadLetter, MobileEvent};
 use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, OffsetRange, ServingStore};
 
+use crate::event_time::EventTimeSettings;
 use crate::kmeans::{KMeansModel, Projection};
 use crate::micro_batch::{MicroBatch, MicroBatchReader};
 use crate::mobile_kmeans::{KMeansSettings, MobileKMeans, ModelVersion, Snapshot};
@@ -31,6 +32,9 @@ pub struct KMeansProcessorConfig {
     pub max_batch_records: usize,
     /// … or this long after its first record.
     pub batch_interval: Duration,
+    /// Micro-batches on the events' own clock instead ([`crate::event_time`]); the reads above
+    /// then only pace how often windows are looked at.
+    pub event_time: Option<EventTimeSettings>,
 }
 
 /// Errors that stop the processor.
@@ -59,6 +63,9 @@ pub async fn run_kmeans_processor(
     mut stop: watch::Receiver<bool>,
     mut on_version: impl FnMut(&ModelVersion) + Send,
 ) -> Result<(), ProcessorError> {
+    if let Some(event_time) = cfg.event_time.clone() {
+        return crate::event_time_processor::run(log, store, cfg, event_time, stop, on_version).await;
+    }
     let mut kmeans = load_model(&*store, &cfg.name, &cfg.settings).await?;
     let checkpoints = store.processor_offsets(&cfg.name).await?;
     let reader = MicroBatchReader::open(log.clone(), &cfg.topic, &checkpoints).await?;
@@ -156,7 +163,7 @@ pub(crate) async fn commit_retrying(
 }
 
 /// The next batch of a [`MicroBatchReader::prefetch`], or `None` when `stop` turned true.
-async fn next_prefetched(
+pub(crate) async fn next_prefetched(
     batches: &mut mpsc::Receiver<tributary_log::Result<MicroBatch>>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Option<MicroBatch>, ProcessorError> {
@@ -175,7 +182,7 @@ async fn next_prefetched(
     }
 }
 
-async fn record_group_offsets(
+pub(crate) async fn record_group_offsets(
     log: &dyn EventLog,
     group: &str,
     checkpoints: &[tributary_store::OffsetCheckpoint],

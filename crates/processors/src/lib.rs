@@ -17,6 +17,7 @@
 pub mod components;
 pub mod dead_letter_sink;
 pub mod event_time;
+mod event_time_processor;
 pub mod group_kmeans;
 pub mod kmeans;
 pub mod kmeans_config;

@@ -8,6 +8,7 @@ use tributary_component::{BoxError, Component};
 use tributary_log::Record;
 use tributary_processors::components::{DeadLetterSink, GroupKMeansWorker, KMeansProcessor, StoreRetention};
 use tributary_processors::dead_letter_sink::sink_group;
+use tributary_processors::event_time::EventTimeSettings;
 use tributary_processors::group_kmeans::GroupKMeansConfig;
 use tributary_processors::kmeans::TimeUnit;
 use tributary_processors::kmeans_processor::KMeansProcessorConfig;
@@ -74,6 +75,7 @@ impl Fixture for OneProcess {
             settings: settings(),
             max_batch_records: 1000,
             batch_interval: Duration::from_millis(20),
+            event_time: None,
         })?))
     }
     async fn feed(&self, env: &Environment, round: u32) -> Result<(), BoxError> {
@@ -87,6 +89,72 @@ impl Fixture for OneProcess {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kmeans_processor_is_a_component() {
     compliance::check(&OneProcess).await.unwrap();
+}
+
+/// The k-means on event time: each round's events carry times in one 5 s window of 2020, out
+/// of order, with 20 exact duplicates; round 1 also brings 10 events of round 0's window,
+/// which arrive too late. Every other event is counted once, across the restart.
+struct OnEventTime;
+
+#[async_trait::async_trait]
+impl Fixture for OnEventTime {
+    async fn build(&self, _: &Environment) -> Result<Box<dyn Component>, BoxError> {
+        Ok(Box::new(KMeansProcessor::new(KMeansProcessorConfig {
+            name: MODEL.into(),
+            topic: TOPIC.into(),
+            settings: settings(),
+            max_batch_records: 100,
+            batch_interval: Duration::from_millis(20),
+            event_time: Some(EventTimeSettings {
+                window: Duration::from_secs(5),
+                allowed_lateness: Duration::from_millis(500),
+                drop_duplicates: true,
+                max_waiting: 100_000,
+            }),
+        })?))
+    }
+    async fn feed(&self, env: &Environment, round: u32) -> Result<(), BoxError> {
+        let event = |i: u64, window: u32| {
+            let ms = 1_600_000_000_000 + i64::from(window) * 10_000 + (i * 7919 % 4000) as i64;
+            let c = [[52.52, 13.40], [48.14, 11.58], [50.94, 6.96]][i as usize % 3];
+            MobileEvent {
+                timepoint: tributary_schema::mobile::time::write_timepoint(ms),
+                device_id: format!("r{round}-{}", i % 40),
+                accelo_x: None,
+                accelo_y: None,
+                accelo_z: None,
+                latitude: c[0] + (i % 10) as f64 / 1000.0,
+                longitude: c[1],
+                locked: None,
+            }
+        };
+        let mut events: Vec<MobileEvent> = (0..PER_ROUND).map(|i| event(i, round)).collect();
+        events.extend((0..20).map(|i| event(i, round)));
+        if round == 1 {
+            events.extend((1000..1010).map(|i| event(i, 0)));
+        }
+        let records = events.iter().map(|e| Record::new(e.to_json()).with_key(e.device_id.clone())).collect();
+        env.log.append(TOPIC, records).await?;
+        Ok(())
+    }
+    async fn check(&self, env: &Environment) -> Result<(), BoxError> {
+        check_points(env).await?;
+        let late = env.store.dead_letter_count().await?;
+        if late != 10 {
+            return Err(format!("{late} dead letters, expected the 10 late events").into());
+        }
+        let versions = env.store.kmeans_history(MODEL, 0, u64::MAX, 10).await?;
+        let windows: Vec<Option<i64>> = versions.iter().map(|v| v.event_time_ms).collect();
+        if windows != [Some(1_600_000_005_000), Some(1_600_000_015_000)] {
+            return Err(format!("versions dated {windows:?}, expected the two windows' ends").into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kmeans_processor_on_event_time_is_a_component() {
+    compliance::check(&OnEventTime).await.unwrap();
 }
 
 struct GroupWorker;
@@ -161,6 +229,7 @@ fn bad_kmeans_settings_are_refused_when_built() {
         settings: KMeansSettings { k: 0, ..settings() },
         max_batch_records: 1000,
         batch_interval: Duration::from_millis(20),
+        event_time: None,
     };
     assert!(KMeansProcessor::new(cfg.clone()).is_err());
     assert!(

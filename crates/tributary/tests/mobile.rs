@@ -165,6 +165,55 @@ fn kill_9_in_the_middle_loses_and_doubles_nothing() {
     assert_hotspots_found(&truth, &latest_centres(dir.path()));
 }
 
+/// On event time, with four partitions: the generator's files replayed into `up`, a kill -9 once
+/// the first versions are in, a restart. Every event is counted once (or, had it come later than
+/// the lateness allows, is a dead letter), and the versions are dated by the windows of the
+/// events' own clock, in order.
+#[test]
+fn on_event_time_a_kill_9_loses_and_doubles_nothing_and_versions_carry_the_events_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.json");
+    generate(dir.path(), 31, "ndjson", EVENTS, &truth);
+    let generated_from = tributary_log::now_ms() - 600_000; // the generator starts its clock now
+    let up = |data: &Path| {
+        common::tributary(data)
+            .args(["--set", "mobile.generator_rate=0", "--set", "topics.default_partitions=4"])
+            .args(["--set", "mobile.time=\"event\"", "--set", "mobile.allowed_lateness=\"30s\""])
+            .args(["--set", "mobile.drop_duplicates=true", "up"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data.join("up.log")).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = up(dir.path());
+    let partial = wait_for_points(dir.path(), 1, &mut child);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(partial < EVENTS, "the kill must land mid-run (counted {partial})");
+    let mut child = up(dir.path());
+    let points = wait_for_points(dir.path(), EVENTS, &mut child);
+    std::thread::sleep(Duration::from_millis(500));
+    common::stop(child);
+    assert_eq!(points, EVENTS);
+    assert_eq!(wait_points_now(dir.path()), EVENTS, "nothing counted twice after the restart");
+    assert_eq!(events_in_log(dir.path()), EVENTS, "each event once in the log");
+    let (versions, late) = common::runtime().block_on(async {
+        let s = SqlStore::open_sqlite(&dir.path().join("store.sqlite")).await.unwrap();
+        let v = s.kmeans_history("mobile", 0, u64::MAX, 10_000).await.unwrap();
+        let late = s.dead_letter_count().await.unwrap();
+        s.close().await;
+        (v, late)
+    });
+    assert_eq!(late, 0, "no event came later than 30 s of event time");
+    let ends: Vec<i64> = versions.iter().map(|v| v.event_time_ms.expect("an event-time version")).collect();
+    assert!(ends.windows(2).all(|w| w[0] < w[1]), "versions in window order: {ends:?}");
+    assert!(ends.iter().all(|e| e % 5000 == 0 && *e > generated_from), "{ends:?}");
+    // 200,000 events a millisecond apart: 200 s of event time, 40 or 41 windows of 5 s (the
+    // first version holds the windows k-means++ waited for).
+    assert!(versions.len() >= 30 && versions.len() <= 41, "{} versions", versions.len());
+    assert_hotspots_found(&truth, &latest_centres(dir.path()));
+}
+
 fn wait_points_now(data: &Path) -> u64 {
     common::runtime().block_on(async {
         let s = SqlStore::open_sqlite(&data.join("store.sqlite")).await.unwrap();

@@ -216,10 +216,12 @@ impl Commits for SqlStore {
     }
 
     async fn processor_state(&self, processor: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(&self.sql("SELECT state FROM processor_state WHERE processor = ?"))
+        let row = sqlx::query(&self.sql("SELECT state FROM processor_state WHERE processor = ?"))
             .bind(processor)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?;
+        // Read as text whatever the driver calls it (MySQL's binary collation: a BLOB).
+        Ok(row.map(|r| text_not_null(&r, "state")).transpose()?)
     }
 
     async fn all_processor_offsets(&self) -> Result<Vec<(String, OffsetCheckpoint)>> {
