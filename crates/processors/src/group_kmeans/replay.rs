@@ -68,6 +68,14 @@ pub async fn replay_one_process(
         let Some(last) = page.last() else { break };
         from_version = last.version + 1;
         for row in &page {
+            if let Some(end) = row.event_time_ms {
+                // Its events are those of one event-time window, spread among other windows'
+                // in the ranges it names: the ranges do not tile the log.
+                return Err(ReplayError::Differs(format!(
+                    "version {} was made on event time (window ending at {end} ms): replay checks versions made on processing time only",
+                    row.version
+                )));
+            }
             let mut ranges = row.offsets.clone();
             ranges.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
             let mut positions = Vec::new();
