@@ -47,7 +47,19 @@ impl Component for KMeansProcessor {
 
     fn describe(&self) -> Vec<(&'static str, String)> {
         let c = &self.cfg;
-        vec![("k-means", model_line(&c.name, c.settings.k, &c.topic, c.batch_interval, c.max_batch_records))]
+        let line = match &c.event_time {
+            Some(e) => format!(
+                "model '{}', k = {}, topic {}, on event time: windows of {}, lateness {}{}",
+                c.name,
+                c.settings.k,
+                c.topic,
+                humantime::format_duration(e.window),
+                humantime::format_duration(e.allowed_lateness),
+                if e.drop_duplicates { ", duplicates dropped" } else { "" }
+            ),
+            None => model_line(&c.name, c.settings.k, &c.topic, c.batch_interval, c.max_batch_records),
+        };
+        vec![("k-means", line)]
     }
 
     async fn run(self: Box<Self>, cx: Context) -> Result<(), BoxError> {

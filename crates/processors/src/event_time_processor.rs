@@ -73,6 +73,8 @@ pub(crate) async fn run(
                         return Ok(());
                     }
                 }
+                metrics::gauge!("tributary_processor_waiting_events", "processor" => cfg.name.clone())
+                    .set(run.windows.waiting() as f64);
                 continue;
             }
         };
@@ -90,10 +92,10 @@ pub(crate) async fn run(
                     Placed::Duplicate => duplicates += 1,
                     Placed::Late { window_end_ms, closed_before_ms } => {
                         let reason = format!(
-                            "late: its event-time window (ending {}) was closed when windows up to {} were (allowed lateness {} ms)",
+                            "late: its event-time window (ending {}) was closed when windows up to {} were (allowed lateness {})",
                             write_timepoint(window_end_ms),
                             write_timepoint(closed_before_ms),
-                            lateness.as_millis(),
+                            humantime::format_duration(lateness),
                         );
                         run.dead.push(DeadLetter::new(source.clone(), at(), reason, &r.record.value, now));
                     }
