@@ -206,3 +206,41 @@ pub fn decay(decay: f64, half_life: Option<f64>) -> Result<f64, KeyError> {
         None => Ok(decay),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(toml: &str) -> KMeansConfig {
+        toml::from_str(toml).unwrap()
+    }
+
+    #[test]
+    fn event_time_is_read_checked_and_refused_where_it_cannot_run() {
+        let c = config(
+            "time = \"event\"\nevent_window = \"10s\"\nallowed_lateness = \"1h\"\ndrop_duplicates = true",
+        );
+        let e = c.processor("mobile_data").unwrap().event_time.unwrap();
+        assert_eq!((e.window.as_secs(), e.allowed_lateness.as_secs(), e.drop_duplicates), (10, 3600, true));
+        // The workers of a consumer group cut batches on processing time.
+        let refused = c.group("mobile_data", "w1".into()).unwrap_err();
+        assert!(refused.key == "time" && refused.to_string().contains("one process"), "{refused}");
+        // Duplicates are found in event-time windows only.
+        let refused = config("drop_duplicates = true").settings().unwrap_err();
+        assert!(
+            refused.key == "drop_duplicates" && refused.to_string().contains("time = \"event\""),
+            "{refused}"
+        );
+        assert_eq!(
+            config("time = \"event\"\nevent_window = \"0s\"").settings().unwrap_err().key,
+            "event_window"
+        );
+        assert_eq!(
+            config("time = \"event\"\nmax_waiting_events = 0").settings().unwrap_err().key,
+            "max_waiting_events"
+        );
+        assert!(config("").processor("mobile_data").unwrap().event_time.is_none());
+        let bad = toml::from_str::<KMeansConfig>("time = \"sometimes\"").unwrap_err().to_string();
+        assert!(bad.contains("processing") && bad.contains("event"), "{bad}");
+    }
+}
