@@ -573,7 +573,7 @@ mod tests {
             ("mobile.half_life=-1", "config key `mobile.half_life` (from --set mobile.half_life=-1) = -1"),
             (
                 "mobile.kk=1",
-                "config key `mobile.kk` (from --set mobile.kk=1): unknown key; accepted: archive_dir",
+                "config key `mobile.kk` (from --set mobile.kk=1): unknown key; accepted: allowed_lateness, archive_dir",
             ),
             ("mobile.kmeans=1", "unknown key"),
             (
