@@ -217,6 +217,15 @@ impl EventWindows {
         }
     }
 
+    /// Records that `partition` has been read to the end of the log: if the log holds less than
+    /// was decided before the restore (a tail lost with the machine's power), nothing more will
+    /// come back, and waiting for it must not hold the windows forever.
+    pub fn read_to_end(&mut self, partition: u32) {
+        if let Some(r) = self.replay_to.get_mut(partition as usize) {
+            *r = 0;
+        }
+    }
+
     /// Whether the events decided before the restore have all been read again (until then the
     /// windows they wait in are incomplete, and none may close).
     pub fn replayed(&self) -> bool {

@@ -114,6 +114,11 @@ pub(crate) async fn run(
             run.windows.read_to(c.partition, c.next_offset);
         }
         let caught_up = caught_up(&*log, &batch.checkpoints).await?;
+        for (p, done) in caught_up.iter().enumerate() {
+            if *done {
+                run.windows.read_to_end(p as u32);
+            }
+        }
         let mut closed = false;
         while let Some(window) = run.windows.pop_ready(&caught_up) {
             closed = true;

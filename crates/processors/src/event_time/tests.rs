@@ -97,6 +97,23 @@ fn too_many_waiting_events_close_the_oldest_window_early() {
 }
 
 #[test]
+fn a_log_shorter_than_what_was_decided_does_not_hold_the_windows() {
+    // Decided up to offset 10 before the restart; the log now ends at 4 (a tail lost).
+    let state =
+        WindowState { decided: vec![10], closed_before_ms: Some(5000), newest_ms: vec![Some(12_000)] };
+    let mut w = EventWindows::restore(settings(0, false), state, 1);
+    w.offer(0, 3, at("a", 7000, 1.0));
+    w.read_to(0, 4);
+    assert!(
+        w.pop_ready(&[true]).is_none() && w.resume_offsets().is_none(),
+        "offsets 4..10 may still come back"
+    );
+    w.read_to_end(0);
+    assert_eq!(w.pop_ready(&[true]).map(|c| c.end_ms), Some(10_000));
+    assert_eq!(w.resume_offsets(), Some(vec![10]));
+}
+
+#[test]
 fn times_before_1970_fall_in_their_own_window() {
     let mut w = EventWindows::restore(settings(0, false), WindowState::default(), 1);
     w.offer(0, 0, at("a", -1, 1.0));
