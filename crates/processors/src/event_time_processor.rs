@@ -67,7 +67,7 @@ pub(crate) async fn run(
         let batch = match tokio::time::timeout(idle, next_prefetched(&mut batches, &mut stop)).await {
             Ok(batch) => batch?,
             Err(_) => {
-                // The log has been quiet for a window and the lateness: close what waits.
+                // The log has been quiet for a window: close what waits.
                 while let Some(window) = run.windows.pop_any() {
                     if !run.close(window, &mut stop, &mut on_version).await? {
                         return Ok(());
