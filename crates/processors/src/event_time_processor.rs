@@ -62,19 +62,28 @@ pub(crate) async fn run(
     let mut last_group_commit = Instant::now();
     loop {
         if *stop.borrow() {
+            // For `log topics` and lag: the log's own record of where the processor resumes.
+            if let Some(resume) = run.resume() {
+                record_group_offsets(&*log, &cfg.name, &resume).await;
+            }
             return Ok(());
         }
         let batch = match tokio::time::timeout(idle, next_prefetched(&mut batches, &mut stop)).await {
             Ok(batch) => batch?,
             Err(_) => {
                 // The log has been quiet for a window: close what waits.
+                let mut closed = false;
                 while let Some(window) = run.windows.pop_any() {
+                    closed = true;
                     if !run.close(window, &mut stop, &mut on_version).await? {
                         return Ok(());
                     }
                 }
                 metrics::gauge!("tributary_processor_waiting_events", "processor" => cfg.name.clone())
                     .set(run.windows.waiting() as f64);
+                if closed && let Some(resume) = run.resume() {
+                    record_group_offsets(&*log, &cfg.name, &resume).await;
+                }
                 continue;
             }
         };
