@@ -103,7 +103,7 @@ impl From<StoreError> for ApiError {
                 }
             }
             StoreError::Conflict(detail) => Self { status: StatusCode::CONFLICT, detail },
-            StoreError::Database(e) => {
+            e @ (StoreError::Database(_) | StoreError::Sqlite { .. }) => {
                 tracing::warn!(error = %e, "store error");
                 Self::unavailable("the serving store is not answering; try again shortly")
             }

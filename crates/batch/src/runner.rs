@@ -205,7 +205,7 @@ impl Default for FollowConfig {
     fn default() -> Self {
         Self {
             group: "batch-runner".into(),
-            debounce: Duration::from_secs(2),
+            debounce: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             interval: Some(Duration::from_secs(3600)),
         }

@@ -47,6 +47,10 @@ pub enum StoreError {
     /// first (see [`BatchCommit::expected_offsets`]). Nothing was written.
     #[error("store: {0}")]
     Conflict(String),
+    /// SQLite failed on the path that talks to it directly rather than through sqlx (the bulk
+    /// fill of a published view), with its primary result code.
+    #[error("store: {message}")]
+    Sqlite { message: String, code: Option<i32> },
 }
 
 impl StoreError {
@@ -56,6 +60,9 @@ impl StoreError {
     /// stopping, so a full disk or a restarting database server loses nothing.
     pub fn is_transient(&self) -> bool {
         use sqlx::Error as E;
+        if let Self::Sqlite { code, .. } = self {
+            return code.is_some_and(sqlite_code_is_transient);
+        }
         let Self::Database(e) = self else { return false };
         match e {
             E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => {
@@ -73,14 +80,18 @@ impl StoreError {
                     // Disk or table full, out of memory, lock wait timeout, deadlock, read-only.
                     matches!(code.parse::<i64>(), Ok(1021 | 1037 | 1041 | 1114 | 1205 | 1213 | 1290))
                 } else {
-                    // SQLite (an extended code keeps the primary one in its low byte): BUSY,
-                    // LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL.
-                    matches!(code.parse::<i64>().map(|n| n & 0xff), Ok(5 | 6 | 10 | 13 | 14 | 15))
+                    code.parse::<i32>().is_ok_and(sqlite_code_is_transient)
                 }
             }
             _ => false,
         }
     }
+}
+
+/// SQLite (an extended code keeps the primary one in its low byte): BUSY, LOCKED, IOERR, FULL,
+/// CANTOPEN, PROTOCOL.
+fn sqlite_code_is_transient(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6 | 10 | 13 | 14 | 15)
 }
 
 /// Result alias of the store.

@@ -6,7 +6,7 @@
 //! killed; after a power loss the newest commits may be rolled back, consistently, together with
 //! the offsets they carried, so a processor redoes that work instead of losing or doubling it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Duration;
 
@@ -25,7 +25,18 @@ use crate::{Result, Retention, RetentionReport, ServingStore, StoreChange, Store
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// Where the database is, for the connections of their own that bulk fills open.
+    location: Location,
     changes: tokio::sync::broadcast::Sender<StoreChange>,
+}
+
+/// Where a store's database is.
+#[derive(Debug, Clone)]
+enum Location {
+    /// A SQLite file.
+    SqliteFile(PathBuf),
+    /// A database server, by URL (PostgreSQL, MySQL/MariaDB).
+    Server(String),
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -97,7 +108,7 @@ impl SqlStore {
             pool.close().await;
             return Err(e.into());
         }
-        Self::migrated(pool, Dialect::Sqlite).await
+        Self::migrated(pool, Dialect::Sqlite, Location::SqliteFile(path.to_path_buf())).await
     }
 
     async fn connect_server(url: &str, dialect: Dialect) -> Result<Self> {
@@ -118,17 +129,17 @@ impl SqlStore {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Invalid(format!("cannot connect to {}: {e}", redacted(url))))?;
-        Self::migrated(pool, dialect).await
+        Self::migrated(pool, dialect, Location::Server(url.to_string())).await
     }
 
-    async fn migrated(pool: AnyPool, dialect: Dialect) -> Result<Self> {
+    async fn migrated(pool: AnyPool, dialect: Dialect, location: Location) -> Result<Self> {
         if let Err(e) = migrate(&pool, dialect).await {
             pool.close().await;
             return Err(e);
         }
         // Subscribers that fall this far behind miss changes and are told so (`Lagged`).
         let (changes, _) = tokio::sync::broadcast::channel(1024);
-        Ok(Self { pool, dialect, changes })
+        Ok(Self { pool, dialect, location, changes })
     }
 
     /// Which database this store talks to.
@@ -288,6 +299,7 @@ impl ServingStore for SqlStore {
     }
 }
 
+mod bulk;
 mod commits;
 mod dead_letters;
 mod models;

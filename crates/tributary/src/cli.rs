@@ -444,6 +444,11 @@ pub struct BenchMarketsArgs {
     /// Full recomputations of the views (the figures of each are printed).
     #[arg(long, default_value_t = 3)]
     pub runs: u32,
+    /// The serving store the views are published to (default: SQLite in the temporary data
+    /// directory); `postgres://…` or `mysql://…` to measure a server. The bench's views go to
+    /// tables of their own names there, as `batch run` would publish them.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Args)]

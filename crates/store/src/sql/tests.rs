@@ -94,6 +94,7 @@ conformance!(
     views::a_fill_left_by_a_crash_is_replaced_and_bad_names_are_refused,
     views::typed_queries_filter_order_and_limit,
     views::queries_refuse_unknown_views_and_columns_and_bind_hostile_values,
+    views::every_value_comes_back_exactly_through_the_bulk_fill,
 );
 
 #[test]

@@ -1,22 +1,18 @@
 //! Publishing and reading batch views (see [`crate::published_views`]): the new version's table
-//! is created and filled in transactions of [`ROWS_PER_TRANSACTION`] rows (so that other writers,
-//! such as the k-means processor, are not held up for the whole fill) and indexed; then one
-//! transaction records the version, which makes it current. Tables older than the previous
+//! is created, filled by the fastest bulk path of its database ([`super::bulk`]) and indexed;
+//! then one transaction records the version, which makes it current. Tables older than the previous
 //! version are dropped after that commit (MySQL would commit a `DROP` inside the transaction).
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row};
 
-use super::{SqlStore, bind_real, text, text_not_null, unsigned};
+use super::{SqlStore, bulk, text, text_not_null, unsigned};
 use crate::published_views::{
-    Cell, Column, ColumnKind, VERSION_COLUMN, ViewPublication, ViewVersionRow, cell_columns, check_view_name,
-    columns, quoted, table_name,
+    Column, ColumnKind, VERSION_COLUMN, ViewPublication, ViewVersionRow, check_view_name, columns, quoted,
+    table_name,
 };
 use crate::view_query::{Filter, Value, ViewQuery, ViewRows};
 use crate::{Result, StoreChange, StoreError, now_ms};
-
-/// Rows written per transaction while a new version's table is filled.
-const ROWS_PER_TRANSACTION: usize = 50_000;
 
 pub(super) async fn publish(store: &SqlStore, p: &ViewPublication<'_>) -> Result<ViewVersionRow> {
     check_view_name(p.view)?;
@@ -48,7 +44,7 @@ pub(super) async fn publish(store: &SqlStore, p: &ViewPublication<'_>) -> Result
     sqlx::query::<Any>(&format!("CREATE TABLE {} ({})", quoted(&table), definitions.join(", ")))
         .execute(&store.pool)
         .await?;
-    let rows = fill(store, &table, &columns, p, version).await?;
+    let rows = bulk::fill(store, &table, &columns, p, version).await?;
     if !p.index.is_empty() {
         let keys: Vec<String> = p.index.iter().map(|c| quoted(c)).collect();
         sqlx::query::<Any>(&format!(
@@ -73,92 +69,6 @@ pub(super) async fn publish(store: &SqlStore, p: &ViewPublication<'_>) -> Result
     };
     flip(store, &record).await?;
     Ok(record)
-}
-
-/// Inserts every row of the publication into `table`, in multi-row INSERTs.
-async fn fill(
-    store: &SqlStore,
-    table: &str,
-    columns: &[Column],
-    p: &ViewPublication<'_>,
-    version: i64,
-) -> Result<u64> {
-    let mut conn = store.writer().await?;
-    let result = fill_on(&mut conn, store, table, columns, p, version).await;
-    SqlStore::settle(&mut conn, result)
-}
-
-async fn fill_on(
-    conn: &mut PoolConnection<Any>,
-    store: &SqlStore,
-    table: &str,
-    columns: &[Column],
-    p: &ViewPublication<'_>,
-    version: i64,
-) -> Result<u64> {
-    let names: Vec<String> =
-        std::iter::once(quoted(VERSION_COLUMN)).chain(columns.iter().map(|c| quoted(&c.name))).collect();
-    let row_placeholder = format!("({})", vec!["?"; names.len()].join(", "));
-    let per_statement = (store.dialect.max_bound_values() / names.len()).clamp(1, 1_000);
-    let insert = |n: usize| {
-        store
-            .sql(&format!(
-                "INSERT INTO {} ({}) VALUES {}",
-                quoted(table),
-                names.join(", "),
-                vec![row_placeholder.as_str(); n].join(", ")
-            ))
-            .into_owned()
-    };
-    let full_statement = insert(per_statement);
-    let mut written = 0u64;
-    let mut tx = conn.begin().await?;
-    let mut in_transaction = 0;
-    for batch in p.batches {
-        if batch.num_columns() != columns.len() {
-            return Err(StoreError::Invalid(format!(
-                "a batch of view {} has {} columns, its schema {}",
-                p.view,
-                batch.num_columns(),
-                columns.len()
-            )));
-        }
-        let cells = cell_columns(batch, columns)?;
-        let mut start = 0;
-        while start < batch.num_rows() {
-            let n = per_statement.min(batch.num_rows() - start);
-            let partial;
-            let sql = if n == per_statement {
-                full_statement.as_str()
-            } else {
-                partial = insert(n);
-                partial.as_str()
-            };
-            let mut q = sqlx::query::<Any>(sql);
-            for row in start..start + n {
-                q = q.bind(version);
-                for column in &cells {
-                    q = match column.cell(row) {
-                        Cell::Integer(v) => q.bind(v),
-                        Cell::Real(v) => bind_real(q, v),
-                        Cell::Text(v) => q.bind(v),
-                        Cell::Boolean(v) => q.bind(v),
-                    };
-                }
-            }
-            q.execute(&mut *tx).await?;
-            start += n;
-            written += n as u64;
-            in_transaction += n;
-            if in_transaction >= ROWS_PER_TRANSACTION {
-                tx.commit().await?;
-                tx = conn.begin().await?;
-                in_transaction = 0;
-            }
-        }
-    }
-    tx.commit().await?;
-    Ok(written)
 }
 
 /// Makes the version current; then drops what is older than the one before it.
