@@ -56,7 +56,7 @@ fn batches(rows: usize) -> Vec<RecordBatch> {
         let x = |salt: u64| -> ArrayRef {
             Arc::new(Float64Array::from_iter(ids.clone().map(|i| {
                 let h = (i as u64 ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                (h % 97 != 0).then(|| (h >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
+                (!h.is_multiple_of(97)).then(|| (h >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
             })))
         };
         let columns: Vec<ArrayRef> = vec![
