@@ -12,9 +12,10 @@
 //! types are refused with the column's name.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 
@@ -143,12 +144,13 @@ pub fn columns(schema: &SchemaRef) -> Result<Vec<Column>> {
     Ok(out)
 }
 
-/// One column of a batch, cast to the array type its [`ColumnKind`] binds from.
+/// One column of a batch, cast to the array type its [`ColumnKind`] binds from (typed once, so
+/// that reading a cell does not downcast the array again).
 pub enum CellColumn {
-    Integer(ArrayRef),
-    Real(ArrayRef),
-    Text(ArrayRef),
-    Boolean(ArrayRef),
+    Integer(Int64Array),
+    Real(Float64Array),
+    Text(StringArray),
+    Boolean(BooleanArray),
 }
 
 /// A stored value (borrowed from the batch).
@@ -173,21 +175,30 @@ impl CellColumn {
                         "column {name:?}: a value does not fit a signed 64-bit integer"
                     )));
                 }
-                Self::Integer(cast)
+                Self::Integer(cast.as_primitive::<Int64Type>().clone())
             }
-            ColumnKind::Real => Self::Real(cast_to(&DataType::Float64)?),
-            ColumnKind::Text | ColumnKind::Date => Self::Text(cast_to(&DataType::Utf8)?),
-            ColumnKind::Boolean => Self::Boolean(Arc::clone(array)),
+            ColumnKind::Real => {
+                Self::Real(cast_to(&DataType::Float64)?.as_primitive::<Float64Type>().clone())
+            }
+            ColumnKind::Text | ColumnKind::Date => {
+                Self::Text(cast_to(&DataType::Utf8)?.as_string::<i32>().clone())
+            }
+            ColumnKind::Boolean => Self::Boolean(
+                array
+                    .as_boolean_opt()
+                    .ok_or_else(|| StoreError::Invalid(format!("column {name:?} is not boolean")))?
+                    .clone(),
+            ),
         })
     }
 
     /// The value in row `i`.
     pub fn cell(&self, i: usize) -> Cell<'_> {
         match self {
-            Self::Integer(a) => Cell::Integer(a.is_valid(i).then(|| a.as_primitive::<Int64Type>().value(i))),
-            Self::Real(a) => Cell::Real(a.is_valid(i).then(|| a.as_primitive::<Float64Type>().value(i))),
-            Self::Text(a) => Cell::Text(a.is_valid(i).then(|| a.as_string::<i32>().value(i))),
-            Self::Boolean(a) => Cell::Boolean(a.is_valid(i).then(|| a.as_boolean().value(i))),
+            Self::Integer(a) => Cell::Integer(a.is_valid(i).then(|| a.value(i))),
+            Self::Real(a) => Cell::Real(a.is_valid(i).then(|| a.value(i))),
+            Self::Text(a) => Cell::Text(a.is_valid(i).then(|| a.value(i))),
+            Self::Boolean(a) => Cell::Boolean(a.is_valid(i).then(|| a.value(i))),
         }
     }
 }
@@ -199,6 +210,8 @@ pub fn cell_columns(batch: &RecordBatch, columns: &[Column]) -> Result<Vec<CellC
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use arrow::datatypes::{Field, Schema};
 
     use super::*;
