@@ -8,8 +8,8 @@
 //!   processor) wait for one transaction, never for the whole fill.
 //! - **PostgreSQL**: `COPY … FROM STDIN` in binary format on a connection of its own: one round
 //!   trip per megabyte, and no number printed as text.
-//! - **MySQL/MariaDB**: a connection of its own with typed binds and as many rows per INSERT as a
-//!   statement may bind.
+//! - **MySQL/MariaDB**: a connection of its own with typed binds, 1,000 rows per INSERT (the
+//!   server's own pace bounds it: longer statements were slower).
 //!
 //! The table is new and no reader knows it before the version is recorded (see
 //! [`super::views`]), so the fill needs no isolation from readers.
@@ -156,64 +156,57 @@ fn sqlite_error(e: rusqlite::Error) -> StoreError {
     StoreError::Sqlite { message: e.to_string(), code }
 }
 
-/// Defines `async fn $name`: multi-row INSERTs of `per_statement` rows (the last one shorter;
-/// `statement(rows)` is the SQL for so many) with typed binds on a `$connection` of `$database`. A macro rather than a generic function:
-/// over sqlx's higher-ranked executor bounds, rustc cannot prove a generic future `Send`.
-macro_rules! typed_insert {
-    ($name:ident, $database:ty, $connection:ty) => {
-        async fn $name(
-            conn: &mut $connection,
-            statement: impl Fn(usize) -> String,
-            cells: &[(usize, Vec<CellColumn>)],
-            version: i64,
-            per_statement: usize,
-        ) -> Result<u64> {
-            let per_statement = per_statement.max(1);
-            let full = statement(per_statement);
-            let mut cursor = RowCursor::default();
-            let mut written = 0u64;
-            let mut in_transaction = 0;
-            let mut tx = conn.begin().await?;
-            loop {
-                let chunk = cursor.take(cells, per_statement);
-                if chunk.is_empty() {
-                    break;
-                }
-                let partial;
-                let sql = if chunk.len() == per_statement {
-                    full.as_str()
-                } else {
-                    partial = statement(chunk.len());
-                    partial.as_str()
-                };
-                let mut q = sqlx::query::<$database>(sql);
-                for &(batch, row) in &chunk {
-                    q = q.bind(version);
-                    for column in &cells[batch].1 {
-                        q = match column.cell(row) {
-                            Cell::Integer(v) => q.bind(v),
-                            Cell::Real(v) => q.bind(v),
-                            Cell::Text(v) => q.bind(v),
-                            Cell::Boolean(v) => q.bind(v),
-                        };
-                    }
-                }
-                q.execute(&mut *tx).await?;
-                written += chunk.len() as u64;
-                in_transaction += chunk.len();
-                if in_transaction >= ROWS_PER_TRANSACTION {
-                    tx.commit().await?;
-                    tx = conn.begin().await?;
-                    in_transaction = 0;
-                }
-            }
-            tx.commit().await?;
-            Ok(written)
+/// Multi-row INSERTs of `per_statement` rows (the last one shorter; `statement(rows)` is the SQL
+/// for so many) with typed binds, in transactions of [`ROWS_PER_TRANSACTION`] rows.
+async fn insert_mysql(
+    conn: &mut MySqlConnection,
+    statement: impl Fn(usize) -> String,
+    cells: &[(usize, Vec<CellColumn>)],
+    version: i64,
+    per_statement: usize,
+) -> Result<u64> {
+    let per_statement = per_statement.max(1);
+    let full = statement(per_statement);
+    let mut cursor = RowCursor::default();
+    let mut written = 0u64;
+    let mut in_transaction = 0;
+    let mut tx = conn.begin().await?;
+    loop {
+        let chunk = cursor.take(cells, per_statement);
+        if chunk.is_empty() {
+            break;
         }
-    };
+        let partial;
+        let sql = if chunk.len() == per_statement {
+            full.as_str()
+        } else {
+            partial = statement(chunk.len());
+            partial.as_str()
+        };
+        let mut q = sqlx::query::<MySql>(sql);
+        for &(batch, row) in &chunk {
+            q = q.bind(version);
+            for column in &cells[batch].1 {
+                q = match column.cell(row) {
+                    Cell::Integer(v) => q.bind(v),
+                    Cell::Real(v) => q.bind(v),
+                    Cell::Text(v) => q.bind(v),
+                    Cell::Boolean(v) => q.bind(v),
+                };
+            }
+        }
+        q.execute(&mut *tx).await?;
+        written += chunk.len() as u64;
+        in_transaction += chunk.len();
+        if in_transaction >= ROWS_PER_TRANSACTION {
+            tx.commit().await?;
+            tx = conn.begin().await?;
+            in_transaction = 0;
+        }
+    }
+    tx.commit().await?;
+    Ok(written)
 }
-
-typed_insert!(insert_mysql, MySql, MySqlConnection);
 
 /// Where a fill is in the batches: rows are taken across batch boundaries, so that every
 /// statement but the last is full.
