@@ -73,7 +73,8 @@ impl Engine {
         let ctx = SessionContext::new_with_config(session_config());
         let mut dataset_versions = Vec::new();
         ctx.register_udaf(crate::udaf::correlation());
-        ctx.register_udwf(crate::udwf::rolling_correlation());
+        ctx.register_udf(crate::lagged::lagged_correlations());
+        ctx.register_udf(crate::rolling::rolling_correlations());
         ctx.register_udwf(crate::q_value::q_value());
         for dataset in Dataset::ALL {
             let fail = |error| BatchError::View { view: dataset.name().into(), origin: "lake".into(), error };

@@ -7,8 +7,10 @@
 //! * [`stats`]: the statistics of the correlation views (Pearson, Spearman, two-sided p-values,
 //!   the same adjusted for autocorrelation, Benjamini–Hochberg q-values), exact to SPEC's
 //!   definitions, with a reason wherever a statistic is undefined;
-//! * [`udaf`], [`udwf`], [`q_value`]: those statistics in SQL, as the aggregate
-//!   `correlation(x, y, t)`, the window function `rolling_correlation(x, y, w)` and the window
+//! * [`udaf`], [`lagged`], [`rolling`], [`q_value`]: those statistics in SQL, as the aggregate
+//!   `correlation(x, y, t)`, the functions `lagged_correlations(x_days, x, y_days, y, min, max)`
+//!   and `rolling_correlations(x_days, x, y_days, y, w)` over two whole series given as arrays
+//!   (every lag; every window of w days; module `series` holds what they share), and the window
 //!   function `benjamini_hochberg(p)`;
 //! * [`runner`]: computes views and publishes them to the serving store as versions; `follow`
 //!   keeps them current on `datasets` events and on a schedule;
@@ -16,11 +18,13 @@
 
 pub mod component;
 pub mod engine;
+pub mod lagged;
 pub mod q_value;
+pub mod rolling;
 pub mod runner;
+pub(crate) mod series;
 pub mod stats;
 pub mod udaf;
-pub mod udwf;
 pub mod views;
 
 #[cfg(test)]

@@ -188,9 +188,14 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 pub fn effective_pairs(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len().min(y.len());
     let max_lag = n / 5;
-    let (rx, ry) = (autocorrelations(&x[..n], max_lag), autocorrelations(&y[..n], max_lag));
+    effective_pairs_from(&autocorrelations(&x[..n], max_lag), &autocorrelations(&y[..n], max_lag), n)
+}
+
+/// [`effective_pairs`] of `n` pairs from the [`autocorrelations`] of each series up to lag
+/// ⌊n/5⌋, for callers that pair one series with many and compute its side once.
+pub fn effective_pairs_from(rx: &[f64], ry: &[f64], n: usize) -> f64 {
     let sum: f64 =
-        rx.iter().zip(&ry).enumerate().map(|(i, (a, b))| ((n - (i + 1)) as f64 / n as f64) * a * b).sum();
+        rx.iter().zip(ry).enumerate().map(|(i, (a, b))| ((n - (i + 1)) as f64 / n as f64) * a * b).sum();
     let denominator = 1.0 + 2.0 * sum;
     // A sum that makes the denominator ≤ 0 (strong opposite autocorrelations) means more
     // information than n pairs: the clamp keeps n.
@@ -221,6 +226,12 @@ pub struct Adjusted {
 /// ```
 pub fn adjusted(r: f64, x: &[f64], y: &[f64]) -> Adjusted {
     let n_eff = effective_pairs(x, y);
+    Adjusted { n_eff, p_value: p_value_with(r, n_eff) }
+}
+
+/// [`adjusted`] from the series' autocorrelations ([`effective_pairs_from`]).
+pub fn adjusted_from(r: f64, rx: &[f64], ry: &[f64], n: usize) -> Adjusted {
+    let n_eff = effective_pairs_from(rx, ry, n);
     Adjusted { n_eff, p_value: p_value_with(r, n_eff) }
 }
 

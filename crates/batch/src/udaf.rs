@@ -2,7 +2,7 @@
 //! are present, returning a struct of every statistic of [`crate::stats`] for them:
 //! `{n, pearson, pearson_p, spearman, spearman_p, reason, n_eff, pearson_p_adj, spearman_n_eff,
 //! spearman_p_adj}`. Statistics that are undefined are NULL and `reason` says why. (Rolling
-//! windows have their own window function, [`crate::udwf`].)
+//! windows have [`crate::rolling`], and every lag of two whole series [`crate::lagged`].)
 //!
 //! The optional third argument is each pair's time (an integer or a date, such as the trading
 //! day): with it the pairs are put in time order and the autocorrelation-adjusted inference is
@@ -32,7 +32,9 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
-use crate::stats::{Adjusted, Correlation, Undefined, adjusted, pearson, ranks, spearman};
+use crate::stats::{
+    Adjusted, Correlation, Undefined, adjusted_from, autocorrelations, pearson, ranks, spearman,
+};
 
 /// The `correlation` aggregate, ready to register.
 pub fn correlation() -> AggregateUDF {
@@ -203,23 +205,75 @@ impl Statistics {
 
     /// The statistics of pairs in time order, with the adjusted inference.
     pub(crate) fn in_time_order(x: &[f64], y: &[f64]) -> Self {
-        if !x.iter().chain(y).all(|v| v.is_finite()) {
+        Self::of_sides(x, y, &Side::of(x), &Side::of(y))
+    }
+
+    /// [`Self::in_time_order`] with what it needs of each series already known.
+    pub(crate) fn of_sides(x: &[f64], y: &[f64], side_x: &Side, side_y: &Side) -> Self {
+        if !(side_x.finite && side_y.finite) {
             // Undefined whatever the order (reported as not finite).
             return Self::unordered(x, y);
         }
-        Self::from_ranks(x, y, &ranks(x), &ranks(y))
-    }
-
-    /// [`Self::in_time_order`] with the ranks of `x` and `y` already known (finite values only).
-    pub(crate) fn from_ranks(x: &[f64], y: &[f64], rank_x: &[f64], rank_y: &[f64]) -> Self {
-        let (pearson, spearman) = (pearson(x, y), pearson(rank_x, rank_y));
+        let n = x.len();
+        let (pearson, spearman) = (pearson(x, y), pearson(&side_x.ranks, &side_y.ranks));
+        let adjusted = |c: &Result<Correlation, Undefined>, rx: &[f64], ry: &[f64]| {
+            c.as_ref().ok().map(|c| adjusted_from(c.coefficient, rx, ry, n))
+        };
         Self {
-            n: x.len(),
-            pearson_adjusted: pearson.as_ref().ok().map(|c| adjusted(c.coefficient, x, y)),
-            spearman_adjusted: spearman.as_ref().ok().map(|c| adjusted(c.coefficient, rank_x, rank_y)),
+            n,
+            pearson_adjusted: adjusted(&pearson, &side_x.autocorrelations, &side_y.autocorrelations),
+            spearman_adjusted: adjusted(
+                &spearman,
+                &side_x.rank_autocorrelations,
+                &side_y.rank_autocorrelations,
+            ),
             pearson,
             spearman,
         }
+    }
+}
+
+/// What the statistics of pairs in time order need of one of their two series: whether its
+/// values are all finite, their ranks, and the autocorrelations of the values and of the ranks
+/// up to lag ⌊n/5⌋ (for the adjusted inference). Computed once for a series paired with many
+/// others: the correlations view pairs the same trading days of a price series with every COVID
+/// series.
+pub(crate) struct Side {
+    finite: bool,
+    ranks: Vec<f64>,
+    autocorrelations: Vec<f64>,
+    rank_autocorrelations: Vec<f64>,
+}
+
+impl Side {
+    pub(crate) fn of(values: &[f64]) -> Self {
+        Self::with_ranks(values, || ranks(values))
+    }
+
+    /// [`Self::of`] with the ranks from `ranks` (called only for finite values).
+    pub(crate) fn with_ranks(values: &[f64], ranks: impl FnOnce() -> Vec<f64>) -> Self {
+        if !values.iter().all(|v| v.is_finite()) {
+            let none = Vec::new;
+            return Self {
+                finite: false,
+                ranks: none(),
+                autocorrelations: none(),
+                rank_autocorrelations: none(),
+            };
+        }
+        let max_lag = values.len() / 5;
+        let ranks = ranks();
+        Self {
+            finite: true,
+            autocorrelations: autocorrelations(values, max_lag),
+            rank_autocorrelations: autocorrelations(&ranks, max_lag),
+            ranks,
+        }
+    }
+
+    /// The values it holds, for bounding a cache of sides.
+    pub(crate) fn len(&self) -> usize {
+        self.ranks.len() + self.autocorrelations.len() + self.rank_autocorrelations.len()
     }
 }
 

@@ -32,6 +32,8 @@ const SHIPPED: &[(&str, &str, bool)] = &[
     ("series_catalogue", include_str!("../views/series_catalogue.sql"), true),
     ("trading_days", include_str!("../views/trading_days.sql"), false),
     ("aligned_daily", include_str!("../views/aligned_daily.sql"), true),
+    ("market_series", include_str!("../views/market_series.sql"), false),
+    ("covid_series", include_str!("../views/covid_series.sql"), false),
     ("correlations", include_str!("../views/correlations.sql"), true),
     ("rolling_correlations", include_str!("../views/rolling_correlations.sql"), true),
     ("reference_covid", include_str!("../views/reference_covid.sql"), true),
@@ -225,6 +227,8 @@ mod tests {
                 "series_catalogue",
                 "trading_days",
                 "aligned_daily",
+                "market_series",
+                "covid_series",
                 "correlations",
                 "rolling_correlations",
                 "reference_covid",
@@ -232,8 +236,8 @@ mod tests {
                 "my_view"
             ]
         );
-        assert_eq!(views[7].sql, "SELECT 1 AS x");
-        assert!(views[7].origin.ends_with("reference_prices.sql"));
+        assert_eq!(views[9].sql, "SELECT 1 AS x");
+        assert!(views[9].origin.ends_with("reference_prices.sql"));
         std::fs::write(dir.path().join("bad-name.sql"), "SELECT 1").unwrap();
         assert!(load(Some(dir.path())).unwrap_err().0.contains("a view name is letters"));
         assert!(

@@ -15,47 +15,21 @@
 --   give NULL statistics with the reason.
 --
 -- index: series, measure, kind   (the columns readers filter on; the serving store indexes them)
-WITH lags AS (
-    SELECT CAST(value AS INT) AS lag FROM generate_series(-28, 28)
-),
--- Only trading days within 28 days of the COVID data can pair with it at some lag.
-covid_range AS (
-    SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM series_daily
-),
-days AS (
-    SELECT t.symbol, t.day, t.close, t.log_return
-    FROM trading_days t
-    JOIN covid_range r ON t.day BETWEEN r.first_day - 28 AND r.last_day + 28
-),
--- The four measures of a (price series, COVID series, lag) in one pass over its pairs.
-grouped AS (
-    SELECT d.symbol, s.series, s.series_name, l.lag,
-           correlation(d.close, s.c7, d.day) AS levels_cases,
-           correlation(d.close, s.d7, d.day) AS levels_deaths,
-           correlation(d.log_return, s.g_cases, d.day) AS changes_cases,
-           correlation(d.log_return, s.g_deaths, d.day) AS changes_deaths
-    FROM days d
-    CROSS JOIN lags l
-    JOIN series_daily s ON s.day = d.day - l.lag
-    GROUP BY d.symbol, s.series, s.series_name, l.lag
-),
-measures AS (
-    SELECT symbol, series, series_name, lag,
-           unnest(make_array(
-               named_struct('measure', 'cases', 'kind', 'levels', 'c', levels_cases),
-               named_struct('measure', 'deaths', 'kind', 'levels', 'c', levels_deaths),
-               named_struct('measure', 'cases', 'kind', 'changes', 'c', changes_cases),
-               named_struct('measure', 'deaths', 'kind', 'changes', 'c', changes_deaths)
-           )) AS m
-    FROM grouped
+-- Every lag of a (price series, COVID series, measure) in one call: at lag L the pairs are
+-- (x(d), y(d − L)) over the trading days d where both are present, in trading-day order.
+WITH lagged AS (
+    SELECT m.symbol, c.series, c.series_name, c.measure, c.kind,
+           unnest(lagged_correlations(m.days, m.x, c.days, c.y, -28, 28)) AS c
+    FROM market_series m
+    JOIN covid_series c ON c.kind = m.kind
 ),
 results AS (
-    SELECT symbol, series, series_name, m['measure'] AS measure, m['kind'] AS kind, lag,
-           m['c']['n'] AS n, m['c']['pearson'] AS pearson, m['c']['pearson_p'] AS pearson_p,
-           m['c']['spearman'] AS spearman, m['c']['spearman_p'] AS spearman_p, m['c']['reason'] AS reason,
-           m['c']['n_eff'] AS n_eff, m['c']['pearson_p_adj'] AS pearson_p_adj,
-           m['c']['spearman_n_eff'] AS spearman_n_eff, m['c']['spearman_p_adj'] AS spearman_p_adj
-    FROM measures
+    SELECT symbol, series, series_name, measure, kind, c['lag'] AS lag,
+           c['n'] AS n, c['pearson'] AS pearson, c['pearson_p'] AS pearson_p,
+           c['spearman'] AS spearman, c['spearman_p'] AS spearman_p, c['reason'] AS reason,
+           c['n_eff'] AS n_eff, c['pearson_p_adj'] AS pearson_p_adj,
+           c['spearman_n_eff'] AS spearman_n_eff, c['spearman_p_adj'] AS spearman_p_adj
+    FROM lagged
 )
 SELECT *,
        benjamini_hochberg(pearson_p_adj) OVER (PARTITION BY measure, kind) AS pearson_q,

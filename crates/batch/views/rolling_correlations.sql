@@ -9,71 +9,27 @@
 -- across price series, COVID series and window ends (pearson_q, spearman_q).
 --
 -- index: series, measure, kind, window_days   (the columns readers filter on; the serving store indexes them)
-WITH covid_range AS (
-    SELECT MIN(day) AS first_day, MAX(day) AS last_day FROM series_daily
+WITH window_sizes AS (
+    SELECT CAST(column1 AS INT) AS window_days FROM (VALUES (30), (60), (90))
 ),
--- Trading days before the first COVID date cannot complete a window.
-days AS (
-    SELECT t.symbol, t.date, t.day, t.close, t.log_return
-    FROM trading_days t
-    JOIN covid_range r ON t.day BETWEEN r.first_day AND r.last_day
-),
-series AS (
-    SELECT DISTINCT series, series_name FROM series_daily
-),
--- Every trading day for every COVID series, with the series' values where it has them, so that
--- a window of W rows is W consecutive trading days.
-grid AS (
-    SELECT d.symbol, s.series, s.series_name, d.date, d.close, d.log_return,
-           v.c7, v.d7, v.g_cases, v.g_deaths
-    FROM days d
-    CROSS JOIN series s
-    LEFT JOIN series_daily v ON v.series = s.series AND v.day = d.day
-),
+-- Every full window of a (price series, COVID series, measure, window size) in one call: the
+-- window ending at trading day d holds d and the W − 1 trading days before it, each with the
+-- COVID series' value on the same day.
 windows AS (
-    SELECT symbol, series, series_name, date,
-           rolling_correlation(close, c7, 30) OVER w AS levels_cases_30,
-           rolling_correlation(close, d7, 30) OVER w AS levels_deaths_30,
-           rolling_correlation(log_return, g_cases, 30) OVER w AS changes_cases_30,
-           rolling_correlation(log_return, g_deaths, 30) OVER w AS changes_deaths_30,
-           rolling_correlation(close, c7, 60) OVER w AS levels_cases_60,
-           rolling_correlation(close, d7, 60) OVER w AS levels_deaths_60,
-           rolling_correlation(log_return, g_cases, 60) OVER w AS changes_cases_60,
-           rolling_correlation(log_return, g_deaths, 60) OVER w AS changes_deaths_60,
-           rolling_correlation(close, c7, 90) OVER w AS levels_cases_90,
-           rolling_correlation(close, d7, 90) OVER w AS levels_deaths_90,
-           rolling_correlation(log_return, g_cases, 90) OVER w AS changes_cases_90,
-           rolling_correlation(log_return, g_deaths, 90) OVER w AS changes_deaths_90
-    FROM grid
-    WINDOW w AS (PARTITION BY symbol, series ORDER BY date)
-),
-measures AS (
-    SELECT symbol, series, series_name, date,
-           unnest(make_array(
-               named_struct('measure', 'cases', 'kind', 'levels', 'window', 30, 'c', levels_cases_30),
-               named_struct('measure', 'deaths', 'kind', 'levels', 'window', 30, 'c', levels_deaths_30),
-               named_struct('measure', 'cases', 'kind', 'changes', 'window', 30, 'c', changes_cases_30),
-               named_struct('measure', 'deaths', 'kind', 'changes', 'window', 30, 'c', changes_deaths_30),
-               named_struct('measure', 'cases', 'kind', 'levels', 'window', 60, 'c', levels_cases_60),
-               named_struct('measure', 'deaths', 'kind', 'levels', 'window', 60, 'c', levels_deaths_60),
-               named_struct('measure', 'cases', 'kind', 'changes', 'window', 60, 'c', changes_cases_60),
-               named_struct('measure', 'deaths', 'kind', 'changes', 'window', 60, 'c', changes_deaths_60),
-               named_struct('measure', 'cases', 'kind', 'levels', 'window', 90, 'c', levels_cases_90),
-               named_struct('measure', 'deaths', 'kind', 'levels', 'window', 90, 'c', levels_deaths_90),
-               named_struct('measure', 'cases', 'kind', 'changes', 'window', 90, 'c', changes_cases_90),
-               named_struct('measure', 'deaths', 'kind', 'changes', 'window', 90, 'c', changes_deaths_90)
-           )) AS m
-    FROM windows
+    SELECT m.symbol, c.series, c.series_name, c.measure, c.kind, w.window_days,
+           unnest(rolling_correlations(m.days, m.x, c.days, c.y, w.window_days)) AS c
+    FROM market_series m
+    JOIN covid_series c ON c.kind = m.kind
+    CROSS JOIN window_sizes w
 ),
 results AS (
-    SELECT symbol, series, series_name, m['measure'] AS measure, m['kind'] AS kind,
-           CAST(m['window'] AS INT) AS window_days, date,
-           m['c']['n'] AS n, m['c']['pearson'] AS pearson, m['c']['pearson_p'] AS pearson_p,
-           m['c']['spearman'] AS spearman, m['c']['spearman_p'] AS spearman_p, m['c']['reason'] AS reason,
-           m['c']['n_eff'] AS n_eff, m['c']['pearson_p_adj'] AS pearson_p_adj,
-           m['c']['spearman_n_eff'] AS spearman_n_eff, m['c']['spearman_p_adj'] AS spearman_p_adj
-    FROM measures
-    WHERE m['c'] IS NOT NULL
+    SELECT symbol, series, series_name, measure, kind, window_days,
+           arrow_cast(CAST(c['day'] AS INT), 'Date32') AS date,
+           c['n'] AS n, c['pearson'] AS pearson, c['pearson_p'] AS pearson_p,
+           c['spearman'] AS spearman, c['spearman_p'] AS spearman_p, c['reason'] AS reason,
+           c['n_eff'] AS n_eff, c['pearson_p_adj'] AS pearson_p_adj,
+           c['spearman_n_eff'] AS spearman_n_eff, c['spearman_p_adj'] AS spearman_p_adj
+    FROM windows
 )
 SELECT *,
        benjamini_hochberg(pearson_p_adj) OVER (PARTITION BY measure, kind, window_days) AS pearson_q,

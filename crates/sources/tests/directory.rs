@@ -172,9 +172,21 @@ fn config(inbox: &Path) -> DirectorySourceConfig {
     }
 }
 
+/// Opens the log. After a simulated crash the dropped source's last write may still be running on
+/// a blocking thread, holding the old log (and its directory lock) for a moment: a real process's
+/// death releases it at once, so the reopen waits for that rather than failing.
 async fn open(dir: &Path, partitions: u32) -> Arc<dyn EventLog> {
     let cfg = EmbeddedLogConfig { default_partitions: partitions, ..Default::default() };
-    Arc::new(EmbeddedLog::open(dir, cfg).await.unwrap())
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match EmbeddedLog::open(dir, cfg.clone()).await {
+            Ok(log) => return Arc::new(log),
+            Err(LogError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("opening the log: {e}"),
+        }
+    }
 }
 
 /// Runs the source until every file has left the inbox (`Ok`) or the log fails (`Err`).

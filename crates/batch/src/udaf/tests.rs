@@ -26,7 +26,6 @@ pub(crate) async fn session(g: Vec<&str>, x: Vec<Option<f64>>, y: Vec<Option<f64
     .unwrap();
     let ctx = SessionContext::new();
     ctx.register_udaf(correlation());
-    ctx.register_udwf(crate::udwf::rolling_correlation());
     ctx.register_batch("t", batch).unwrap();
     ctx
 }
