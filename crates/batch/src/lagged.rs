@@ -77,7 +77,7 @@ impl ScalarUDFImpl for LaggedCorrelations {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(Output::data_type(lag_field()))
+        Ok(Output::data_type(vec![lag_field()]))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -90,7 +90,7 @@ impl ScalarUDFImpl for LaggedCorrelations {
             return exec_err!("{NAME}: min_lag {min_lag} is greater than max_lag {max_lag}");
         }
         let lists = ColumnarValue::values_to_arrays(&args.args[..4])?;
-        let mut out = Output::new(NAME, lag_field());
+        let mut out = Output::new(NAME, vec![lag_field()]);
         let mut pairs = PairBuffers::default();
         let mut x_sides = SideCache::default();
         for row in rows(NAME, &lists)? {
@@ -102,7 +102,7 @@ impl ScalarUDFImpl for LaggedCorrelations {
             for lag in min_lag..=max_lag {
                 let x_side = |used: &[u32], values: &[f64]| x_sides.side(x_id, used.to_vec(), values);
                 if let Some(stats) = pairs.at_lag(&x, &y, lag, x_side) {
-                    out.push(lag, stats);
+                    out.push(&[lag], stats);
                 }
             }
             out.end_row(true)?;

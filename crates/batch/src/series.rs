@@ -141,36 +141,39 @@ impl<K: Hash + Eq> SideCache<K> {
     }
 }
 
-/// The result column being built: per row, a list of `{<key>, n, pearson, …}`.
+/// The result column being built: per row, a list of `{<keys…>, n, pearson, …}`.
 pub(crate) struct Output {
     function: &'static str,
-    key: Field,
-    keys: Vec<i64>,
+    /// The fields in front of the statistics (integer types), with their values.
+    keys: Vec<(Field, Vec<i64>)>,
     stats: Vec<Option<Statistics>>,
     offsets: Vec<i32>,
     valid: Vec<bool>,
 }
 
 impl Output {
-    /// An empty result whose elements start with the field `key` (an integer type).
-    pub(crate) fn new(function: &'static str, key: Field) -> Self {
-        Self { function, key, keys: Vec::new(), stats: Vec::new(), offsets: vec![0], valid: Vec::new() }
+    /// An empty result whose elements start with the fields `keys` (integer types).
+    pub(crate) fn new(function: &'static str, keys: Vec<Field>) -> Self {
+        let keys = keys.into_iter().map(|k| (k, Vec::new())).collect();
+        Self { function, keys, stats: Vec::new(), offsets: vec![0], valid: Vec::new() }
     }
 
-    /// The result's type for elements that start with `key`.
-    pub(crate) fn data_type(key: Field) -> DataType {
-        list_of(DataType::Struct(Self::element_fields(key)))
+    /// The result's type for elements that start with `keys`.
+    pub(crate) fn data_type(keys: Vec<Field>) -> DataType {
+        list_of(DataType::Struct(Self::element_fields(keys)))
     }
 
-    fn element_fields(key: Field) -> Fields {
-        let mut fields = vec![Arc::new(key)];
+    fn element_fields(keys: Vec<Field>) -> Fields {
+        let mut fields: Vec<_> = keys.into_iter().map(Arc::new).collect();
         fields.extend(result_fields().iter().cloned());
         Fields::from(fields)
     }
 
-    /// Adds an element to the current row.
-    pub(crate) fn push(&mut self, key: i64, stats: Statistics) {
-        self.keys.push(key);
+    /// Adds an element to the current row: one value per key field, then the statistics.
+    pub(crate) fn push(&mut self, keys: &[i64], stats: Statistics) {
+        for ((_, values), key) in self.keys.iter_mut().zip(keys) {
+            values.push(*key);
+        }
         self.stats.push(Some(stats));
     }
 
@@ -185,9 +188,13 @@ impl Output {
     }
 
     pub(crate) fn finish(self) -> Result<ArrayRef> {
-        let fields = Self::element_fields(self.key.clone());
-        let (_, mut columns, _) = struct_array(&self.stats)?.into_parts();
-        columns.insert(0, cast(&Int64Array::from(self.keys), self.key.data_type())?);
+        let fields = Self::element_fields(self.keys.iter().map(|(f, _)| f.clone()).collect());
+        let (_, statistics, _) = struct_array(&self.stats)?.into_parts();
+        let mut columns = Vec::with_capacity(fields.len());
+        for (field, values) in self.keys {
+            columns.push(cast(&Int64Array::from(values), field.data_type())?);
+        }
+        columns.extend(statistics);
         let elements = StructArray::try_new(fields.clone(), columns, None)?;
         let field = Arc::new(Field::new_list_field(DataType::Struct(fields), true));
         let nulls = self.valid.contains(&false).then(|| NullBuffer::from(self.valid));

@@ -9,21 +9,17 @@
 -- across price series, COVID series and window ends (pearson_q, spearman_q).
 --
 -- index: series, measure, kind, window_days   (the columns readers filter on; the serving store indexes them)
-WITH window_sizes AS (
-    SELECT CAST(column1 AS INT) AS window_days FROM (VALUES (30), (60), (90))
-),
--- Every full window of a (price series, COVID series, measure, window size) in one call: the
+-- Every full window of a (price series, COVID series, measure) in one call, for each size: the
 -- window ending at trading day d holds d and the W − 1 trading days before it, each with the
 -- COVID series' value on the same day.
-windows AS (
-    SELECT m.symbol, c.series, c.series_name, c.measure, c.kind, w.window_days,
-           unnest(rolling_correlations(m.days, m.x, c.days, c.y, w.window_days)) AS c
+WITH windows AS (
+    SELECT m.symbol, c.series, c.series_name, c.measure, c.kind,
+           unnest(rolling_correlations(m.days, m.x, c.days, c.y, make_array(30, 60, 90))) AS c
     FROM market_series m
     JOIN covid_series c ON c.kind = m.kind
-    CROSS JOIN window_sizes w
 ),
 results AS (
-    SELECT symbol, series, series_name, measure, kind, window_days,
+    SELECT symbol, series, series_name, measure, kind, c['window_days'] AS window_days,
            arrow_cast(CAST(c['day'] AS INT), 'Date32') AS date,
            c['n'] AS n, c['pearson'] AS pearson, c['pearson_p'] AS pearson_p,
            c['spearman'] AS spearman, c['spearman_p'] AS spearman_p, c['reason'] AS reason,

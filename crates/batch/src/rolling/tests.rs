@@ -49,13 +49,14 @@ async fn windows(ctx: &SessionContext, w: &str) -> Windows {
             b.column(1).as_primitive::<Int64Type>(),
             b.column(2).as_struct(),
         );
-        let float = |f: usize, i: usize| {
-            let a = c.column(f).as_primitive::<Float64Type>();
+        let float = |name: &str, i: usize| {
+            let a = c.column_by_name(name).unwrap().as_primitive::<Float64Type>();
             a.is_valid(i).then(|| a.value(i).to_bits())
         };
         for i in 0..b.num_rows() {
-            let n = Some(c.column(1).as_primitive::<Int64Type>().value(i) as u64);
-            let row = [n, float(2, i), float(4, i), float(7, i), float(9, i)];
+            let n = Some(c.column_by_name("n").unwrap().as_primitive::<Int64Type>().value(i) as u64);
+            let row =
+                [n, float("pearson", i), float("spearman", i), float("n_eff", i), float("spearman_n_eff", i)];
             assert!(out.insert((g.value(i), day.value(i)), row).is_none());
         }
     }
@@ -97,13 +98,13 @@ async fn each_full_window_equals_its_statistics_computed_afresh_bit_for_bit() {
     y[300] = Some(f64::INFINITY);
     let ctx = session(&g, &x, &y);
     for w in [1usize, 3, 30, 90] {
-        let got = windows(&ctx, &w.to_string()).await;
+        let got = windows(&ctx, &format!("make_array({w})")).await;
         let want = direct(&g, &x, &y, w);
         assert_eq!(got, want, "W = {w}");
         assert!(got.len() > 100, "W = {w}: {} windows", got.len());
     }
-    // The window size may be a column.
-    let got = windows(&ctx, "CASE WHEN g = 0 THEN 3 ELSE 30 END").await;
+    // The window sizes may be a column.
+    let got = windows(&ctx, "CASE WHEN g = 0 THEN make_array(3) ELSE make_array(30) END").await;
     let (w3, w30) = (direct(&g, &x, &y, 3), direct(&g, &x, &y, 30));
     let want: Windows = w3
         .into_iter()
@@ -121,7 +122,7 @@ async fn a_window_needs_y_on_each_of_its_days() {
     let sql = "WITH r AS (SELECT unnest(rolling_correlations(
                    make_array(0, 2, 4, 6, 8, 10, 12), make_array(1.0, 2.0, 4.0, 3.0, 5.0, 7.0, 6.0),
                    make_array(0, 2, 4, 8, 10, 12, 14), make_array(1.0, 3.0, 2.0, 5.0, 4.0, 6.0, 9.0),
-                   3)) AS r)
+                   make_array(3))) AS r)
                SELECT r['day'], r['n'], r['pearson'] FROM r";
     let got = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     let days: Vec<i64> = got[0].column(0).as_primitive::<Int64Type>().values().to_vec();
@@ -133,7 +134,9 @@ async fn a_window_needs_y_on_each_of_its_days() {
 #[tokio::test]
 async fn the_window_size_must_be_an_integer_from_1() {
     let ctx = session(&[0], &[Some(1.0)], &[Some(1.0)]);
-    for (w, want) in [("0", "a window is 1 to 100000 days, not 0"), ("'a'", "takes two series")] {
+    for (w, want) in
+        [("make_array(0)", "a window is 1 to 100000 days, not 0"), ("3", "then a list of window sizes")]
+    {
         let sql = format!(
             "SELECT rolling_correlations(make_array(1), make_array(1.0), make_array(1), make_array(1.0), {w})"
         );
