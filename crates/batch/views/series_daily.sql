@@ -29,12 +29,15 @@ daily AS (
     FROM members
     GROUP BY series, series_name, kind, date
 ),
+-- A series has one row per date, so the 7 rows ending at d are the calendar days d−6..d exactly
+-- when the row 6 before is d − 6 (a frame of rows slides more cheaply than one of days).
 averaged AS (
     SELECT *,
-           CASE WHEN COUNT(*) OVER week = 7 THEN AVG(CAST(cases AS DOUBLE)) OVER week END AS c7,
-           CASE WHEN COUNT(*) OVER week = 7 THEN AVG(CAST(deaths AS DOUBLE)) OVER week END AS d7
+           CASE WHEN LAG(day, 6) OVER s = day - 6 THEN AVG(CAST(cases AS DOUBLE)) OVER week END AS c7,
+           CASE WHEN LAG(day, 6) OVER s = day - 6 THEN AVG(CAST(deaths AS DOUBLE)) OVER week END AS d7
     FROM daily
-    WINDOW week AS (PARTITION BY series ORDER BY day RANGE BETWEEN 6 PRECEDING AND CURRENT ROW)
+    WINDOW s AS (PARTITION BY series ORDER BY day),
+           week AS (PARTITION BY series ORDER BY day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW)
 ),
 previous AS (
     SELECT *,
