@@ -19,6 +19,8 @@ pub struct ApiConfig {
     /// The topic of mobile events: ingest validates what goes there as events, and
     /// `/mobile/recent` reads it.
     pub mobile_topic: String,
+    /// How ingest writes events into `mobile_topic`.
+    pub mobile_encoding: tributary_schema::mobile::Encoding,
     /// The longest a request may take before it is answered 503.
     pub request_timeout: Duration,
     /// How often the API looks for versions published by other processes (its own process
@@ -40,6 +42,7 @@ impl Default for ApiConfig {
         Self {
             model: "mobile".into(),
             mobile_topic: "mobile_data".into(),
+            mobile_encoding: Default::default(),
             request_timeout: Duration::from_secs(10),
             version_poll: Duration::from_secs(1),
             token: String::new(),

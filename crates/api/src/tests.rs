@@ -513,6 +513,16 @@ async fn ingest_needs_the_token_and_sends_bad_lines_to_the_dead_letters() {
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!((report["accepted"].as_u64(), report["dead_letters"].as_u64()), (Some(2), Some(2)));
     assert_eq!(topic_records(&f, "mobile_data").await.len(), 2);
+    // Written in the topic's encoding (binary by default), labelled, and read back as sent.
+    let read =
+        tributary_log::EventLog::read(&*f.log, "mobile_data", 0, 0, tributary_log::ReadLimits::default());
+    let ingested = read.await.unwrap();
+    let sent = tributary_schema::MobileEvent::from_json(good.as_bytes()).unwrap();
+    assert_eq!(tributary_processors::mobile_record::event(&ingested[0].record).unwrap(), sent);
+    assert_eq!(
+        tributary_processors::mobile_record::encoding(&ingested[0].record).unwrap(),
+        tributary_schema::mobile::Encoding::Binary
+    );
     let dead = topic_records(&f, "dead_letters").await;
     let first = DeadLetter::from_json(&dead[0]).unwrap();
     assert_eq!((first.source.as_str(), first.position.as_str()), ("http:mobile_data", "line 2"));

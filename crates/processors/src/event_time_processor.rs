@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tributary_log::EventLog;
-use tributary_schema::{DeadLetter, MobileEvent, mobile::time::write_timepoint};
+use tributary_schema::{DeadLetter, mobile::time::write_timepoint};
 use tributary_store::{BatchCommit, OffsetCheckpoint, OffsetRange, ServingStore};
 
 use crate::event_time::{ClosedWindow, EventTimeSettings, EventWindows, Placed, WindowState};
@@ -95,7 +95,7 @@ pub(crate) async fn run(
         let mut duplicates = 0u64;
         for r in &batch.records {
             let at = || format!("{}/{}@{}", r.topic, r.partition, r.offset);
-            match MobileEvent::timed_position_from_json(&r.record.value) {
+            match crate::mobile_record::timed_position(&r.record) {
                 Ok(event) => match run.windows.offer(r.partition, r.offset, event) {
                     Placed::Waiting | Placed::AlreadyDecided => {}
                     Placed::Duplicate => duplicates += 1,

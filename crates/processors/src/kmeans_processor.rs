@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tributary_log::{Backoff, EventLog, TopicPartition};
-use tributary_schema::{DeadLetter, MobileEvent};
+use tributary_schema::DeadLetter;
 use tributary_store::{BatchCommit, CentreRow, KMeansVersionRow, OffsetRange, ServingStore};
 
 use crate::event_time::EventTimeSettings;
@@ -88,7 +88,7 @@ pub async fn run_kmeans_processor(
         let now = tributary_log::now_ms();
         let mut positions = Vec::with_capacity(batch.records.len());
         for r in &batch.records {
-            match MobileEvent::position_from_json(&r.record.value) {
+            match crate::mobile_record::position(&r.record) {
                 Ok(p) => positions.push(p),
                 Err(reason) => {
                     let at = format!("{}/{}@{}", r.topic, r.partition, r.offset);

@@ -13,6 +13,7 @@
 //! * [`event_time`]: micro-batches that are windows of the events' own clock (out-of-order
 //!   events within a bound, duplicates, exactly once across a crash).
 //! * [`dead_letter_sink`]: dead letters from the log into the store, shared by a consumer group.
+//! * [`mobile_record`]: mobile events out of log records, JSON or binary as the record says.
 
 pub mod components;
 pub mod dead_letter_sink;
@@ -24,3 +25,4 @@ pub mod kmeans_config;
 pub mod kmeans_processor;
 pub mod micro_batch;
 pub mod mobile_kmeans;
+pub mod mobile_record;

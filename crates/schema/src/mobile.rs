@@ -1,9 +1,10 @@
 //! A mobile-phone event, as the reference generator wrote it: time, device, accelerometer, GPS
 //! position and the screen-locked flag.
 //!
-//! In the log an event is one JSON object with the reference field names
-//! (`{"timepoint":…,"deviceId":…,"acceloX":…,"acceloY":…,"acceloZ":…,"latitude":…,"longitude":…,"locked":…}`).
-//! Input comes as that JSON (NDJSON files) or as CSV with a header naming the same columns in any
+//! In the log an event is either one JSON object with the reference field names
+//! (`{"timepoint":…,"deviceId":…,"acceloX":…,"acceloY":…,"acceloZ":…,"latitude":…,"longitude":…,"locked":…}`)
+//! or, parsed once at the source, the compact [`binary`] layout, which a record header names
+//! ([`Encoding`]; chosen per topic). Input comes as that JSON (NDJSON files) or as CSV with a header naming the same columns in any
 //! order. The reference generator wrote the longitude into the column called latitude and vice
 //! versa; [`CsvLayout::from_header`] reads that layout when asked to swap.
 
@@ -12,28 +13,40 @@ use std::borrow::Cow;
 use crate::Invalid;
 use serde::{Deserialize, Serialize};
 
+pub mod binary;
 mod canonical;
 pub mod time;
+
+pub use binary::{Encoding, EventRef};
 
 /// The CSV header Tributary writes (the reference layout, with correct column meaning).
 pub const CSV_HEADER: &str = "timepoint,deviceId,acceloX,acceloY,acceloZ,latitude,longitude,locked";
 
-/// An event ready for the log: its JSON (the log encoding), its key and its position. Produced
-/// straight from input text, without re-formatting numbers where the input already has them in
-/// JSON form.
+/// An event ready for the log: its value in the topic's encoding, its key and its position.
+/// Produced straight from input text; in JSON without re-formatting numbers where the input
+/// already has them in JSON form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedEvent {
-    pub json: Vec<u8>,
+    /// The record's value, in `encoding`.
+    pub value: Vec<u8>,
+    /// How `value` is written (the record carries [`Encoding::header`]).
+    pub encoding: Encoding,
     pub device_id: String,
     pub latitude: f64,
     pub longitude: f64,
 }
 
 impl EncodedEvent {
-    fn from_event(e: &MobileEvent) -> Self {
+    /// Encodes validated fields.
+    pub fn from_ref(e: &EventRef, encoding: Encoding) -> Self {
+        let value = match encoding {
+            Encoding::Binary => e.to_binary(),
+            Encoding::Json => MobileEvent::from_ref(e).to_json(),
+        };
         Self {
-            json: e.to_json(),
-            device_id: e.device_id.clone(),
+            value,
+            encoding,
+            device_id: e.device_id.to_string(),
             latitude: e.latitude,
             longitude: e.longitude,
         }
@@ -74,25 +87,7 @@ pub struct MobileEvent {
 impl MobileEvent {
     /// Checks ranges: finite numbers, |latitude| ≤ 90, |longitude| ≤ 180, non-empty ids.
     pub fn validate(&self) -> Result<(), Invalid> {
-        if self.device_id.is_empty() {
-            return Err("deviceId is empty".into());
-        }
-        if self.timepoint.is_empty() {
-            return Err("timepoint is empty".into());
-        }
-        for (name, v) in [("acceloX", self.accelo_x), ("acceloY", self.accelo_y), ("acceloZ", self.accelo_z)]
-        {
-            if v.is_some_and(|v| !v.is_finite()) {
-                return Err(format!("{name} is not a finite number").into());
-            }
-        }
-        if !(self.latitude.is_finite() && self.latitude.abs() <= 90.0) {
-            return Err(format!("latitude {} is outside -90..90", self.latitude).into());
-        }
-        if !(self.longitude.is_finite() && self.longitude.abs() <= 180.0) {
-            return Err(format!("longitude {} is outside -180..180", self.longitude).into());
-        }
-        Ok(())
+        binary::validate(&self.as_ref())
     }
 
     /// The log encoding: one JSON object.
@@ -130,21 +125,99 @@ impl MobileEvent {
         Ok(event)
     }
 
-    /// Validates one NDJSON line and encodes it for the log. A line already in canonical form
-    /// (what [`to_json`](Self::to_json) writes: the known fields in order, typed, no whitespace
-    /// or escapes) is kept as it is; any other valid line is normalised. Errors are those of [`from_json`](Self::from_json).
-    pub fn encode_json_line(bytes: &[u8]) -> Result<EncodedEvent, Invalid> {
+    /// Validates one NDJSON line and encodes it for the log in `encoding`. In JSON, a line
+    /// already in canonical form (what [`to_json`](Self::to_json) writes: the known fields in
+    /// order, typed, no whitespace or escapes) is kept as it is; any other valid line is
+    /// normalised. Errors are those of [`from_json`](Self::from_json).
+    pub fn encode_json_line(bytes: &[u8], encoding: Encoding) -> Result<EncodedEvent, Invalid> {
         if let Some(fast) = canonical::scan(bytes)
             && fast.is_valid()
         {
-            return Ok(EncodedEvent {
-                json: bytes.trim_ascii().to_vec(),
-                device_id: fast.device_id.to_string(),
-                latitude: fast.latitude,
-                longitude: fast.longitude,
+            return Ok(match encoding {
+                Encoding::Json => EncodedEvent {
+                    value: bytes.trim_ascii().to_vec(),
+                    encoding,
+                    device_id: fast.device_id.to_string(),
+                    latitude: fast.latitude,
+                    longitude: fast.longitude,
+                },
+                Encoding::Binary => EncodedEvent::from_ref(&fast.as_ref(), encoding),
             });
         }
-        Self::from_json(bytes).map(|e| EncodedEvent::from_event(&e))
+        Self::from_json(bytes).map(|e| e.encode(encoding))
+    }
+
+    /// The event's fields, borrowed.
+    pub fn as_ref(&self) -> EventRef<'_> {
+        EventRef {
+            timepoint: &self.timepoint,
+            device_id: &self.device_id,
+            accelo: [self.accelo_x, self.accelo_y, self.accelo_z],
+            latitude: self.latitude,
+            longitude: self.longitude,
+            locked: self.locked,
+        }
+    }
+
+    /// An owned event from borrowed fields.
+    pub fn from_ref(e: &EventRef) -> Self {
+        Self {
+            timepoint: e.timepoint.to_string(),
+            device_id: e.device_id.to_string(),
+            accelo_x: e.accelo[0],
+            accelo_y: e.accelo[1],
+            accelo_z: e.accelo[2],
+            latitude: e.latitude,
+            longitude: e.longitude,
+            locked: e.locked,
+        }
+    }
+
+    /// The event (validated) ready for the log in `encoding`.
+    pub fn encode(&self, encoding: Encoding) -> EncodedEvent {
+        match encoding {
+            Encoding::Json => EncodedEvent {
+                value: self.to_json(),
+                encoding,
+                device_id: self.device_id.clone(),
+                latitude: self.latitude,
+                longitude: self.longitude,
+            },
+            Encoding::Binary => EncodedEvent::from_ref(&self.as_ref(), encoding),
+        }
+    }
+
+    /// Reads and validates a record's value written in `encoding` (see [`Encoding::of_header`]).
+    pub fn decode(value: &[u8], encoding: Encoding) -> Result<Self, Invalid> {
+        match encoding {
+            Encoding::Json => Self::from_json(value),
+            Encoding::Binary => binary::decode(value).map(|e| Self::from_ref(&e)),
+        }
+    }
+
+    /// The validated `[latitude, longitude]` of a record's value written in `encoding`: the hot
+    /// path of a processor that needs only positions.
+    pub fn position(value: &[u8], encoding: Encoding) -> Result<[f64; 2], Invalid> {
+        match encoding {
+            Encoding::Json => Self::position_from_json(value),
+            Encoding::Binary => binary::position(value),
+        }
+    }
+
+    /// The validated position, device and time of a record's value written in `encoding` (see
+    /// [`timed_position_from_json`](Self::timed_position_from_json)).
+    pub fn timed_position(value: &[u8], encoding: Encoding) -> Result<TimedPosition, Invalid> {
+        match encoding {
+            Encoding::Json => Self::timed_position_from_json(value),
+            Encoding::Binary => {
+                let e = binary::decode(value)?;
+                Ok(TimedPosition {
+                    position: [e.latitude, e.longitude],
+                    device_id: e.device_id.to_string(),
+                    time_ms: time::TimeReader::default().read(e.timepoint)?,
+                })
+            }
+        }
     }
 
     /// The validated `[latitude, longitude]` of a JSON event, without building the event: the
@@ -188,17 +261,7 @@ impl MobileEvent {
     }
 
     fn from_canonical(c: &canonical::CanonicalEvent) -> Self {
-        let accelo = c.accelo();
-        Self {
-            timepoint: c.timepoint.to_string(),
-            device_id: c.device_id.to_string(),
-            accelo_x: accelo.map(|a| a[0]),
-            accelo_y: accelo.map(|a| a[1]),
-            accelo_z: accelo.map(|a| a[2]),
-            latitude: c.latitude,
-            longitude: c.longitude,
-            locked: c.locked,
-        }
+        Self::from_ref(&c.as_ref())
     }
 
     /// Appends the event as one CSV line (CRLF) in [`CSV_HEADER`]'s column order; a field the
@@ -344,22 +407,30 @@ impl CsvLayout {
 
     /// Parses and validates one data line (without its line break; a trailing CR is ignored).
     pub fn parse(&self, line: &[u8], fields: &mut CsvFields) -> Result<MobileEvent, Invalid> {
+        self.parse_ref(line, fields).map(|e| MobileEvent::from_ref(&e))
+    }
+
+    /// [`parse`](Self::parse), the text borrowed from `fields`.
+    fn parse_ref<'f>(&self, line: &[u8], fields: &'f mut CsvFields) -> Result<EventRef<'f>, Invalid> {
         self.split(line, fields)?;
+        let fields = &*fields;
         let [t, d, ax, ay, az, lat, lon, locked] = self.columns;
         let utf8 = |i: usize, name: &str| {
-            std::str::from_utf8(fields.get(i)).map(str::to_string).map_err(|_| format!("{name} is not UTF-8"))
+            std::str::from_utf8(fields.get(i)).map_err(|_| format!("{name} is not UTF-8"))
         };
-        let event = MobileEvent {
+        let event = EventRef {
             timepoint: utf8(t, "timepoint")?,
             device_id: utf8(d, "deviceId")?,
-            accelo_x: Some(parse_number(fields.get(ax), "acceloX")?),
-            accelo_y: Some(parse_number(fields.get(ay), "acceloY")?),
-            accelo_z: Some(parse_number(fields.get(az), "acceloZ")?),
+            accelo: [
+                Some(parse_number(fields.get(ax), "acceloX")?),
+                Some(parse_number(fields.get(ay), "acceloY")?),
+                Some(parse_number(fields.get(az), "acceloZ")?),
+            ],
             latitude: parse_number(fields.get(lat), "latitude")?,
             longitude: parse_number(fields.get(lon), "longitude")?,
             locked: Some(parse_flag(fields.get(locked))?),
         };
-        event.validate()?;
+        binary::validate(&event)?;
         Ok(event)
     }
 
@@ -372,10 +443,19 @@ impl CsvLayout {
         Ok(())
     }
 
-    /// Like [`parse`](Self::parse), but writes the log's JSON directly from the field text: a
-    /// number already written as a JSON number is copied, not parsed and re-formatted (it is still
-    /// parsed, to validate it). The result decodes to the same event as `parse` gives.
-    pub fn encode(&self, line: &[u8], fields: &mut CsvFields) -> Result<EncodedEvent, Invalid> {
+    /// Like [`parse`](Self::parse), but encodes the event for the log in `encoding`; JSON is
+    /// written directly from the field text: a number already written as a JSON number is
+    /// copied, not parsed and re-formatted (it is still parsed, to validate it). The result
+    /// decodes to the same event as `parse` gives.
+    pub fn encode(
+        &self,
+        line: &[u8],
+        fields: &mut CsvFields,
+        encoding: Encoding,
+    ) -> Result<EncodedEvent, Invalid> {
+        if encoding == Encoding::Binary {
+            return self.parse_ref(line, fields).map(|e| EncodedEvent::from_ref(&e, encoding));
+        }
         self.split(line, fields)?;
         let [t, d, ax, ay, az, lat, lon, locked] = self.columns;
         let text = |i: usize, name: &str| {
@@ -448,7 +528,7 @@ impl CsvLayout {
             json.extend_from_slice(text);
         }
         json.extend_from_slice(if locked { b",\"locked\":true}" } else { b",\"locked\":false}" });
-        Ok(EncodedEvent { json, device_id: device_id.to_string(), latitude, longitude })
+        Ok(EncodedEvent { value: json, encoding, device_id: device_id.to_string(), latitude, longitude })
     }
 }
 

@@ -7,6 +7,7 @@ use tributary_component::{BoxError, Component, Context, Info, Kind, Run};
 
 use crate::directory::{DirectorySourceConfig, FileReport, run_directory_source};
 use crate::generator::{Generator, GeneratorConfig, publish_to_log};
+use tributary_schema::mobile::Encoding;
 
 /// Files of mobile events dropped into a folder, into the log (see [`crate::directory`]).
 /// Reports one run per file; its pipeline status is keyed `dir:<folder>`.
@@ -63,6 +64,7 @@ pub struct GeneratorSource {
     cfg: GeneratorConfig,
     topic: String,
     rate: f64,
+    encoding: Encoding,
 }
 
 impl GeneratorSource {
@@ -72,7 +74,13 @@ impl GeneratorSource {
         if !(rate > 0.0 && rate.is_finite()) {
             return Err(format!("generator rate {rate}: must be a number > 0").into());
         }
-        Ok(Self { cfg, topic, rate })
+        Ok(Self { cfg, topic, rate, encoding: Encoding::default() })
+    }
+
+    /// Writes the events in `encoding` (default: binary).
+    pub fn with_encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
     }
 }
 
@@ -100,7 +108,8 @@ impl Component for GeneratorSource {
         };
         cx.report().ready();
         let mut stop = cx.stop_signal();
-        publish_to_log(&*log, &self.topic, &mut generator, Some(self.rate), None, &mut stop, on_append)
+        let (topic, encoding) = (&self.topic, self.encoding);
+        publish_to_log(&*log, topic, encoding, &mut generator, Some(self.rate), None, &mut stop, on_append)
             .await?;
         Ok(())
     }

@@ -591,12 +591,9 @@ pub fn event_record(
     line: u64,
     timestamp: i64,
 ) -> Record {
-    Record {
-        key: Some(Bytes::from(event.device_id)),
-        value: Bytes::from(event.json),
-        headers: vec![Header { name: src_name.clone(), value: src_tag(begin, line) }],
-        timestamp,
-    }
+    let mut record = crate::event_records::mobile_record(event, timestamp, 1);
+    record.headers.push(Header { name: src_name.clone(), value: src_tag(begin, line) });
+    record
 }
 
 /// A begin mark's position as `src` headers write it: `<offset>` on partition 0 (the form every

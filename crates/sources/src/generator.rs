@@ -259,12 +259,15 @@ fn offset_position(lat: f64, lon: f64, offset: [f64; 2]) -> (f64, f64) {
     (lat2.clamp(-90.0, 90.0), ((lon2 + 540.0) % 360.0) - 180.0)
 }
 
-/// Appends generated events to `topic`, keyed by device id, at `rate` events/s (as fast as
-/// possible without one), until `count` events (if given) or until `stop` turns true. Returns the
-/// number appended; `on_append` hears of each append's number of events as it returns.
+/// Appends generated events to `topic` in `encoding`, keyed by device id, at `rate` events/s
+/// (as fast as possible without one), until `count` events (if given) or until `stop` turns
+/// true. Returns the number appended; `on_append` hears of each append's number of events as it
+/// returns.
+#[allow(clippy::too_many_arguments)]
 pub async fn publish_to_log(
     log: &dyn tributary_log::EventLog,
     topic: &str,
+    encoding: tributary_schema::mobile::Encoding,
     generator: &mut Generator,
     rate: Option<f64>,
     count: Option<u64>,
@@ -303,7 +306,7 @@ pub async fn publish_to_log(
         let batch: Vec<Record> = (0..n)
             .map(|_| {
                 let e = generator.next_event();
-                Record::new(bytes::Bytes::from(e.to_json())).with_key(e.device_id)
+                crate::event_records::mobile_record(e.encode(encoding), tributary_log::now_ms(), 0)
             })
             .collect();
         // A transient failure (a full disk, a broker out of reach) is waited out: the same

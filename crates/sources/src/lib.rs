@@ -8,6 +8,7 @@
 //!   `tributary-component`), as `up` and `ingest` run them.
 //! * [`directory`]: files dropped into a folder, exactly once into the log, even across kill -9.
 //! * [`generator`]: synthetic mobile events around real cities, deterministic for a seed.
+//! * [`event_records`]: the log record of a mobile event (key, encoding header).
 //! * [`mobile_file`]: files of mobile events (CSV, NDJSON) into events and dead letters.
 //! * [`mobile_input`]: GPS files of any layout: column mapping, times, built-in profiles.
 //! * [`dialect`]: how delimited files are written (encoding, delimiter, header, decimal comma),
@@ -21,6 +22,7 @@
 pub mod components;
 pub mod dialect;
 pub mod directory;
+pub mod event_records;
 pub mod formats;
 pub mod generator;
 pub mod lines;

@@ -17,7 +17,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use tributary_schema::mobile::time::TimeReader;
-use tributary_schema::mobile::{CsvFields, CsvLayout, EncodedEvent, MobileEvent};
+use tributary_schema::mobile::{CsvFields, CsvLayout, EncodedEvent, Encoding as LogEncoding, MobileEvent};
 use tributary_schema::{DeadLetter, clip};
 
 use crate::dialect::{Dialect, DialectSettings, Encoding, SAMPLE_BYTES, decode_line};
@@ -58,11 +58,17 @@ pub struct ParseOptions {
     pub input: InputSettings,
     /// Lines longer than this are dead letters (memory stays bounded).
     pub max_line_bytes: usize,
+    /// How events are encoded for the log (the topic's `topic_encoding`).
+    pub log_encoding: LogEncoding,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        Self { input: InputSettings::default(), max_line_bytes: 64 << 10 }
+        Self {
+            input: InputSettings::default(),
+            max_line_bytes: 64 << 10,
+            log_encoding: LogEncoding::default(),
+        }
     }
 }
 
@@ -157,16 +163,15 @@ pub fn parse_mobile_file<R: BufRead>(
                 if summary.read_as.is_empty() {
                     summary.read_as = "NDJSON".into();
                 }
-                let own = match MobileEvent::encode_json_line(&content) {
-                    Err(e) if plan.retry_as_windows_1252 => {
-                        retry_decoded(&content, e, MobileEvent::encode_json_line)
-                    }
+                let own_line = |line: &[u8]| MobileEvent::encode_json_line(line, opts.log_encoding);
+                let own = match own_line(&content) {
+                    Err(e) if plan.retry_as_windows_1252 => retry_decoded(&content, e, own_line),
                     other => other,
                 };
                 match own {
                     // Not Tributary's own event: another layout's names, if they say enough.
                     Err(e) if e.reason.starts_with("missing field") => {
-                        encode_mapped_json(&content, settings, &plan.times, &plan.device)
+                        encode_mapped_json(&content, settings, &plan.times, &plan.device, opts.log_encoding)
                     }
                     other => other,
                 }
@@ -181,9 +186,9 @@ pub fn parse_mobile_file<R: BufRead>(
                     if header_line {
                         continue;
                     }
-                    plan.encode(reader.as_ref().expect("just set"), &content, &mut fields)
+                    plan.encode(reader.as_ref().expect("just set"), &content, &mut fields, opts.log_encoding)
                 }
-                Some(r) => plan.encode(r, &content, &mut fields),
+                Some(r) => plan.encode(r, &content, &mut fields, opts.log_encoding),
             },
         };
         match parsed {
@@ -332,10 +337,13 @@ impl Plan {
         reader: &Reader,
         line: &[u8],
         fields: &mut CsvFields,
+        encoding: LogEncoding,
     ) -> Result<EncodedEvent, tributary_schema::Invalid> {
         let read = |line: &[u8], fields: &mut CsvFields| match reader {
-            Reader::Canonical(layout) => layout.encode(line, fields),
-            Reader::Mapped(mapping) => mapping.encode(line, fields, &self.dialect, &self.times, &self.device),
+            Reader::Canonical(layout) => layout.encode(line, fields, encoding),
+            Reader::Mapped(mapping) => {
+                mapping.encode(line, fields, &self.dialect, &self.times, &self.device, encoding)
+            }
         };
         match read(line, fields) {
             Err(e) if self.retry_as_windows_1252 => retry_decoded(line, e, |l| read(l, fields)),

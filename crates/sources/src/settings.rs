@@ -58,16 +58,22 @@ impl InboxConfig {
         self.input.validate().map_err(|e| e.within("input"))
     }
 
-    /// The source's settings, on `dir` (the inbox, or the default one) into `topic`, appending
-    /// `batch_records` records at a time.
-    pub fn source(&self, dir: PathBuf, topic: &str, batch_records: usize) -> DirectorySourceConfig {
+    /// The source's settings, on `dir` (the inbox, or the default one) into `topic` in
+    /// `encoding`, appending `batch_records` records at a time.
+    pub fn source(
+        &self,
+        dir: PathBuf,
+        topic: &str,
+        encoding: tributary_schema::mobile::Encoding,
+        batch_records: usize,
+    ) -> DirectorySourceConfig {
         DirectorySourceConfig {
             dir,
             topic: topic.to_string(),
             archive_dir: self.archive_dir.clone(),
             min_file_age: self.file_min_age,
             poll_interval: self.poll_interval,
-            parse: ParseOptions { input: self.input.clone(), ..Default::default() },
+            parse: ParseOptions { input: self.input.clone(), log_encoding: encoding, ..Default::default() },
             format: None,
             batch_records,
             parallel_files: self.parallel_files,

@@ -250,6 +250,10 @@ impl MarketsConfig {
 pub struct MobileConfig {
     /// Topic of mobile events.
     pub topic: String,
+    /// How the sources write events into `topic`: `binary` (parsed once, read without
+    /// parsing) or `json` (for consumers outside Tributary). Readers follow each record's
+    /// header, so a topic may hold both.
+    pub topic_encoding: tributary_schema::mobile::Encoding,
     /// The directory source on the inbox.
     pub directory: InboxConfig,
     /// The generator that `up` runs on its own events.
@@ -262,6 +266,7 @@ impl Default for MobileConfig {
     fn default() -> Self {
         Self {
             topic: "mobile_data".into(),
+            topic_encoding: Default::default(),
             directory: InboxConfig::default(),
             generator: GeneratorSettings::default(),
             kmeans: KMeansConfig::default(),

@@ -93,8 +93,14 @@ pub async fn records(
         }
         let position = format!("line {}", i + 1);
         let record = if topic == state.config.mobile_topic {
-            MobileEvent::encode_json_line(line)
-                .map(|e| Record::new(Bytes::from(e.json)).with_key(e.device_id))
+            MobileEvent::encode_json_line(line, state.config.mobile_encoding).map(|e| {
+                let header = e.encoding.header();
+                let r = Record::new(Bytes::from(e.value)).with_key(e.device_id);
+                match header {
+                    Some((name, value)) => r.with_header(name, Bytes::from_static(value)),
+                    None => r,
+                }
+            })
         } else {
             serde_json::from_slice::<serde::de::IgnoredAny>(line)
                 .map(|_| Record::new(Bytes::copy_from_slice(line)))

@@ -274,7 +274,7 @@ pub(crate) async fn newest_events(state: &AppState, limit: usize) -> Result<Vec<
         };
         // Records other producers put there that are not mobile events are skipped.
         events.extend(read.into_iter().filter_map(|r| {
-            let e = tributary_schema::mobile::MobileEvent::from_json(&r.record.value).ok()?;
+            let e = tributary_processors::mobile_record::event(&r.record).ok()?;
             Some(RecentEvent {
                 partition,
                 offset: r.offset,

@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tributary_log::{EventLog, LogError, OffsetReset, PartitionReader, Record, TopicPartition};
-use tributary_schema::MobileEvent;
 
 use super::messages::{DeadRecord, MAX_SHARES_BYTES, Round, SHARE_SAMPLE, Share, Shares, short_reason};
 use super::{GroupKMeansConfig, rounds_topic, shares_topic};
@@ -141,7 +140,7 @@ async fn read_shares(
             share.to = last.offset + 1;
             left -= records.len().min(left);
             for r in &records {
-                match MobileEvent::position_from_json(&r.record.value) {
+                match crate::mobile_record::position(&r.record) {
                     Ok(position) => positions.push(position),
                     Err(reason) => {
                         let reason = short_reason(&reason.reason);

@@ -12,7 +12,6 @@
 //! points it counts, then takes its stored model as the state to go on from.
 
 use tributary_log::{EventLog, ReadLimits};
-use tributary_schema::MobileEvent;
 use tributary_store::{OffsetRange, ServingStore};
 
 use crate::kmeans_processor::ProcessorError;
@@ -178,7 +177,7 @@ async fn read_positions(
             )));
         };
         at = last.offset + 1;
-        out.extend(records.iter().filter_map(|r| MobileEvent::position_from_json(&r.record.value).ok()));
+        out.extend(records.iter().filter_map(|r| crate::mobile_record::position(&r.record).ok()));
     }
     Ok(())
 }

@@ -27,10 +27,22 @@ pub(super) struct CanonicalEvent<'a> {
     pub locked: Option<bool>,
 }
 
-impl CanonicalEvent<'_> {
+impl<'a> CanonicalEvent<'a> {
     /// The accelerometer values (x, y, z).
     pub fn accelo(&self) -> Option<[f64; 3]> {
         self.accelo.map(|a| a.map(|a| a.parse().unwrap_or(f64::NAN)))
+    }
+
+    /// The fields, the accelerometer parsed.
+    pub fn as_ref(&self) -> super::EventRef<'a> {
+        super::EventRef {
+            timepoint: self.timepoint,
+            device_id: self.device_id,
+            accelo: self.accelo().map_or([None; 3], |a| a.map(Some)),
+            latitude: self.latitude,
+            longitude: self.longitude,
+            locked: self.locked,
+        }
     }
 
     /// The checks of [`MobileEvent::validate`](super::MobileEvent::validate).

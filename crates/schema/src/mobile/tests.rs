@@ -159,38 +159,77 @@ fn encoded_csv_decodes_to_the_parsed_event_and_keeps_number_text() {
         b"t,d,+1,.5,5.,1e1,-0,0",
         b" t , d , 0 , 0 , 0 , 48.1 , 11.5 , False ",
     ] {
-        let encoded = layout.encode(line, &mut f).unwrap();
         let parsed = layout.parse(line, &mut f).unwrap();
-        assert_eq!(
-            MobileEvent::from_json(&encoded.json).unwrap(),
-            parsed,
-            "{}",
-            String::from_utf8_lossy(&encoded.json)
-        );
-        assert_eq!((encoded.latitude, encoded.longitude), (parsed.latitude, parsed.longitude));
-        assert_eq!(encoded.device_id, parsed.device_id);
+        for encoding in [Encoding::Json, Encoding::Binary] {
+            let encoded = layout.encode(line, &mut f, encoding).unwrap();
+            assert_eq!(encoded.encoding, encoding);
+            assert_eq!(
+                MobileEvent::decode(&encoded.value, encoding).unwrap(),
+                parsed,
+                "{}",
+                String::from_utf8_lossy(&encoded.value)
+            );
+            assert_eq!((encoded.latitude, encoded.longitude), (parsed.latitude, parsed.longitude));
+            assert_eq!(encoded.device_id, parsed.device_id);
+        }
     }
-    let e = layout.encode(b"t,d,0.10,0,0,52.520000,13.4,true", &mut f).unwrap();
-    assert!(String::from_utf8(e.json).unwrap().contains("\"latitude\":52.520000"), "number text is kept");
+    let e = layout.encode(b"t,d,0.10,0,0,52.520000,13.4,true", &mut f, Encoding::Json).unwrap();
+    assert!(String::from_utf8(e.value).unwrap().contains("\"latitude\":52.520000"), "number text is kept");
     for (line, expected) in [
         (&b"t,d,0,0,0,95,13,true"[..], "outside -90..90"),
         (b"t,,0,0,0,1,1,true", "deviceId is empty"),
         (b"t,d,0,0,0,1,1,maybe", "locked"),
+        (b"t,d,x,0,0,1,1,true", "acceloX 'x' is not a number"),
     ] {
-        assert!(layout.encode(line, &mut f).unwrap_err().reason.contains(expected));
+        for encoding in [Encoding::Json, Encoding::Binary] {
+            let reason = layout.encode(line, &mut f, encoding).unwrap_err().reason;
+            assert!(reason.contains(expected), "{encoding:?}: {reason}");
+        }
     }
 }
 
 #[test]
 fn canonical_ndjson_lines_pass_through_and_others_are_normalised() {
     let canonical = event().to_json();
-    let e = MobileEvent::encode_json_line(&canonical).unwrap();
-    assert_eq!(e.json, canonical);
+    let e = MobileEvent::encode_json_line(&canonical, Encoding::Json).unwrap();
+    assert_eq!(e.value, canonical);
     let extra = br#"{"timepoint":"t","deviceId":"d","acceloX":0,"acceloY":0,"acceloZ":1,"latitude":1,"longitude":2,"locked":true,"secret":"x"}"#;
-    let e = MobileEvent::encode_json_line(extra).unwrap();
-    assert!(!String::from_utf8(e.json.clone()).unwrap().contains("secret"), "unknown fields are not carried");
-    assert_eq!(MobileEvent::from_json(&e.json).unwrap().device_id, "d");
-    assert!(MobileEvent::encode_json_line(b"{}").is_err());
+    let e = MobileEvent::encode_json_line(extra, Encoding::Json).unwrap();
+    assert!(
+        !String::from_utf8(e.value.clone()).unwrap().contains("secret"),
+        "unknown fields are not carried"
+    );
+    assert_eq!(MobileEvent::from_json(&e.value).unwrap().device_id, "d");
+    assert!(MobileEvent::encode_json_line(b"{}", Encoding::Json).is_err());
+}
+
+#[test]
+fn ndjson_lines_in_binary_decode_to_the_event_the_json_gives() {
+    let partial = br#"{"timepoint":"t","deviceId":"d","acceloY":"0.5","latitude":1,"longitude":2}"#;
+    let spaced = br#"{"deviceId":"x", "latitude":-1.5e1, "longitude":2, "timepoint":"t", "locked":0}"#;
+    for line in [&event().to_json()[..], spaced, partial] {
+        let json = MobileEvent::from_json(line).unwrap();
+        let e = MobileEvent::encode_json_line(line, Encoding::Binary).unwrap();
+        assert_eq!((e.encoding, e.device_id.as_str()), (Encoding::Binary, json.device_id.as_str()));
+        assert_eq!(MobileEvent::decode(&e.value, Encoding::Binary).unwrap(), json);
+        assert_eq!(
+            MobileEvent::position(&e.value, Encoding::Binary).unwrap(),
+            [json.latitude, json.longitude]
+        );
+        assert_eq!(json.encode(Encoding::Binary), e);
+        assert_eq!(MobileEvent::decode(&json.encode(Encoding::Json).value, Encoding::Json).unwrap(), json);
+    }
+    let timed = MobileEvent::encode_json_line(
+        br#"{"timepoint":"2008-10-23 02:53:04.000","deviceId":"000","latitude":39.98,"longitude":116.31}"#,
+        Encoding::Binary,
+    )
+    .unwrap();
+    let t = MobileEvent::timed_position(&timed.value, Encoding::Binary).unwrap();
+    assert_eq!((t.device_id.as_str(), t.time_ms, t.position), ("000", 1_224_730_384_000, [39.98, 116.31]));
+    assert!(MobileEvent::encode_json_line(b"{}", Encoding::Binary).is_err());
+    // A JSON value read as binary, and the reverse, are refused with a reason.
+    assert!(MobileEvent::position(&event().to_json(), Encoding::Binary).is_err());
+    assert!(MobileEvent::position(&event().encode(Encoding::Binary).value, Encoding::Json).is_err());
 }
 
 proptest::proptest! {

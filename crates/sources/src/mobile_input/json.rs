@@ -3,18 +3,20 @@
 
 use serde_json::{Map, Value};
 use tributary_schema::mobile::time::{TimeReader, write_timepoint};
-use tributary_schema::mobile::{EncodedEvent, MobileEvent};
+use tributary_schema::mobile::{EncodedEvent, Encoding as LogEncoding, MobileEvent};
 use tributary_schema::{Invalid, clip};
 
 use super::settings::{FieldName, InputSettings};
 
 /// Reads a JSON object whose keys name the fields (see [`FieldName::from_alias`]; a name set
-/// in `settings` wins). `device` is the device of an object without one.
+/// in `settings` wins). `device` is the device of an object without one. The event is encoded
+/// for the log in `encoding`.
 pub fn encode_mapped_json(
     line: &[u8],
     settings: &InputSettings,
     times: &TimeReader,
     device: &str,
+    encoding: LogEncoding,
 ) -> Result<EncodedEvent, Invalid> {
     let object: Map<String, Value> =
         serde_json::from_slice(line).map_err(|e| format!("not a JSON event: {e}"))?;
@@ -73,10 +75,5 @@ pub fn encode_mapped_json(
         locked,
     };
     event.validate()?;
-    Ok(EncodedEvent {
-        json: event.to_json(),
-        device_id: event.device_id,
-        latitude: event.latitude,
-        longitude: event.longitude,
-    })
+    Ok(event.encode(encoding))
 }

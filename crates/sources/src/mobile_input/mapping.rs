@@ -1,7 +1,7 @@
 //! Which column is which, and reading a line through it.
 
 use tributary_schema::mobile::time::{TimeReader, write_timepoint};
-use tributary_schema::mobile::{CsvFields, CsvLayout, EncodedEvent, MobileEvent};
+use tributary_schema::mobile::{CsvFields, CsvLayout, EncodedEvent, Encoding as LogEncoding, MobileEvent};
 use tributary_schema::{Invalid, clip};
 
 use super::settings::{FieldName, InputSettings};
@@ -133,8 +133,8 @@ impl Mapping {
         parts.join(", ")
     }
 
-    /// Reads one data line (decoded, without its line break) as an event for the log. `device`
-    /// is the device of a file without a device column.
+    /// Reads one data line (decoded, without its line break) as an event for the log, in
+    /// `encoding`. `device` is the device of a file without a device column.
     pub fn encode(
         &self,
         line: &[u8],
@@ -142,6 +142,7 @@ impl Mapping {
         dialect: &Dialect,
         times: &TimeReader,
         device: &str,
+        encoding: LogEncoding,
     ) -> Result<EncodedEvent, Invalid> {
         fields.split(line.strip_suffix(b"\r").unwrap_or(line))?;
         if self.exact_width && fields.len() != self.width {
@@ -198,13 +199,7 @@ impl Mapping {
             locked,
         };
         event.validate()?;
-        let json = event.to_json();
-        Ok(EncodedEvent {
-            json,
-            device_id: event.device_id,
-            latitude: event.latitude,
-            longitude: event.longitude,
-        })
+        Ok(event.encode(encoding))
     }
 }
 

@@ -19,7 +19,9 @@ fn read(name: &str, input: InputSettings) -> Read {
     let (mut events, mut dead) = (Vec::new(), Vec::new());
     let opts = ParseOptions { input, ..Default::default() };
     let summary = parse_mobile_file(&content[..], "t", Some(&path), None, &opts, 0, |p| match p {
-        Parsed::Event { event, .. } => events.push(MobileEvent::from_json(&event.json).unwrap()),
+        Parsed::Event { event, .. } => {
+            events.push(MobileEvent::decode(&event.value, event.encoding).unwrap())
+        }
         Parsed::Dead(d) => dead.push((d.position, d.reason)),
     })
     .map_err(|e| e.to_string());
@@ -206,7 +208,11 @@ fn mapped_lines_never_panic() {
         .split(',')
         .map(|c| c.parse().unwrap())
         .collect();
-    let opts = ParseOptions { input: InputSettings { columns, ..Default::default() }, max_line_bytes: 4096 };
+    let opts = ParseOptions {
+        input: InputSettings { columns, ..Default::default() },
+        max_line_bytes: 4096,
+        ..Default::default()
+    };
     proptest!(ProptestConfig::with_cases(500), |(line in proptest::collection::vec(any::<u8>(), 0..200))| {
         let _ = parse_mobile_file(&line[..], "t", None, Some(crate::mobile_file::FileFormat::Csv), &opts, 0, |_| {});
     });
@@ -230,7 +236,9 @@ fn ndjson_with_other_names_is_read_through_the_same_names() {
     let path = Path::new("/data/trip-42.ndjson");
     let opts = ParseOptions::default();
     parse_mobile_file(lines.as_bytes(), "t", Some(path), None, &opts, 0, |p| match p {
-        Parsed::Event { event, .. } => events.push(MobileEvent::from_json(&event.json).unwrap()),
+        Parsed::Event { event, .. } => {
+            events.push(MobileEvent::decode(&event.value, event.encoding).unwrap())
+        }
         Parsed::Dead(d) => dead.push(d.reason),
     })
     .unwrap();

@@ -20,7 +20,7 @@ use super::bench_log::latency_histogram;
 use super::bench_stages::{layout_rates, stage_rates};
 use tributary_processors::kmeans::{KMeansModel, Projection, TimeUnit, kmeans_plus_plus};
 use tributary_schema::MobileEvent;
-use tributary_schema::mobile::CSV_HEADER;
+use tributary_schema::mobile::{CSV_HEADER, Encoding};
 use tributary_sources::generator::{Generator, GeneratorConfig, default_hotspots};
 use tributary_store::SqlStore;
 
@@ -43,7 +43,10 @@ pub async fn run(config: &Config, args: BenchMobileArgs) -> anyhow::Result<ExitC
     let (mut g_csv, mut g_ndjson) = (generator(4), generator(4));
     let csv: Vec<_> = (0..50).map(|_| file_contents(&mut g_csv, "csv", 10_000)).collect();
     let ndjson: Vec<_> = (0..50).map(|_| file_contents(&mut g_ndjson, "ndjson", 10_000)).collect();
-    let stages = stage_rates(&tmp.path().join("stages"), &csv, &ndjson).await?;
+    let mut stages = Vec::new();
+    for (encoding, dir) in [(Encoding::Binary, "stages-binary"), (Encoding::Json, "stages-json")] {
+        stages.extend(stage_rates(&tmp.path().join(dir), &csv, &ndjson, encoding).await?);
+    }
     for s in &stages {
         println!(
             "stage alone (one thread), {:<36} {:>12.0} events/s, {:.3} µs/event",
@@ -65,13 +68,15 @@ pub async fn run(config: &Config, args: BenchMobileArgs) -> anyhow::Result<ExitC
         );
     }
 
-    for format in ["csv", "ndjson"] {
-        let data = tmp.path().join(format!("e2e-{format}"));
-        let (events, secs) = end_to_end(&data, format, args.events).await?;
-        println!(
-            "end to end, {format:<6} files -> models committed in SQLite: {:>10.0} events/s ({events} events in {secs:.2} s)",
-            events as f64 / secs
-        );
+    for encoding in ["binary", "json"] {
+        for format in ["csv", "ndjson"] {
+            let data = tmp.path().join(format!("e2e-{format}-{encoding}"));
+            let (events, secs) = end_to_end(&data, format, encoding, args.events).await?;
+            println!(
+                "end to end, {format:<6} files -> {encoding:<6} log -> models committed in SQLite: {:>10.0} events/s ({events} events in {secs:.2} s)",
+                events as f64 / secs
+            );
+        }
     }
 
     let h = latency(&tmp.path().join("latency"), args.latency_rate, args.latency_secs).await?;
@@ -167,12 +172,14 @@ fn file_contents(g: &mut Generator, format: &str, n: u64) -> Vec<u8> {
     buf
 }
 
-fn spawn_up(data: &Path) -> anyhow::Result<Child> {
+/// `tributary up` on `data`, without the generator, writing events into the log in `encoding`.
+fn spawn_up(data: &Path, encoding: &str) -> anyhow::Result<Child> {
     let exe = std::env::current_exe()?;
     Ok(std::process::Command::new(exe)
         .arg("--data-dir")
         .arg(data)
         .args(["--set", "mobile.generator_rate=0", "--set", "mobile.init_min_points=1000"])
+        .args(["--set", &format!("mobile.topic_encoding=\"{encoding}\"")])
         .arg("up")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -198,13 +205,13 @@ async fn open_store_when_ready(data: &Path) -> anyhow::Result<SqlStore> {
     }
 }
 
-async fn end_to_end(data: &Path, format: &str, events: u64) -> anyhow::Result<(u64, f64)> {
+async fn end_to_end(data: &Path, format: &str, encoding: &str, events: u64) -> anyhow::Result<(u64, f64)> {
     let staging = data.join("staging");
     eprintln!("  writing {events} {format} events …");
     let files = write_files(&staging, format, events, 2, 50_000)?;
     let inbox = data.join("inbox");
     std::fs::create_dir_all(&inbox)?;
-    let child = spawn_up(data)?;
+    let child = spawn_up(data, encoding)?;
     let store = open_store_when_ready(data).await?;
     tokio::time::sleep(Duration::from_millis(300)).await; // let `up` finish starting
     let started = Instant::now();
@@ -239,7 +246,7 @@ async fn latency(data: &Path, rate: u64, secs: u64) -> anyhow::Result<Histogram<
     let warmup_events = per_file * warmup.len() as u64;
     let inbox = data.join("inbox");
     std::fs::create_dir_all(&inbox)?;
-    let child = spawn_up(data)?;
+    let child = spawn_up(data, "binary")?;
     let store = open_store_when_ready(data).await?;
     for f in &warmup {
         std::fs::rename(f, inbox.join(f.file_name().expect("file name")))?;

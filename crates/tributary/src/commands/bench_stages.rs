@@ -10,12 +10,13 @@ use std::time::Instant;
 
 use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits, RecordPosition};
 use tributary_schema::MobileEvent;
+use tributary_schema::mobile::Encoding;
 use tributary_sources::directory::event_record;
 use tributary_sources::mobile_file::{ParseOptions, Parsed, parse_mobile_file};
 
 /// One stage's figure.
 pub struct StageRate {
-    pub stage: &'static str,
+    pub stage: String,
     pub events: u64,
     pub secs: f64,
 }
@@ -39,16 +40,22 @@ impl Clock {
         out
     }
 
-    fn rate(&self, stage: &'static str, events: u64) -> StageRate {
-        StageRate { stage, events, secs: self.0.as_secs_f64() }
+    fn rate(&self, stage: impl Into<String>, events: u64) -> StageRate {
+        StageRate { stage: stage.into(), events, secs: self.0.as_secs_f64() }
     }
 }
 
 /// Measures parsing (`csv` and `ndjson` are files of the same events, of 10,000 each, as the
-/// directory source reads them), building the log records, appending them to an embedded log in
-/// `dir`, reading them back, and decoding positions. Stages run chunk by chunk, so memory is
-/// reused as in the pipeline rather than grown (fresh pages would dominate the figures).
-pub async fn stage_rates(dir: &Path, csv: &[Vec<u8>], ndjson: &[Vec<u8>]) -> anyhow::Result<Vec<StageRate>> {
+/// directory source reads them) into events in `encoding`, building the log records, appending
+/// them to an embedded log in `dir`, reading them back, and decoding positions. Stages run chunk
+/// by chunk, so memory is reused as in the pipeline rather than grown (fresh pages would
+/// dominate the figures).
+pub async fn stage_rates(
+    dir: &Path,
+    csv: &[Vec<u8>],
+    ndjson: &[Vec<u8>],
+    encoding: Encoding,
+) -> anyhow::Result<Vec<StageRate>> {
     let log = EmbeddedLog::open(dir, EmbeddedLogConfig::default()).await?;
     log.create_topic("mobile_data", 1).await?;
     let src: Arc<str> = Arc::from("src");
@@ -56,7 +63,8 @@ pub async fn stage_rates(dir: &Path, csv: &[Vec<u8>], ndjson: &[Vec<u8>]) -> any
         std::array::from_fn(|_| Clock::default());
     let parse = |content: &[u8]| -> anyhow::Result<Vec<_>> {
         let mut events = Vec::with_capacity(10_000);
-        parse_mobile_file(content, "bench", None, None, &ParseOptions::default(), 0, |p| {
+        let opts = ParseOptions { log_encoding: encoding, ..Default::default() };
+        parse_mobile_file(content, "bench", None, None, &opts, 0, |p| {
             if let Parsed::Event { event, .. } = p {
                 events.push(event);
             }
@@ -96,18 +104,22 @@ pub async fn stage_rates(dir: &Path, csv: &[Vec<u8>], ndjson: &[Vec<u8>]) -> any
         let Some(last) = batch.last() else { break };
         offset = last.offset + 1;
         decoded += decode.time(|| {
-            batch.iter().filter(|r| MobileEvent::position_from_json(&r.record.value).is_ok()).count()
+            batch.iter().filter(|r| tributary_processors::mobile_record::position(&r.record).is_ok()).count()
         }) as u64;
         read.time(|| drop(batch));
     }
     anyhow::ensure!(decoded == n, "decoded {decoded} of {n} positions");
+    let name = match encoding {
+        Encoding::Binary => "binary",
+        Encoding::Json => "JSON",
+    };
     Ok(vec![
-        parse_csv.rate("parse CSV lines into events", n),
-        parse_ndjson.rate("parse NDJSON lines into events", ndjson_events),
-        build.rate("build log records", n),
-        append.rate("append to the log", n),
-        read.rate("read from the log", n),
-        decode.rate("decode positions", n),
+        parse_csv.rate(format!("parse CSV lines into {name} events"), n),
+        parse_ndjson.rate(format!("parse NDJSON lines into {name} events"), ndjson_events),
+        build.rate(format!("build log records ({name})"), n),
+        append.rate(format!("append to the log ({name})"), n),
+        read.rate(format!("read from the log ({name})"), n),
+        decode.rate(format!("decode positions ({name})"), n),
     ])
 }
 

@@ -126,8 +126,10 @@ pub async fn run(config: &Config, args: GenerateArgs) -> anyhow::Result<ExitCode
                 let _ = stop_tx.send(true);
             });
             let started = Instant::now();
+            let encoding = config.mobile.topic_encoding;
             let produced =
-                publish_to_log(&*log, topic, &mut generator, args.rate, count, &mut stop, |_| {}).await?;
+                publish_to_log(&*log, topic, encoding, &mut generator, args.rate, count, &mut stop, |_| {})
+                    .await?;
             log.close().await?;
             report(produced, started, &args.out);
             return Ok(ExitCode::SUCCESS);

@@ -116,7 +116,9 @@ fn inspect_mobile(
     input: &tributary_sources::mobile_input::InputSettings,
 ) -> anyhow::Result<bool> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let opts = ParseOptions { input: input.clone(), ..Default::default() };
+    // Events are shown as JSON, whatever the topic's encoding.
+    let log_encoding = tributary_schema::mobile::Encoding::Json;
+    let opts = ParseOptions { input: input.clone(), log_encoding, ..Default::default() };
     let (mut first, mut dead, mut dead_count) = (Vec::new(), Vec::new(), 0u64);
     let result = parse_mobile_file(
         BufReader::with_capacity(1 << 16, file),
@@ -127,7 +129,7 @@ fn inspect_mobile(
         tributary_log::now_ms(),
         |p| match p {
             Parsed::Event { line, event } if first.len() < args.rows => {
-                first.push(format!("line {line}: {}", String::from_utf8_lossy(&event.json)))
+                first.push(format!("line {line}: {}", String::from_utf8_lossy(&event.value)))
             }
             Parsed::Event { .. } => {}
             Parsed::Dead(d) => {

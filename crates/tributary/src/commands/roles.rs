@@ -28,11 +28,12 @@ const INBOX_BATCH_RECORDS: usize = 10_000;
 /// `mobile.generator_rate = 0`, the generator, both publishing to `mobile.topic`.
 pub fn mobile_sources(config: &Config) -> anyhow::Result<Parts> {
     let m = &config.mobile;
-    let inbox = m.directory.source(config.inbox(), &m.topic, INBOX_BATCH_RECORDS);
+    let inbox = m.directory.source(config.inbox(), &m.topic, m.topic_encoding, INBOX_BATCH_RECORDS);
     let mut parts: Parts = vec![Box::new(DirectorySource::new(inbox))];
     if let Some(generator) = m.generator.generator(tributary_log::now_ms()) {
         let source = GeneratorSource::new(generator, m.topic.clone(), m.generator.rate)
-            .map_err(|e| anyhow::anyhow!("config section `mobile` (generator): {e}"))?;
+            .map_err(|e| anyhow::anyhow!("config section `mobile` (generator): {e}"))?
+            .with_encoding(m.topic_encoding);
         parts.push(Box::new(source));
     }
     Ok(parts)

@@ -35,6 +35,7 @@ pub async fn api_server(
     let api_config = tributary_api::ApiConfig {
         model: config.mobile.kmeans.model.clone(),
         mobile_topic: config.mobile.topic.clone(),
+        mobile_encoding: config.mobile.topic_encoding,
         request_timeout: config.api.request_timeout,
         token,
         ..tributary_api::ApiConfig::default()

@@ -3,6 +3,9 @@
 //! Without `--group` it reads as a throw-away group that never commits, starting at the end (or
 //! the beginning with `--from-beginning`). With `--group` it resumes at the group's committed
 //! offsets and commits after each printed batch.
+//!
+//! A mobile event in the binary encoding (its record's header `enc` says so) is printed as its
+//! JSON object, as a JSON-encoded topic would hold it: the console shows events, not bytes.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -63,8 +66,9 @@ pub async fn run(config: &Config, args: TailArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn write_record(out: &mut impl Write, r: &ConsumedRecord, json: bool) -> std::io::Result<()> {
+    let value = readable_value(r);
     if !json {
-        out.write_all(&r.record.value)?;
+        out.write_all(&value)?;
         return out.write_all(b"\n");
     }
     let mut obj = Map::new();
@@ -78,7 +82,7 @@ fn write_record(out: &mut impl Write, r: &ConsumedRecord, json: bool) -> std::io
         }
         Some(k) => put_bytes(&mut obj, "key", k),
     }
-    put_bytes(&mut obj, "value", &r.record.value);
+    put_bytes(&mut obj, "value", &value);
     let headers: Vec<Value> = r
         .record
         .headers
@@ -93,6 +97,20 @@ fn write_record(out: &mut impl Write, r: &ConsumedRecord, json: bool) -> std::io
     obj.insert("headers".into(), Value::Array(headers));
     serde_json::to_writer(&mut *out, &Value::Object(obj))?;
     out.write_all(b"\n")
+}
+
+/// The record's value as a person reads it: a binary mobile event as its JSON object; any
+/// other value (and a binary one that does not decode) as it is.
+fn readable_value(r: &ConsumedRecord) -> std::borrow::Cow<'_, [u8]> {
+    use tributary_processors::mobile_record;
+    use tributary_schema::mobile::Encoding;
+    match mobile_record::encoding(&r.record) {
+        Ok(Encoding::Binary) => match mobile_record::event(&r.record) {
+            Ok(e) => std::borrow::Cow::Owned(e.to_json()),
+            Err(_) => std::borrow::Cow::Borrowed(&r.record.value[..]),
+        },
+        _ => std::borrow::Cow::Borrowed(&r.record.value[..]),
+    }
 }
 
 /// Text as `field`; bytes that are not UTF-8 as `field_base64`, so nothing is lost.
