@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tributary_sources::mobile_file::{FileFormat, ParseOptions, Parsed, parse_mobile_file};
+use tributary_schema::mobile::Encoding;
 use tributary_sources::mobile_input::{FieldName, InputSettings, Profile};
 
 fuzz_target!(|data: &[u8]| {
@@ -23,12 +24,14 @@ fuzz_target!(|data: &[u8]| {
             ..Default::default()
         },
     };
-    let opts = ParseOptions { input, max_line_bytes: 4096 };
+    let log_encoding = if choice & 0x10 == 0 { Encoding::Binary } else { Encoding::Json };
+    let opts = ParseOptions { input, max_line_bytes: 4096, log_encoding };
     let _ = parse_mobile_file(content, "fuzz", None, format, &opts, 0, |p| {
         if let Parsed::Event { event, .. } = p {
             assert!((-90.0..=90.0).contains(&event.latitude) && (-180.0..=180.0).contains(&event.longitude));
-            let back =
-                tributary_schema::MobileEvent::from_json(&event.json).expect("an accepted event reads back");
+            assert_eq!(event.encoding, log_encoding);
+            let back = tributary_schema::MobileEvent::decode(&event.value, event.encoding)
+                .expect("an accepted event reads back");
             assert_eq!((back.latitude, back.longitude), (event.latitude, event.longitude));
         }
     });
