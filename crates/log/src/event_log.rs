@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::record::{
     ConsumedRecord, OffsetReset, PartitionOffsets, Record, RecordPosition, TopicDescription, TopicPartition,
 };
+use crate::view::RecordsView;
 
 /// Limits of one read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,20 @@ pub trait EventLog: Send + Sync + 'static {
         offset: u64,
         limits: ReadLimits,
     ) -> Result<Vec<ConsumedRecord>>;
+
+    /// [`read`](Self::read), as a [`RecordsView`]: the same records, for a reader that looks at
+    /// each once. The embedded log leaves them in the batches it read (no allocation or
+    /// reference count per record); other backends wrap what `read` returns.
+    async fn read_view(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: ReadLimits,
+    ) -> Result<RecordsView> {
+        let records = self.read(topic, partition, offset, limits).await?;
+        Ok(RecordsView::from_records(std::sync::Arc::from(topic), partition, records))
+    }
 
     /// Waits until the partition holds a record at `offset` (returns true) or `timeout` passes
     /// (returns false). The embedded log wakes on the append itself; Kafka has no such signal,

@@ -15,6 +15,7 @@ mod names;
 mod partitioner;
 mod record;
 pub mod remote;
+mod view;
 
 pub use backoff::Backoff;
 pub use config::{EmbeddedLogConfig, FsyncPolicy, TopicsConfig};
@@ -27,3 +28,4 @@ pub use record::{
     ConsumedRecord, Header, OffsetReset, PartitionDescription, PartitionOffsets, Record, RecordPosition,
     TimestampMs, TopicDescription, TopicPartition, now_ms,
 };
+pub use view::{HeadersRef, RecordRef, RecordsView};

@@ -88,14 +88,14 @@ pub(crate) async fn run(
             }
         };
         let Some(batch) = batch else { continue };
-        if batch.records.is_empty() {
+        if batch.is_empty() {
             continue;
         }
         let now = tributary_log::now_ms();
         let mut duplicates = 0u64;
-        for r in &batch.records {
+        for r in batch.records() {
             let at = || format!("{}/{}@{}", r.topic, r.partition, r.offset);
-            match crate::mobile_record::timed_position(&r.record) {
+            match crate::mobile_record::timed_position(r.record) {
                 Ok(event) => match run.windows.offer(r.partition, r.offset, event) {
                     Placed::Waiting | Placed::AlreadyDecided => {}
                     Placed::Duplicate => duplicates += 1,
@@ -106,11 +106,11 @@ pub(crate) async fn run(
                             write_timepoint(closed_before_ms),
                             humantime::format_duration(lateness),
                         );
-                        run.dead.push(DeadLetter::new(source.clone(), at(), reason, &r.record.value, now));
+                        run.dead.push(DeadLetter::new(source.clone(), at(), reason, r.record.value, now));
                     }
                 },
                 Err(reason) if !run.windows.was_decided(r.partition, r.offset) => {
-                    run.dead.push(DeadLetter::new(source.clone(), at(), reason, &r.record.value, now));
+                    run.dead.push(DeadLetter::new(source.clone(), at(), reason, r.record.value, now));
                 }
                 Err(_) => {} // dead-lettered before the restart
             }
@@ -139,7 +139,7 @@ pub(crate) async fn run(
             return Ok(());
         }
         metrics::counter!("tributary_processor_records_total", "processor" => cfg.name.clone())
-            .increment(batch.records.len() as u64);
+            .increment(batch.len() as u64);
         metrics::gauge!("tributary_processor_waiting_events", "processor" => cfg.name.clone())
             .set(run.windows.waiting() as f64);
         if last_group_commit.elapsed() >= Duration::from_secs(1)

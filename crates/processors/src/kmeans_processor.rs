@@ -82,17 +82,18 @@ pub async fn run_kmeans_processor(
             return Ok(());
         }
         let Some(batch) = next_prefetched(&mut batches, &mut stop).await? else { continue };
-        if batch.records.is_empty() {
+        if batch.is_empty() {
             continue;
         }
         let now = tributary_log::now_ms();
-        let mut positions = Vec::with_capacity(batch.records.len());
-        for r in &batch.records {
-            match crate::mobile_record::position(&r.record) {
+        let records = batch.len();
+        let mut positions = Vec::with_capacity(records);
+        for r in batch.records() {
+            match crate::mobile_record::position(r.record) {
                 Ok(p) => positions.push(p),
                 Err(reason) => {
                     let at = format!("{}/{}@{}", r.topic, r.partition, r.offset);
-                    dead.push(DeadLetter::new(source.clone(), at, reason, &r.record.value, now));
+                    dead.push(DeadLetter::new(source.clone(), at, reason, r.record.value, now));
                 }
             }
         }
@@ -119,7 +120,7 @@ pub async fn run_kmeans_processor(
         done_to = commit.offsets.clone();
         uncommitted_ranges.clear();
         metrics::counter!("tributary_processor_records_total", "processor" => cfg.name.clone())
-            .increment(batch.records.len() as u64);
+            .increment(records as u64);
         // For `log topics` and lag: the log's own record of the group's position, at most once a
         // second (it costs fsyncs; the store's offsets are the ones the processor resumes from).
         if last_group_commit.elapsed() >= Duration::from_secs(1) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
-use tributary_log::{ConsumedRecord, EventLog, LogError, ReadLimits};
+use tributary_log::{EventLog, LogError, ReadLimits, RecordRef, RecordsView};
 use tributary_store::{OffsetCheckpoint, OffsetRange};
 
 /// Reads all partitions of one topic from given positions.
@@ -22,12 +22,50 @@ pub struct MicroBatchReader {
 }
 
 /// One micro-batch: records in per-partition offset order, and the ranges they cover.
+///
+/// The records stay in the batches the log read ([`RecordsView`]): a processor looks at each
+/// once, so taking them apart (a vector of headers and reference counts per record) would cost
+/// more than reading them.
 #[derive(Debug, Default)]
 pub struct MicroBatch {
-    pub records: Vec<ConsumedRecord>,
+    /// The reads the batch is made of, each of one partition.
+    pub views: Vec<RecordsView>,
     pub ranges: Vec<OffsetRange>,
     /// The reader's positions after this batch: what a consumer commits once it is done with it.
     pub checkpoints: Vec<OffsetCheckpoint>,
+}
+
+/// A record of a micro-batch, with its position.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchRecord<'a> {
+    pub topic: &'a str,
+    pub partition: u32,
+    pub offset: u64,
+    pub record: RecordRef<'a>,
+}
+
+impl MicroBatch {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.views.iter().map(RecordsView::len).sum()
+    }
+
+    /// True without records.
+    pub fn is_empty(&self) -> bool {
+        self.views.iter().all(RecordsView::is_empty)
+    }
+
+    /// The records, in per-partition offset order.
+    pub fn records(&self) -> impl Iterator<Item = BatchRecord<'_>> {
+        self.views.iter().flat_map(|v| {
+            v.iter().map(move |(offset, record)| BatchRecord {
+                topic: v.topic(),
+                partition: v.partition(),
+                offset,
+                record,
+            })
+        })
+    }
 }
 
 impl MicroBatchReader {
@@ -72,14 +110,15 @@ impl MicroBatchReader {
         stop: &mut watch::Receiver<bool>,
     ) -> tributary_log::Result<MicroBatch> {
         let start_positions = self.positions.clone();
-        let mut records = Vec::new();
+        let mut views = Vec::new();
+        let mut read = 0;
         let mut deadline = None;
         loop {
-            self.read_available(max_records - records.len(), &mut records).await?;
-            if !records.is_empty() && deadline.is_none() {
+            read += self.read_available(max_records - read, &mut views).await?;
+            if read > 0 && deadline.is_none() {
                 deadline = Some(tokio::time::Instant::now() + interval);
             }
-            if records.len() >= max_records || *stop.borrow() {
+            if read >= max_records || *stop.borrow() {
                 break;
             }
             let waits: Vec<_> = self
@@ -115,7 +154,7 @@ impl MicroBatchReader {
                 to: *to,
             })
             .collect();
-        Ok(MicroBatch { records, ranges, checkpoints: self.checkpoints() })
+        Ok(MicroBatch { views, ranges, checkpoints: self.checkpoints() })
     }
 
     /// Reads ahead on a task of its own, one batch in advance, so that reading the next batch
@@ -131,7 +170,7 @@ impl MicroBatchReader {
         tokio::spawn(async move {
             loop {
                 let batch = self.next_batch(max_records, interval, &mut stop).await;
-                let last = batch.as_ref().map_or(true, |b| b.records.is_empty());
+                let last = batch.as_ref().map_or(true, MicroBatch::is_empty);
                 if tx.send(batch).await.is_err() || (last && *stop.borrow()) {
                     return;
                 }
@@ -140,25 +179,30 @@ impl MicroBatchReader {
         rx
     }
 
+    /// Reads what the partitions hold, up to `room` records, into `out`; returns how many.
     async fn read_available(
         &mut self,
         mut room: usize,
-        out: &mut Vec<ConsumedRecord>,
-    ) -> tributary_log::Result<()> {
+        out: &mut Vec<RecordsView>,
+    ) -> tributary_log::Result<usize> {
         let n = self.positions.len();
+        let mut read = 0;
         for k in 0..n {
             if room == 0 {
                 break;
             }
             let p = (self.next_first + k) % n;
             let limits = ReadLimits { max_records: room, max_bytes: 4 << 20 };
-            match self.log.read(&self.topic, p as u32, self.positions[p], limits).await {
-                Ok(batch) => {
-                    if let Some(last) = batch.last() {
-                        self.positions[p] = last.offset + 1;
+            match self.log.read_view(&self.topic, p as u32, self.positions[p], limits).await {
+                Ok(view) => {
+                    if let Some(last) = view.last_offset() {
+                        self.positions[p] = last + 1;
                     }
-                    room -= batch.len();
-                    out.extend(batch);
+                    room -= view.len();
+                    read += view.len();
+                    if !view.is_empty() {
+                        out.push(view);
+                    }
                 }
                 Err(LogError::OffsetOutOfRange { start, requested, end, .. }) => {
                     // Retention deleted what was not yet read, or a tail was cut after a power loss.
@@ -170,6 +214,6 @@ impl MicroBatchReader {
             }
         }
         self.next_first = (self.next_first + 1) % n.max(1);
-        Ok(())
+        Ok(read)
     }
 }

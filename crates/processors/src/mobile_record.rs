@@ -1,34 +1,40 @@
 //! Mobile events out of log records, in whichever encoding the record's header names
 //! ([`tributary_schema::mobile::Encoding`]): every reader of the mobile topic goes through here.
+//! Each function takes a [`Record`](tributary_log::Record) or a borrowed
+//! [`RecordRef`] (from a [`RecordsView`](tributary_log::RecordsView)).
 
-use tributary_log::Record;
+use tributary_log::RecordRef;
 use tributary_schema::mobile::Encoding;
 use tributary_schema::{Invalid, MobileEvent, TimedPosition};
 
 /// The encoding of a mobile event's record (JSON unless its header says otherwise).
-pub fn encoding(record: &Record) -> Result<Encoding, Invalid> {
-    Encoding::of_headers(record.headers.iter().map(|h| (&*h.name, &h.value[..])))
+pub fn encoding<'a>(record: impl Into<RecordRef<'a>>) -> Result<Encoding, Invalid> {
+    Encoding::of_headers(record.into().headers.iter())
 }
 
 /// The validated `[latitude, longitude]` of the event in `record`.
-pub fn position(record: &Record) -> Result<[f64; 2], Invalid> {
-    MobileEvent::position(&record.value, encoding(record)?)
+pub fn position<'a>(record: impl Into<RecordRef<'a>>) -> Result<[f64; 2], Invalid> {
+    let r = record.into();
+    MobileEvent::position(r.value, encoding(r)?)
 }
 
 /// The validated position, device and time of the event in `record`.
-pub fn timed_position(record: &Record) -> Result<TimedPosition, Invalid> {
-    MobileEvent::timed_position(&record.value, encoding(record)?)
+pub fn timed_position<'a>(record: impl Into<RecordRef<'a>>) -> Result<TimedPosition, Invalid> {
+    let r = record.into();
+    MobileEvent::timed_position(r.value, encoding(r)?)
 }
 
 /// The validated event in `record`.
-pub fn event(record: &Record) -> Result<MobileEvent, Invalid> {
-    MobileEvent::decode(&record.value, encoding(record)?)
+pub fn event<'a>(record: impl Into<RecordRef<'a>>) -> Result<MobileEvent, Invalid> {
+    let r = record.into();
+    MobileEvent::decode(r.value, encoding(r)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use tributary_log::Record;
 
     #[test]
     fn the_header_decides_how_a_record_is_read() {

@@ -25,7 +25,7 @@
 //! is known and stamped under the partition lock ([`stamp_base_offset`]). The base offset is
 //! instead checked against the offset the reader expects, which catches corruption there too.
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
 use crate::record::{ConsumedRecord, Header, Record};
 
@@ -201,6 +201,64 @@ pub fn check_batch(bytes: &[u8], expected_base: Option<u64>) -> Result<BatchHead
     Ok(header)
 }
 
+/// One record's fields, as byte ranges of its batch (found by [`walk_records`]).
+struct RawRecord {
+    timestamp_delta: i64,
+    key: Option<std::ops::Range<usize>>,
+    value: std::ops::Range<usize>,
+    /// The encoded headers and their number (each checked: lengths, UTF-8 names).
+    headers: std::ops::Range<usize>,
+    header_count: u32,
+}
+
+/// Walks the records of a checked batch (`batch` is exactly one batch), checking their
+/// structure, and calls `each` with each one's index and fields. The one parser of the record layout: [`decode_records`] and [`scan_records`]
+/// differ only in what they make of the fields.
+fn walk_records(
+    batch: &[u8],
+    header: &BatchHeader,
+    mut each: impl FnMut(u32, RawRecord),
+) -> Result<(), BatchDefect> {
+    let end = header.batch_len as usize;
+    let mut at = HEADER_LEN;
+    let take = |at: &mut usize, len: u64| -> Result<std::ops::Range<usize>, BatchDefect> {
+        if len > (end - *at) as u64 {
+            return Err(BatchDefect::BadRecords(format!("field of {len} bytes, {} left", end - *at)));
+        }
+        let range = *at..*at + len as usize;
+        *at = range.end;
+        Ok(range)
+    };
+    for i in 0..header.record_count {
+        let timestamp_delta = unzigzag(get_varint(batch, end, &mut at)?);
+        let key = match unzigzag(get_varint(batch, end, &mut at)?) {
+            -1 => None,
+            n if n >= 0 => Some(take(&mut at, n as u64)?),
+            n => return Err(BatchDefect::BadRecords(format!("key length {n}"))),
+        };
+        let value_len = get_varint(batch, end, &mut at)?;
+        let value = take(&mut at, value_len)?;
+        let header_count = get_varint(batch, end, &mut at)?;
+        let header_count = u32::try_from(header_count)
+            .map_err(|_| BatchDefect::BadRecords(format!("{header_count} headers")))?;
+        let headers_start = at;
+        for _ in 0..header_count {
+            let name_len = get_varint(batch, end, &mut at)?;
+            let name = take(&mut at, name_len)?;
+            if std::str::from_utf8(&batch[name]).is_err() {
+                return Err(BatchDefect::BadRecords("header name is not UTF-8".into()));
+            }
+            let value_len = get_varint(batch, end, &mut at)?;
+            take(&mut at, value_len)?;
+        }
+        each(i, RawRecord { timestamp_delta, key, value, headers: headers_start..at, header_count });
+    }
+    if at != end {
+        return Err(BatchDefect::BadRecords(format!("{} trailing bytes", end - at)));
+    }
+    Ok(())
+}
+
 /// Decodes the records of a checked batch. `batch` must be exactly one batch as returned by
 /// slicing the read buffer to `batch_len`; keys, values and header values share its memory.
 /// Records with offsets below `skip_below` are skipped; at most `limit` are pushed.
@@ -213,65 +271,86 @@ pub fn decode_records(
     partition: u32,
     out: &mut Vec<ConsumedRecord>,
 ) -> Result<(), BatchDefect> {
-    let mut cur = batch.slice(HEADER_LEN..header.batch_len as usize);
     let mut pushed = 0;
     // Header names repeat from record to record: intern them for this batch.
     let mut names: Vec<std::sync::Arc<str>> = Vec::new();
-    for i in 0..header.record_count {
+    walk_records(batch, header, |i, raw| {
         let offset = header.base_offset + u64::from(i);
-        let ts_delta = unzigzag(get_varint(&mut cur)?);
-        let key_len = unzigzag(get_varint(&mut cur)?);
-        let key = match key_len {
-            -1 => None,
-            n if n >= 0 => Some(take(&mut cur, n as u64)?),
-            n => return Err(BatchDefect::BadRecords(format!("key length {n}"))),
-        };
-        let value_len = get_varint(&mut cur)?;
-        let value = take(&mut cur, value_len)?;
-        let header_count = get_varint(&mut cur)?;
-        let mut headers = Vec::new();
-        for _ in 0..header_count {
-            let name_len = get_varint(&mut cur)?;
-            let raw = take(&mut cur, name_len)?;
-            let name = match names.iter().find(|n| n.as_bytes() == &raw[..]) {
+        if offset < skip_below || pushed >= limit {
+            return;
+        }
+        pushed += 1;
+        let mut headers = Vec::with_capacity(raw.header_count as usize);
+        let mut at = raw.headers.start;
+        for _ in 0..raw.header_count {
+            // Checked by the walk: lengths in range, names UTF-8.
+            let name = varint_field(batch, &mut at);
+            let value = varint_field(batch, &mut at);
+            let raw_name = &batch[name];
+            let name = match names.iter().find(|n| n.as_bytes() == raw_name) {
                 Some(n) => n.clone(),
                 None => {
-                    let text = std::str::from_utf8(&raw)
-                        .map_err(|_| BatchDefect::BadRecords("header name is not UTF-8".into()))?;
-                    let n: std::sync::Arc<str> = std::sync::Arc::from(text);
+                    let n: std::sync::Arc<str> =
+                        std::sync::Arc::from(std::str::from_utf8(raw_name).unwrap_or(""));
                     names.push(n.clone());
                     n
                 }
             };
-            let value_len = get_varint(&mut cur)?;
-            headers.push(Header { name, value: take(&mut cur, value_len)? });
+            headers.push(Header { name, value: batch.slice(value) });
         }
-        if offset >= skip_below && pushed < limit {
-            pushed += 1;
-            out.push(ConsumedRecord {
-                topic: topic.clone(),
-                partition,
-                offset,
-                record: Record {
-                    key,
-                    value,
-                    headers,
-                    timestamp: header.first_timestamp.wrapping_add(ts_delta),
-                },
-            });
-        }
-    }
-    if cur.has_remaining() {
-        return Err(BatchDefect::BadRecords(format!("{} trailing bytes", cur.remaining())));
-    }
-    Ok(())
+        out.push(ConsumedRecord {
+            topic: topic.clone(),
+            partition,
+            offset,
+            record: Record {
+                key: raw.key.map(|k| batch.slice(k)),
+                value: batch.slice(raw.value),
+                headers,
+                timestamp: header.first_timestamp.wrapping_add(raw.timestamp_delta),
+            },
+        });
+    })
 }
 
-fn take(cur: &mut Bytes, len: u64) -> Result<Bytes, BatchDefect> {
-    if len > cur.remaining() as u64 {
-        return Err(BatchDefect::BadRecords(format!("field of {len} bytes, {} left", cur.remaining())));
-    }
-    Ok(cur.split_to(len as usize))
+/// Like [`decode_records`], but notes where each record's fields are instead of taking them
+/// apart: `batch` becomes buffer number `buffer` of a [`RecordsView`](crate::RecordsView).
+/// Returns how many records it noted.
+pub(crate) fn scan_records(
+    batch: &[u8],
+    header: &BatchHeader,
+    skip_below: u64,
+    limit: usize,
+    buffer: u32,
+    spans: &mut Vec<crate::view::Span>,
+) -> Result<usize, BatchDefect> {
+    let mut pushed = 0;
+    let range = |r: std::ops::Range<usize>| (r.start as u32, (r.end - r.start) as u32);
+    walk_records(batch, header, |i, raw| {
+        let offset = header.base_offset + u64::from(i);
+        if offset < skip_below || pushed >= limit {
+            return;
+        }
+        pushed += 1;
+        spans.push(crate::view::Span {
+            buffer,
+            offset,
+            timestamp: header.first_timestamp.wrapping_add(raw.timestamp_delta),
+            key: raw.key.map_or((0, u32::MAX), range),
+            value: range(raw.value),
+            headers: range(raw.headers),
+            header_count: raw.header_count,
+        });
+    })?;
+    Ok(pushed)
+}
+
+/// A varint length and the range of that many bytes after it, in a batch [`walk_records`]
+/// has checked.
+fn varint_field(batch: &[u8], at: &mut usize) -> std::ops::Range<usize> {
+    let len = get_varint(batch, batch.len(), at).unwrap_or(0) as usize;
+    let range = *at..(*at + len).min(batch.len());
+    *at = range.end;
+    range
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -299,13 +378,14 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn get_varint(cur: &mut Bytes) -> Result<u64, BatchDefect> {
+fn get_varint(bytes: &[u8], end: usize, at: &mut usize) -> Result<u64, BatchDefect> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
-        if !cur.has_remaining() {
+        if *at >= end {
             return Err(BatchDefect::BadRecords("truncated varint".into()));
         }
-        let b = cur.get_u8();
+        let b = bytes[*at];
+        *at += 1;
         v |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
             return Ok(v);
@@ -377,6 +457,35 @@ mod tests {
                 prop_assert_eq!(d.offset, u64::from(base) + i as u64);
                 prop_assert_eq!(&d.record, r);
             }
+        }
+
+        #[test]
+        fn a_view_holds_the_records_that_decoding_gives(
+            records in proptest::collection::vec(arb_record(), 1..20),
+            skip in 0u64..25,
+            limit in 0usize..25,
+        ) {
+            let mut buf = Vec::new();
+            encode_batch(&records, &mut buf);
+            stamp_base_offset(&mut buf, 100);
+            let bytes = Bytes::from(buf);
+            let header = check_batch(&bytes, Some(100)).unwrap();
+            let mut decoded = Vec::new();
+            decode_records(&bytes, &header, 100 + skip, limit, &Arc::from("t"), 3, &mut decoded).unwrap();
+            let mut spans = Vec::new();
+            let n = scan_records(&bytes, &header, 100 + skip, limit, 0, &mut spans).unwrap();
+            prop_assert_eq!(n, decoded.len());
+            let view = crate::RecordsView::from_batches(Arc::from("t"), 3, vec![bytes.clone()], spans);
+            prop_assert_eq!(view.len(), decoded.len());
+            prop_assert_eq!(view.last_offset(), decoded.last().map(|r| r.offset));
+            for ((offset, r), d) in view.iter().zip(&decoded) {
+                prop_assert_eq!(offset, d.offset);
+                prop_assert_eq!(r.to_record(), d.record.clone());
+                let headers: Vec<_> = r.headers.iter().collect();
+                let expected: Vec<_> = d.record.headers.iter().map(|h| (&*h.name, &h.value[..])).collect();
+                prop_assert_eq!(headers, expected);
+            }
+            prop_assert_eq!(view.into_records(), decoded);
         }
 
         #[test]

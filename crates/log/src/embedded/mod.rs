@@ -431,6 +431,16 @@ impl EventLog for EmbeddedLog {
         self.partition(topic, partition)?.read(offset, limits)
     }
 
+    async fn read_view(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: ReadLimits,
+    ) -> Result<crate::RecordsView> {
+        self.partition(topic, partition)?.read_view(offset, limits)
+    }
+
     async fn partition_reader(
         &self,
         topic: &str,

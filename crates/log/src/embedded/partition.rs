@@ -21,6 +21,8 @@ use crate::config::{EmbeddedLogConfig, FsyncPolicy};
 use crate::error::{LogError, Result};
 use crate::event_log::ReadLimits;
 use crate::record::{ConsumedRecord, PartitionOffsets, Record};
+use crate::view::RecordsView;
+use bytes::Bytes;
 
 /// Appends are encoded into batches of at most this many bytes (one record may exceed it).
 const MAX_BATCH_BYTES: usize = 1 << 20;
@@ -350,6 +352,19 @@ impl Partition {
 
     /// Reads from `offset` on; see [`crate::EventLog::read`].
     pub fn read(&self, offset: u64, limits: ReadLimits) -> Result<Vec<ConsumedRecord>> {
+        let mut out = Vec::new();
+        self.read_into(offset, limits, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`read`](Self::read), the records left in their batches (see [`RecordsView`]).
+    pub fn read_view(&self, offset: u64, limits: ReadLimits) -> Result<RecordsView> {
+        let mut out = ViewOut::default();
+        self.read_into(offset, limits, &mut out)?;
+        Ok(RecordsView::from_batches(self.topic.clone(), self.id, out.buffers, out.spans))
+    }
+
+    fn read_into(&self, offset: u64, limits: ReadLimits, out: &mut impl ReadOut) -> Result<()> {
         let end = *self.visible.borrow();
         let segments: Vec<Arc<Segment>> = {
             let segs = self.segments.read();
@@ -366,7 +381,6 @@ impl Partition {
             let i = segs.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
             segs[i..].iter().take(4).cloned().collect()
         };
-        let mut out = Vec::new();
         let mut next = offset;
         let max_records = limits.max_records.max(1);
         let mut budget = limits.max_bytes.max(1);
@@ -379,9 +393,9 @@ impl Partition {
             if i > 0 && next != seg.base_offset {
                 break;
             }
-            self.read_segment(seg, &mut next, end, max_records, &mut budget, &mut out)?;
+            self.read_segment(seg, &mut next, end, max_records, &mut budget, out)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn read_segment(
@@ -391,7 +405,7 @@ impl Partition {
         end: u64,
         max_records: usize,
         budget: &mut usize,
-        out: &mut Vec<ConsumedRecord>,
+        out: &mut impl ReadOut,
     ) -> Result<()> {
         let limit = seg.visible_len.load(Ordering::Acquire);
         let entry = seg.lookup(*next);
@@ -424,17 +438,9 @@ impl Partition {
                 let header = format::check_batch(&batch, Some(expected))
                     .map_err(|d| corrupt(position, expected, d))?;
                 if header.next_offset() > *next {
-                    format::decode_records(
-                        &batch,
-                        &header,
-                        *next,
-                        max_records - out.len(),
-                        &self.topic,
-                        self.id,
-                        out,
-                    )
-                    .map_err(|d| corrupt(position, expected, d))?;
-                    *next = out.last().map_or(*next, |r| r.offset + 1);
+                    out.take_batch(batch, &header, *next, max_records - out.len(), &self.topic, self.id)
+                        .map_err(|d| corrupt(position, expected, d))?;
+                    *next = out.last_offset().map_or(*next, |o| o + 1);
                     *budget = budget.saturating_sub(len);
                 }
                 consumed_any = true;
@@ -495,4 +501,74 @@ impl Partition {
 
 fn sync_file(file: &std::fs::File, path: &std::path::Path) -> Result<()> {
     file.sync_data().map_err(|e| LogError::io(format!("fsync of {}", path.display()), e))
+}
+
+/// What a read collects from the batches it checks: records taken apart, or a view's batches.
+trait ReadOut {
+    fn len(&self) -> usize;
+    fn last_offset(&self) -> Option<u64>;
+    fn take_batch(
+        &mut self,
+        batch: Bytes,
+        header: &format::BatchHeader,
+        skip_below: u64,
+        limit: usize,
+        topic: &Arc<str>,
+        partition: u32,
+    ) -> std::result::Result<(), BatchDefect>;
+}
+
+impl ReadOut for Vec<ConsumedRecord> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn last_offset(&self) -> Option<u64> {
+        self.last().map(|r| r.offset)
+    }
+
+    fn take_batch(
+        &mut self,
+        batch: Bytes,
+        header: &format::BatchHeader,
+        skip_below: u64,
+        limit: usize,
+        topic: &Arc<str>,
+        partition: u32,
+    ) -> std::result::Result<(), BatchDefect> {
+        format::decode_records(&batch, header, skip_below, limit, topic, partition, self)
+    }
+}
+
+/// The batches and record places of a [`RecordsView`] being read.
+#[derive(Default)]
+struct ViewOut {
+    buffers: Vec<Bytes>,
+    spans: Vec<crate::view::Span>,
+}
+
+impl ReadOut for ViewOut {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn last_offset(&self) -> Option<u64> {
+        self.spans.last().map(|s| s.offset)
+    }
+
+    fn take_batch(
+        &mut self,
+        batch: Bytes,
+        header: &format::BatchHeader,
+        skip_below: u64,
+        limit: usize,
+        _topic: &Arc<str>,
+        _partition: u32,
+    ) -> std::result::Result<(), BatchDefect> {
+        let buffer = self.buffers.len() as u32;
+        if format::scan_records(&batch, header, skip_below, limit, buffer, &mut self.spans)? > 0 {
+            self.buffers.push(batch);
+        }
+        Ok(())
+    }
 }

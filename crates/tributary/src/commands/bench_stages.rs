@@ -99,12 +99,13 @@ pub async fn stage_rates(
     let mut decoded = 0u64;
     loop {
         let started = Instant::now();
-        let batch = log.read("mobile_data", 0, offset, ReadLimits::default()).await?;
+        // As the processor reads: records left in the batches read (a view).
+        let batch = log.read_view("mobile_data", 0, offset, ReadLimits::default()).await?;
         read.0 += started.elapsed();
-        let Some(last) = batch.last() else { break };
-        offset = last.offset + 1;
+        let Some(last) = batch.last_offset() else { break };
+        offset = last + 1;
         decoded += decode.time(|| {
-            batch.iter().filter(|r| tributary_processors::mobile_record::position(&r.record).is_ok()).count()
+            batch.iter().filter(|(_, r)| tributary_processors::mobile_record::position(*r).is_ok()).count()
         }) as u64;
         read.time(|| drop(batch));
     }
