@@ -43,7 +43,13 @@ pub(crate) struct Partition {
     durable: Mutex<u64>,
     sync_lock: tokio::sync::Mutex<()>,
     recovery_point: RecoveryPoint,
+    /// Encoding buffers of earlier appends, kept for the next: a fresh megabyte per append
+    /// costs the kernel zeroing new pages for it, more than encoding the records does.
+    spare_buffers: Mutex<Vec<Vec<u8>>>,
 }
+
+/// At most this many spare encoding buffers per partition (each at most a batch, 1 MiB).
+const SPARE_BUFFERS: usize = 4;
 
 pub(crate) struct Writer {
     pub active: Arc<Segment>,
@@ -96,6 +102,7 @@ impl Partition {
             durable: Mutex::new(rec.next_offset),
             sync_lock: tokio::sync::Mutex::new(()),
             recovery_point: rec.recovery_point,
+            spare_buffers: Mutex::new(Vec::new()),
         }
     }
 
@@ -150,22 +157,36 @@ impl Partition {
             if payload > limit {
                 return Err(LogError::RecordTooLarge { size: payload, limit });
             }
-            let rs = format::record_size(r, first_ts(start));
+            let mut rs = format::record_size(r, first_ts(start));
             if i > start && size + rs > MAX_BATCH_BYTES {
-                batches.push(Self::encode_one(&records[start..i]));
+                batches.push(self.encode_one(&records[start..i], size));
                 start = i;
                 size = 0;
+                rs = format::record_size(r, first_ts(start));
             }
-            size += format::record_size(r, first_ts(start));
+            size += rs;
         }
-        batches.push(Self::encode_one(&records[start..]));
+        batches.push(self.encode_one(&records[start..], size));
         Ok(batches)
     }
 
-    fn encode_one(records: &[Record]) -> (Vec<u8>, u32) {
-        let mut buf = Vec::new();
+    /// One batch of `records`, whose records take `size` bytes, in a spare buffer if there is one.
+    fn encode_one(&self, records: &[Record], size: usize) -> (Vec<u8>, u32) {
+        let mut buf = self.spare_buffers.lock().pop().unwrap_or_default();
+        buf.clear();
+        buf.reserve(HEADER_LEN + size);
         format::encode_batch(records, &mut buf);
         (buf, records.len() as u32)
+    }
+
+    /// Keeps written batches' buffers for the next appends (a few, of at most a batch's size).
+    fn keep_buffers(&self, buffers: impl IntoIterator<Item = Vec<u8>>) {
+        let mut spare = self.spare_buffers.lock();
+        for b in buffers {
+            if spare.len() < SPARE_BUFFERS && b.capacity() <= 2 * MAX_BATCH_BYTES {
+                spare.push(b);
+            }
+        }
     }
 
     /// Writes encoded batches under the writer lock; returns (first offset, end offset).
@@ -180,6 +201,7 @@ impl Partition {
         let (start_segment, start_len, start_since_index) =
             (w.active.base_offset, w.len, w.bytes_since_index);
         let mut written = 0u64;
+        let mut done = Vec::with_capacity(batches.len());
         for (mut bytes, count) in batches {
             if let Err(e) = self.maybe_roll(&mut w, bytes.len() as u64) {
                 self.take_back(&mut w, first, start_segment, start_len, start_since_index, &e);
@@ -207,6 +229,7 @@ impl Partition {
             w.next_offset += u64::from(count);
             w.active.written_len.store(w.len, Ordering::Release);
             w.active.next_offset.store(w.next_offset, Ordering::Release);
+            done.push(bytes);
         }
         if let FsyncPolicy::Interval(_) = self.cfg.fsync {
             // Written to the OS: acknowledged, so visible.
@@ -215,6 +238,7 @@ impl Partition {
         }
         let end = w.next_offset;
         drop(w);
+        self.keep_buffers(done);
         metrics::counter!("tributary_log_appended_bytes_total", "topic" => self.topic.to_string())
             .increment(written);
         Ok((first, end))
