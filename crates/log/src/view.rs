@@ -71,9 +71,22 @@ impl<'a> HeadersRef<'a> {
         encoded.into_iter().flatten().chain(decoded.into_iter().flatten())
     }
 
-    /// The value of the first header called `name`.
+    /// The value of the first header called `name` (names compared as bytes: the hot path of
+    /// a reader that looks for one header per record).
     pub fn get(&self, name: &str) -> Option<&'a [u8]> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        match *self {
+            Self::Encoded { bytes, count } => {
+                let mut rest = bytes;
+                for _ in 0..count {
+                    let (n, v) = (take(&mut rest)?, take(&mut rest)?);
+                    if n == name.as_bytes() {
+                        return Some(v);
+                    }
+                }
+                None
+            }
+            Self::Decoded(headers) => headers.iter().find(|h| &*h.name == name).map(|h| &h.value[..]),
+        }
     }
 }
 

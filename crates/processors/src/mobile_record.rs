@@ -5,11 +5,12 @@
 
 use tributary_log::RecordRef;
 use tributary_schema::mobile::Encoding;
+use tributary_schema::mobile::binary::ENCODING_HEADER;
 use tributary_schema::{Invalid, MobileEvent, TimedPosition};
 
 /// The encoding of a mobile event's record (JSON unless its header says otherwise).
 pub fn encoding<'a>(record: impl Into<RecordRef<'a>>) -> Result<Encoding, Invalid> {
-    Encoding::of_headers(record.into().headers.iter())
+    Encoding::of_header(record.into().headers.get(ENCODING_HEADER))
 }
 
 /// The validated `[latitude, longitude]` of the event in `record`.

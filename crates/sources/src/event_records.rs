@@ -26,6 +26,7 @@ mod tests {
     use super::*;
     use tributary_schema::MobileEvent;
     use tributary_schema::mobile::Encoding;
+    use tributary_schema::mobile::binary::ENCODING_HEADER;
 
     #[test]
     fn a_record_says_its_encoding() {
@@ -34,7 +35,8 @@ mod tests {
             let e = MobileEvent::encode_json_line(line, encoding).unwrap();
             let r = mobile_record(e.clone(), 7, 0);
             assert_eq!((r.key.as_deref(), &r.value[..], r.timestamp), (Some(&b"dev-1"[..]), &e.value[..], 7));
-            let read = Encoding::of_headers(r.headers.iter().map(|h| (&*h.name, &h.value[..]))).unwrap();
+            let header = r.headers.iter().find(|h| &*h.name == ENCODING_HEADER).map(|h| &h.value[..]);
+            let read = Encoding::of_header(header).unwrap();
             assert_eq!(read, encoding);
         }
     }

@@ -484,6 +484,11 @@ mod tests {
                 let headers: Vec<_> = r.headers.iter().collect();
                 let expected: Vec<_> = d.record.headers.iter().map(|h| (&*h.name, &h.value[..])).collect();
                 prop_assert_eq!(headers, expected);
+                for h in &d.record.headers {
+                    let first = d.record.headers.iter().find(|x| x.name == h.name).unwrap();
+                    prop_assert_eq!(r.headers.get(&h.name), Some(&first.value[..]));
+                }
+                prop_assert_eq!(r.headers.get("no such header"), None);
             }
             prop_assert_eq!(view.into_records(), decoded);
         }

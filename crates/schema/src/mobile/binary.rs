@@ -64,12 +64,6 @@ impl Encoding {
         }
     }
 
-    /// The encoding of a record with these headers (name, value): [`of_header`](Self::of_header)
-    /// of its [`ENCODING_HEADER`].
-    pub fn of_headers<'h>(headers: impl IntoIterator<Item = (&'h str, &'h [u8])>) -> Result<Self, Invalid> {
-        Self::of_header(headers.into_iter().find(|(name, _)| *name == ENCODING_HEADER).map(|(_, v)| v))
-    }
-
     /// The header a record in this encoding carries: name and value (`None` for JSON).
     pub fn header(self) -> Option<(&'static str, &'static [u8])> {
         match self {
@@ -251,9 +245,6 @@ mod tests {
         );
         assert_eq!(Encoding::Binary.header(), Some((ENCODING_HEADER, BINARY_V1)));
         assert_eq!(Encoding::Json.header(), None);
-        let headers = [("src", &b"12:3"[..]), (ENCODING_HEADER, BINARY_V1)];
-        assert_eq!(Encoding::of_headers(headers).unwrap(), Encoding::Binary);
-        assert_eq!(Encoding::of_headers([("src", &b"12:3"[..])]).unwrap(), Encoding::Json);
     }
 
     #[test]
