@@ -229,6 +229,8 @@ fn walk_records(
         *at = range.end;
         Ok(range)
     };
+    // Header names repeat from record to record: each distinct name is checked once a batch.
+    let mut known_names: Vec<&[u8]> = Vec::new();
     for i in 0..header.record_count {
         let timestamp_delta = unzigzag(get_varint(batch, end, &mut at)?);
         let key = match unzigzag(get_varint(batch, end, &mut at)?) {
@@ -244,9 +246,14 @@ fn walk_records(
         let headers_start = at;
         for _ in 0..header_count {
             let name_len = get_varint(batch, end, &mut at)?;
-            let name = take(&mut at, name_len)?;
-            if std::str::from_utf8(&batch[name]).is_err() {
-                return Err(BatchDefect::BadRecords("header name is not UTF-8".into()));
+            let name = &batch[take(&mut at, name_len)?];
+            if !known_names.contains(&name) {
+                if std::str::from_utf8(name).is_err() {
+                    return Err(BatchDefect::BadRecords("header name is not UTF-8".into()));
+                }
+                if known_names.len() < 8 {
+                    known_names.push(name);
+                }
             }
             let value_len = get_varint(batch, end, &mut at)?;
             take(&mut at, value_len)?;

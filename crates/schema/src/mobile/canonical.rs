@@ -59,7 +59,10 @@ impl<'a> CanonicalEvent<'a> {
 
 /// Reads `bytes` (surrounding ASCII whitespace allowed) if it is an event in canonical form.
 pub(super) fn scan(bytes: &[u8]) -> Option<CanonicalEvent<'_>> {
-    let mut c = Cursor { b: bytes.trim_ascii(), i: 0 };
+    // One UTF-8 check of the whole line: every field is then a slice of checked text (checking
+    // each string and number on its own cost more than the rest of the scan).
+    let text = std::str::from_utf8(bytes.trim_ascii()).ok()?;
+    let mut c = Cursor { b: text.as_bytes(), text, i: 0 };
     c.literal(b"{\"timepoint\":")?;
     let timepoint = c.string()?;
     c.literal(b",\"deviceId\":")?;
@@ -94,6 +97,8 @@ pub(super) fn scan(bytes: &[u8]) -> Option<CanonicalEvent<'_>> {
 
 struct Cursor<'a> {
     b: &'a [u8],
+    /// `b` as text.
+    text: &'a str,
     i: usize,
 }
 
@@ -103,17 +108,17 @@ impl<'a> Cursor<'a> {
         rest.starts_with(lit).then(|| self.i += lit.len())
     }
 
-    /// A string without escapes or control characters, valid UTF-8.
+    /// A string without escapes or control characters.
     fn string(&mut self) -> Option<&'a str> {
         self.literal(b"\"")?;
         let start = self.i;
         let len = memchr::memchr(b'"', &self.b[start..])?;
-        let text = &self.b[start..start + len];
-        if text.iter().any(|&c| c == b'\\' || c < 0x20) {
+        if self.b[start..start + len].iter().any(|&c| c == b'\\' || c < 0x20) {
             return None;
         }
         self.i += len + 1;
-        std::str::from_utf8(text).ok()
+        // Quotes are ASCII, so both ends are character boundaries.
+        self.text.get(start..start + len)
     }
 
     /// The text of a number in JSON's grammar `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
@@ -156,8 +161,8 @@ impl<'a> Cursor<'a> {
             }
         }
         self.i = i;
-        // ASCII by construction.
-        std::str::from_utf8(&self.b[start..i]).ok()
+        // ASCII by construction, so both ends are character boundaries.
+        self.text.get(start..i)
     }
 }
 
