@@ -306,7 +306,7 @@ pub async fn publish_to_log(
         let batch: Vec<Record> = (0..n)
             .map(|_| {
                 let e = generator.next_event();
-                crate::event_records::mobile_record(e.encode(encoding), tributary_log::now_ms(), 0)
+                crate::event_records::mobile_record(e.encode(encoding), tributary_log::now_ms())
             })
             .collect();
         // A transient failure (a full disk, a broker out of reach) is waited out: the same

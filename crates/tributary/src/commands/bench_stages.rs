@@ -11,7 +11,7 @@ use std::time::Instant;
 use tributary_log::{EmbeddedLog, EmbeddedLogConfig, EventLog, ReadLimits, RecordPosition};
 use tributary_schema::MobileEvent;
 use tributary_schema::mobile::Encoding;
-use tributary_sources::directory::event_record;
+use tributary_sources::directory::EventChunk;
 use tributary_sources::mobile_file::{ParseOptions, Parsed, parse_mobile_file};
 
 /// One stage's figure.
@@ -76,15 +76,14 @@ pub async fn stage_rates(
     for (file, content) in csv.iter().enumerate() {
         let events = parse_csv.time(|| parse(content))?;
         n += events.len() as u64;
-        // The directory source's records: value, key, and the `src` header.
+        // The directory source's records: key, value, the encoding and `src` headers.
         let records = build.time(|| {
-            events
-                .into_iter()
-                .enumerate()
-                .map(|(i, e)| {
-                    event_record(e, &src, RecordPosition { partition: 0, offset: file as u64 }, i as u64, 0)
-                })
-                .collect::<Vec<_>>()
+            let begin = RecordPosition { partition: 0, offset: file as u64 };
+            let mut chunk = EventChunk::new(src.clone(), begin, 0, events.len());
+            for (i, e) in events.into_iter().enumerate() {
+                chunk.push(e, i as u64);
+            }
+            chunk.take_records()
         });
         let started = Instant::now();
         log.append_to_partition("mobile_data", 0, records).await?;
