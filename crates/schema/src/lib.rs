@@ -1,8 +1,9 @@
-//! The records that travel through the event log from one layer to another, and their one
-//! encoding. A producer (a source) and a consumer (a processor) agree through this crate only.
+//! The records that travel through the event log from one layer to another, and their
+//! encodings. A producer (a source) and a consumer (a processor) agree through this crate only.
 //!
 //! * [`mobile`]: a mobile-phone event (the reference generator's fields), parsed from CSV or
-//!   NDJSON, validated, and carried in the log as one JSON object per record.
+//!   NDJSON, validated, and carried in the log in the compact [`mobile::binary`] layout or as
+//!   one JSON object per record (a record header says which).
 //! * [`markets`]: rows of the Markets × COVID datasets (ECDC cases and deaths, price series), as
 //!   parsed from their source formats and kept in the lake.
 //! * [`dead_letter`]: input that could not be used, with where it came from and why.
