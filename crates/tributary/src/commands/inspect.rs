@@ -153,7 +153,7 @@ fn inspect_mobile(
         "  lines:    {} — {} events, {} dead letters, {} empty",
         summary.lines, summary.events, dead_count, summary.empty_lines
     );
-    print_list("first events, as the log would hold them", &first);
+    print_list("first events, as JSON (the log holds them in `mobile.topic_encoding`)", &first);
     print_list("dead letters", &dead);
     Ok(dead_count == 0)
 }
